@@ -1,0 +1,3 @@
+"""osum: OSUM-style speech understanding language models (Whisper encoder + adapter + LLM)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,93 @@
+"""The LLM: any HF causal LM from a local dir (Qwen2 family first), with peft LoRA.
+
+Nothing is fetched from a hub: ``local_files_only`` is always set, and a missing or
+wrong dir fails with a message naming it.
+"""
+
+import logging
+from pathlib import Path
+from typing import Dict, List, Optional, Union
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+# OSUM's LoRA: r 8, alpha 32, dropout 0.1, every projection but up_proj.
+OSUM_LORA = dict(
+    r=8,
+    lora_alpha=32,
+    lora_dropout=0.1,
+    target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "down_proj"],
+)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def check_model_dir(path: Union[str, Path], what: str) -> Path:
+    p = Path(path)
+    if not p.is_dir():
+        raise FileNotFoundError(f"{what} dir {p} does not exist")
+    if not (p / "config.json").is_file():
+        raise FileNotFoundError(
+            f"{what} dir {p} has no config.json (expected a model saved with save_pretrained)"
+        )
+    return p
+
+
+def load_tokenizer(path: Union[str, Path]):
+    p = Path(path)
+    if not p.is_dir():
+        raise FileNotFoundError(f"tokenizer dir {p} does not exist")
+    return AutoTokenizer.from_pretrained(str(p), local_files_only=True)
+
+
+def build_llm(
+    path: str,
+    lora: bool = True,
+    lora_conf: Optional[Dict] = None,
+    dtype: str = "float32",
+    gradient_checkpointing: bool = False,
+    attn_implementation: str = "sdpa",
+) -> Union[PreTrainedModel, PeftModel]:
+    """Load ``AutoModelForCausalLM`` from ``path``; wrap it with LoRA when ``lora``.
+
+    Args:
+        path: local HF model dir (config.json + weights).
+        lora: add LoRA adapters (OSUM's defaults, updated by ``lora_conf``).
+        dtype: float32, bfloat16 or float16 for the LLM's weights.
+        gradient_checkpointing: recompute decoder-layer activations in backward.
+        attn_implementation: passed to HF (``sdpa``, ``eager``, ``flash_attention_2``).
+    """
+    model_dir = check_model_dir(path, "LLM")
+    if dtype not in DTYPES:
+        raise ValueError(f"llm dtype {dtype!r} unknown; known: {sorted(DTYPES)}")
+    model = AutoModelForCausalLM.from_pretrained(
+        str(model_dir),
+        dtype=DTYPES[dtype],
+        attn_implementation=attn_implementation,
+        local_files_only=True,
+    )
+    if gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.config.use_cache = False
+    if lora:
+        conf = dict(OSUM_LORA, task_type="CAUSAL_LM")
+        conf.update(lora_conf or {})
+        model = get_peft_model(model, LoraConfig(**conf))
+    logging.info(f"LLM loaded from {model_dir} ({dtype}, lora={lora})")
+    return model
+
+
+def base_model(llm: Union[PreTrainedModel, PeftModel]) -> PreTrainedModel:
+    """The ``*ForCausalLM`` under a peft wrapper (or the model itself)."""
+    return llm.get_base_model() if isinstance(llm, PeftModel) else llm
+
+
+def decoder_body(llm) -> torch.nn.Module:
+    """The transformer stack without the LM head (``Qwen2Model`` for Qwen2)."""
+    base = base_model(llm)
+    return getattr(base, base.base_model_prefix)
+
+
+def lora_parameter_names(llm) -> List[str]:
+    return [n for n, _ in llm.named_parameters() if "lora_" in n]

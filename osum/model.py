@@ -1,0 +1,216 @@
+"""OSUMModel: Whisper encoder + OSUM adapter + causal LLM, as an ESPnet model.
+
+forward() takes a batch collated by ESPnet:
+    speech (batch, samples) raw 16 kHz audio, or (batch, frames, n_mels) dumped features
+    prompt (batch, P) prompt token ids;   text (batch, T) target ids ending in the end token
+and returns the causal-LM cross entropy over the target tokens only.
+"""
+
+import logging
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import torch
+from espnet2.asr.frontend.abs_frontend import AbsFrontend
+from espnet2.asr.specaug.abs_specaug import AbsSpecAug
+from espnet2.torch_utils.device_funcs import force_gatherable
+from espnet2.train.abs_espnet_model import AbsESPnetModel
+from torch import nn
+
+from osum.llm import base_model, decoder_body
+from osum.splice import IGNORE_ID, position_ids, splice
+
+TRAINABLE_PARTS = ("adapter", "encoder", "lora", "llm")
+
+
+class OSUMModel(AbsESPnetModel):
+    """Speech understanding LM in OSUM's layout.
+
+    Args:
+        frontend: raw audio -> log-mel, or None when features are dumped.
+        specaug: optional SpecAugment on the log-mel features (training only).
+        encoder: Whisper encoder.
+        adapter: OSUM adapter (to the LLM's width).
+        llm: HF causal LM, optionally wrapped by peft LoRA.
+        trainable: which parts train: any of adapter, encoder, lora, llm.
+            Everything else is frozen (no gradients, no optimizer state).
+        save_base_weights: if False (default), checkpoints hold only what trains plus
+            the weights that did not come from a pretrained dir; frozen pretrained
+            weights (the LLM base, a frozen encoder loaded from ``encoder_conf.init``)
+            are reloaded from the dirs named in config.yaml when the model is built.
+    """
+
+    def __init__(
+        self,
+        frontend: Optional[AbsFrontend],
+        specaug: Optional[AbsSpecAug],
+        encoder: nn.Module,
+        adapter: nn.Module,
+        llm: nn.Module,
+        trainable: Iterable[str] = ("adapter",),
+        save_base_weights: bool = False,
+    ):
+        super().__init__()
+        self.frontend = frontend
+        self.specaug = specaug
+        self.encoder = encoder
+        self.adapter = adapter
+        self.llm = llm
+        hidden = base_model(llm).config.hidden_size
+        if adapter.output_size() != hidden:
+            raise ValueError(
+                f"adapter output_size {adapter.output_size()} != LLM hidden_size {hidden}"
+            )
+        # rows: 0 = speech BOS, 1 = speech EOS (trained with the adapter)
+        self.speech_boundary = nn.Embedding(2, hidden)
+        self.save_base_weights = save_base_weights
+        self.set_trainable(trainable)
+
+    # ------------------------------------------------------------------ freezing
+    def _part_of(self, name: str) -> str:
+        if name.startswith("llm."):
+            return "lora" if "lora_" in name else "llm"
+        if name.startswith("encoder."):
+            return "encoder"
+        return "adapter"  # adapter, speech_boundary
+
+    def set_trainable(self, parts: Iterable[str]) -> None:
+        parts = set(parts)
+        unknown = parts - set(TRAINABLE_PARTS)
+        if unknown:
+            raise ValueError(f"unknown trainable parts {sorted(unknown)}; known: {TRAINABLE_PARTS}")
+        if "lora" in parts and not any("lora_" in n for n, _ in self.llm.named_parameters()):
+            raise ValueError("trainable names 'lora' but the LLM has no LoRA (llm_conf.lora: false)")
+        self.trainable = sorted(parts)
+        for name, p in self.named_parameters():
+            p.requires_grad_(self._part_of(name) in parts)
+        n_train = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        n_all = sum(p.numel() for p in self.parameters())
+        logging.info(f"trainable parts {self.trainable}: {n_train:,} of {n_all:,} parameters")
+
+    def _from_pretrained_dir(self, name: str) -> bool:
+        if name.startswith("llm."):
+            return True
+        return name.startswith("encoder.") and getattr(self.encoder, "init", None) is not None
+
+    def base_weight_names(self) -> List[str]:
+        """State-dict keys left out of checkpoints: frozen weights that a dir provides."""
+        trainable = {n for n, p in self.named_parameters() if p.requires_grad}
+        return [
+            k for k in super().state_dict()
+            if self._from_pretrained_dir(k) and k not in trainable
+        ]
+
+    def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
+        state = super().state_dict(*args, destination=destination, prefix=prefix, keep_vars=keep_vars)
+        if not self.save_base_weights:
+            for key in self.base_weight_names():
+                state.pop(prefix + key, None)
+        return state
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Missing base weights are fine (they came from the dirs); anything else is not."""
+        result = super().load_state_dict(state_dict, strict=False, assign=assign)
+        if strict:
+            base = set(self.base_weight_names()) if not self.save_base_weights else set()
+            missing = [k for k in result.missing_keys if k not in base]
+            if missing or result.unexpected_keys:
+                raise RuntimeError(
+                    f"checkpoint does not fit the model: missing {missing[:10]}"
+                    f"{'...' if len(missing) > 10 else ''}, unexpected "
+                    f"{result.unexpected_keys[:10]}"
+                )
+        return result
+
+    # ------------------------------------------------------------------ speech
+    def extract_feats(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(batch, samples) audio or (batch, frames, n_mels) feats -> log-mel + lengths."""
+        speech = speech[:, : int(speech_lengths.max())]
+        if self.frontend is None:
+            return speech, speech_lengths
+        return self.frontend(speech, speech_lengths)
+
+    def encode_speech(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Speech -> (batch, frames at 12.5 Hz, LLM hidden) embeddings and lengths."""
+        feats, feats_lengths = self.extract_feats(speech, speech_lengths)
+        if self.specaug is not None and self.training:
+            feats, feats_lengths = self.specaug(feats, feats_lengths)
+        enc, enc_lengths = self.encoder(feats, feats_lengths)
+        return self.adapter(enc, enc_lengths)
+
+    def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
+        """Token ids (batch, len) -> LLM input embeddings; negative (pad) ids map to 0."""
+        table = base_model(self.llm).get_input_embeddings()
+        return table(ids.clamp(min=0))
+
+    def boundary(self, batch: int, index: int, dtype: torch.dtype) -> torch.Tensor:
+        return self.speech_boundary.weight[index].to(dtype).expand(batch, 1, -1)
+
+    def build_inputs(
+        self,
+        speech_emb: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        prompt: torch.Tensor,
+        prompt_lengths: torch.Tensor,
+        text: Optional[torch.Tensor] = None,
+        text_lengths: Optional[torch.Tensor] = None,
+        pad_side: str = "right",
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """[prompt][BOS][speech][EOS][text] -> embeds, attention_mask, labels."""
+        batch = speech_emb.shape[0]
+        prompt_emb = self.embed_tokens(prompt)
+        dtype = prompt_emb.dtype
+        one = torch.ones(batch, dtype=torch.long, device=speech_emb.device)
+        segments = [
+            (prompt_emb, prompt_lengths),
+            (self.boundary(batch, 0, dtype), one),
+            (speech_emb.to(dtype), speech_lengths),
+            (self.boundary(batch, 1, dtype), one),
+        ]
+        labels = [None, None, None, None]
+        if text is not None:
+            segments.append((self.embed_tokens(text), text_lengths))
+            labels.append(text)
+        return splice(segments, labels, pad_side=pad_side)
+
+    # ------------------------------------------------------------------ ESPnet API
+    def forward(
+        self,
+        speech: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        prompt: torch.Tensor,
+        prompt_lengths: torch.Tensor,
+        text: torch.Tensor,
+        text_lengths: torch.Tensor,
+        **kwargs,
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
+        batch = speech.shape[0]
+        speech_emb, speech_emb_lengths = self.encode_speech(speech, speech_lengths)
+        embeds, mask, labels = self.build_inputs(
+            speech_emb, speech_emb_lengths, prompt, prompt_lengths, text, text_lengths
+        )
+        hidden = decoder_body(self.llm)(
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            position_ids=position_ids(mask),
+            use_cache=False,
+        ).last_hidden_state  # (batch, L, hidden)
+        # position t predicts token t + 1: score only positions whose next token is a target
+        target = labels[:, 1:]
+        selected = target != IGNORE_ID
+        logits = base_model(self.llm).get_output_embeddings()(hidden[:, :-1][selected]).float()
+        target = target[selected]
+        loss = nn.functional.cross_entropy(logits, target)
+        acc = (logits.argmax(-1) == target).float().mean()
+        stats = dict(loss=loss.detach(), acc=acc.detach())
+        loss, stats, weight = force_gatherable((loss, stats, batch), loss.device)
+        return loss, stats, weight
+
+    def collect_feats(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor, **kwargs
+    ) -> Dict[str, torch.Tensor]:
+        feats, feats_lengths = self.extract_feats(speech, speech_lengths)
+        return {"feats": feats, "feats_lengths": feats_lengths}

@@ -1,0 +1,205 @@
+"""OSUMTask: the ESPnet task that builds, trains and loads OSUMModel.
+
+Training is ESPnet's own (``AbsTask.main`` -> ``Trainer``): DDP and multi-node launch,
+AMP, gradient accumulation, resume, n-best averaging and DeepSpeed come from ESPnet.
+The YAML config mirrors constructor arguments:
+
+    frontend: whisper          # or null with input_size: 80 for dumped log-mel
+    encoder: whisper
+    encoder_conf: {init: /path/to/whisper-medium, ...}
+    adapter: osum
+    adapter_conf: {...}        # output_size is set to the LLM's hidden size
+    llm_conf: {path: /path/to/Qwen2-7B-Instruct, lora: true, dtype: bfloat16}
+    model_conf: {trainable: [adapter, encoder, lora]}
+    preprocessor_conf: {prompt: "..."}
+"""
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Callable, Collection, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from espnet2.asr.frontend.abs_frontend import AbsFrontend
+from espnet2.asr.specaug.abs_specaug import AbsSpecAug
+from espnet2.asr.specaug.specaug import SpecAug
+from espnet2.tasks.abs_task import AbsTask
+from espnet2.torch_utils.initialize import initialize
+from espnet2.train.class_choices import ClassChoices
+from espnet2.train.collate_fn import CommonCollateFn
+from espnet2.train.trainer import Trainer
+from espnet2.utils.get_default_kwargs import get_default_kwargs
+from espnet2.utils.nested_dict_action import NestedDictAction
+from espnet2.utils.types import int_or_none, str2bool, str_or_none
+from torch import nn
+
+from osum.adapter import OSUMAdapter
+from osum.data_check import check_data_keys
+from osum.encoder import WhisperEncoder
+from osum.frontend import WhisperFrontend
+from osum.llm import base_model, build_llm
+from osum.model import OSUMModel
+from osum.preprocess import OSUMPreprocessor
+
+frontend_choices = ClassChoices(
+    name="frontend",
+    classes=dict(whisper=WhisperFrontend),
+    type_check=AbsFrontend,
+    default="whisper",
+    optional=True,
+)
+specaug_choices = ClassChoices(
+    name="specaug",
+    classes=dict(specaug=SpecAug),
+    type_check=AbsSpecAug,
+    default=None,
+    optional=True,
+)
+encoder_choices = ClassChoices(
+    name="encoder", classes=dict(whisper=WhisperEncoder), type_check=nn.Module, default="whisper"
+)
+adapter_choices = ClassChoices(
+    name="adapter", classes=dict(osum=OSUMAdapter), type_check=nn.Module, default="osum"
+)
+
+
+class OSUMTask(AbsTask):
+    num_optimizers: int = 1
+    class_choices_list = [frontend_choices, specaug_choices, encoder_choices, adapter_choices]
+    trainer = Trainer
+
+    @classmethod
+    def add_task_arguments(cls, parser: argparse.ArgumentParser):
+        group = parser.add_argument_group(description="Task related")
+        group.add_argument(
+            "--input_size",
+            type=int_or_none,
+            default=None,
+            help="Feature dimension of dumped log-mel input (then no frontend is built)",
+        )
+        group.add_argument(
+            "--llm_conf",
+            action=NestedDictAction,
+            default=dict(path=None, lora=True, dtype="float32", gradient_checkpointing=False),
+            help="Arguments of osum.llm.build_llm (path: a local HF causal LM dir)",
+        )
+        group.add_argument(
+            "--model_conf",
+            action=NestedDictAction,
+            default=get_default_kwargs(OSUMModel),
+            help="Arguments of OSUMModel (trainable parts, checkpoint policy)",
+        )
+        group.add_argument(
+            "--init",
+            type=lambda x: str_or_none(x.lower()),
+            default=None,
+            help="Initialisation of randomly initialised parts (ESPnet's initialize())",
+        )
+        group = parser.add_argument_group(description="Preprocess related")
+        group.add_argument("--use_preprocessor", type=str2bool, default=True)
+        group.add_argument(
+            "--preprocessor_conf",
+            action=NestedDictAction,
+            default=dict(),
+            help="Arguments of OSUMPreprocessor (prompt, end_token); tokenizer = llm_conf.path",
+        )
+        for class_choices in cls.class_choices_list:
+            class_choices.add_arguments(group)
+
+    @classmethod
+    def build_collate_fn(cls, args: argparse.Namespace, train: bool) -> Callable:
+        return CommonCollateFn(float_pad_value=0.0, int_pad_value=-1)
+
+    @classmethod
+    def build_preprocess_fn(
+        cls, args: argparse.Namespace, train: bool
+    ) -> Optional[Callable[[str, Dict[str, np.array]], Dict[str, np.ndarray]]]:
+        if not args.use_preprocessor:
+            return None
+        conf = dict(args.preprocessor_conf)
+        conf.setdefault("tokenizer", args.llm_conf.get("path"))
+        if conf["tokenizer"] is None:
+            raise ValueError("llm_conf.path (or preprocessor_conf.tokenizer) must name the LLM dir")
+        return OSUMPreprocessor(train=train, **conf)
+
+    @classmethod
+    def required_data_names(cls, train: bool = True, inference: bool = False) -> Tuple[str, ...]:
+        return ("speech",) if inference else ("speech", "text")
+
+    @classmethod
+    def optional_data_names(cls, train: bool = True, inference: bool = False) -> Tuple[str, ...]:
+        return ()
+
+    @classmethod
+    def build_model(cls, args: argparse.Namespace) -> OSUMModel:
+        if args.input_size is None:
+            frontend = frontend_choices.get_class(args.frontend)(**args.frontend_conf)
+            input_size = frontend.output_size()
+        else:
+            args.frontend, args.frontend_conf = None, {}
+            frontend, input_size = None, args.input_size
+
+        specaug = None
+        if getattr(args, "specaug", None) is not None:
+            specaug = specaug_choices.get_class(args.specaug)(**args.specaug_conf)
+
+        encoder = encoder_choices.get_class(args.encoder)(**args.encoder_conf)
+        if encoder.n_mels != input_size:
+            raise ValueError(
+                f"the encoder takes {encoder.n_mels} mel bins but the input has {input_size} "
+                "(frontend_conf.n_mels or input_size)"
+            )
+        llm_conf = dict(args.llm_conf)
+        if not llm_conf.get("path"):
+            raise ValueError("llm_conf.path must name a local HF causal LM dir")
+        llm = build_llm(**llm_conf)
+        adapter_conf = dict(args.adapter_conf)
+        adapter_conf.update(
+            input_size=encoder.output_size(), output_size=base_model(llm).config.hidden_size
+        )
+        adapter = adapter_choices.get_class(args.adapter)(**adapter_conf)
+        model = OSUMModel(
+            frontend=frontend, specaug=specaug, encoder=encoder, adapter=adapter, llm=llm,
+            **args.model_conf,
+        )
+        if args.init is not None:
+            # only the parts that start from scratch; pretrained weights stay as loaded
+            initialize(model.adapter, args.init)
+        return model
+
+    @classmethod
+    def build_optimizers(cls, args: argparse.Namespace, model: nn.Module) -> List[torch.optim.Optimizer]:
+        """One optimizer over the trainable parameters only: frozen parts get no state."""
+        from espnet2.tasks.abs_task import optim_classes
+
+        optim_class = optim_classes.get(args.optim)
+        if optim_class is None:
+            raise ValueError(f"must be one of {list(optim_classes)}: {args.optim}")
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("no trainable parameters: check model_conf.trainable")
+        if getattr(args, "exclude_weight_decay", False) or getattr(args, "sharded_ddp", False):
+            raise ValueError("OSUMTask does not support exclude_weight_decay or sharded_ddp")
+        return [optim_class(params, **args.optim_conf)]
+
+    @classmethod
+    def build_sequence_iter_factory(cls, args, iter_options, mode: str):
+        # every data file must list the same utterances: say which ones differ, up front
+        check_data_keys(iter_options.data_path_and_name_and_type, iter_options.shape_files)
+        return super().build_sequence_iter_factory(args, iter_options, mode)
+
+    @classmethod
+    def build_model_from_file(
+        cls, config_file, model_file=None, device: str = "cpu"
+    ) -> Tuple[OSUMModel, argparse.Namespace]:
+        """Rebuild from config.yaml (which names the base weights' dirs) and a checkpoint."""
+        for f in (config_file, model_file):
+            if f is not None and not Path(f).is_file():
+                raise FileNotFoundError(f"{f} does not exist")
+        return super().build_model_from_file(config_file, model_file, device)
+
+
+def main(cmd: Optional[Collection[str]] = None):
+    logging.getLogger("nltk").setLevel(logging.ERROR)
+    OSUMTask.main(cmd=cmd)

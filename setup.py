@@ -1,0 +1,42 @@
+"""The osum package: OSUM-style speech understanding language models on ESPnet."""
+
+from setuptools import find_packages, setup
+
+# Pinned to a set that resolves in one `pip install` on Python 3.11:
+# espnet 202511 is the newest release for 3.11 and imports torchaudio at start-up;
+# torchaudio 2.11 needs exactly torch 2.11.
+install_requires = [
+    "torch==2.11.0",
+    "torchaudio==2.11.0",
+    "espnet==202511",
+    "transformers==5.24.0",
+    "peft==0.21.2",
+    "tokenizers==0.23.3",
+    "safetensors",
+    "kaldiio==2.18.1",
+    "soundfile",
+    "numpy",
+    "PyYAML",
+    "typeguard",
+    "matplotlib",
+]
+
+extras_require = {
+    "test": [
+        "pytest==9.2.0",
+        "hypothesis==6.155.2",
+        "ruff==0.17.6",
+        # the reference implementation the frontend and encoder are checked against
+        "openai-whisper==20250625",
+    ],
+}
+
+setup(
+    name="osum",
+    version="0.1.0",
+    description="Training, decoding and scoring of OSUM-style speech understanding LLMs",
+    packages=find_packages(include=["osum", "osum.*"]),
+    python_requires=">=3.11,<3.12",
+    install_requires=install_requires,
+    extras_require=extras_require,
+)

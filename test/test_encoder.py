@@ -1,0 +1,88 @@
+from dataclasses import asdict
+
+import pytest
+import torch
+import whisper
+from transformers import WhisperForConditionalGeneration
+from whisper.model import ModelDimensions
+
+from osum.encoder import WhisperEncoder, load_whisper_encoder_checkpoint
+
+DIMS = ModelDimensions(
+    n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=4, n_audio_layer=2,
+    n_vocab=128, n_text_ctx=32, n_text_state=64, n_text_head=4, n_text_layer=1,
+)
+
+
+@pytest.fixture(scope="module")
+def openai_pt(tmp_path_factory):
+    torch.manual_seed(1)
+    model = whisper.model.Whisper(DIMS)
+    for p in model.parameters():  # default init leaves biases at 0: make them count
+        torch.nn.init.normal_(p, std=0.05)
+    path = tmp_path_factory.mktemp("openai") / "tiny.pt"
+    torch.save({"dims": asdict(DIMS), "model_state_dict": model.state_dict()}, path)
+    return path, model.encoder.eval()
+
+
+def test_matches_openai_audio_encoder_on_30s(openai_pt):
+    path, ref = openai_pt
+    ours = WhisperEncoder(init=str(path)).eval()
+    mel = torch.randn(2, 80, 3000)
+    with torch.no_grad():
+        expected = ref(mel)
+        got, lens = ours(mel.transpose(1, 2), torch.tensor([3000, 3000]))
+    assert lens.tolist() == [1500, 1500]
+    assert (got - expected).abs().max().item() <= 1e-4
+
+
+def test_matches_hf_whisper_encoder_on_30s(tiny_dirs):
+    hf = WhisperForConditionalGeneration.from_pretrained(tiny_dirs["whisper"]).model.encoder.eval()
+    ours = WhisperEncoder(init=tiny_dirs["whisper"]).eval()
+    mel = torch.randn(2, 80, 3000)
+    with torch.no_grad():
+        expected = hf(mel).last_hidden_state
+        got, _ = ours(mel.transpose(1, 2), torch.tensor([3000, 3000]))
+    assert (got - expected).abs().max().item() <= 1e-4
+
+
+def test_batch_equals_each_utterance_alone(openai_pt):
+    ours = WhisperEncoder(init=str(openai_pt[0])).eval()
+    lengths = [731, 200, 1199, 57, 1200]
+    feats = [torch.randn(n, 80) for n in lengths]
+    batch = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True, padding_value=7.0)
+    with torch.no_grad():
+        out, out_lens = ours(batch, torch.tensor(lengths))
+        for i, f in enumerate(feats):
+            alone, alone_len = ours(f[None], torch.tensor([len(f)]))
+            assert int(out_lens[i]) == int(alone_len[0]) == (len(f) - 1) // 2 + 1
+            n = int(alone_len[0])
+            err = (out[i, :n] - alone[0]).abs().max().item()
+            assert err <= 1e-5, f"utterance {i} ({len(f)} frames): padding leaked, error {err}"
+
+
+def test_cost_follows_length_not_30s(openai_pt):
+    ours = WhisperEncoder(init=str(openai_pt[0])).eval()
+    with torch.no_grad():
+        out, lens = ours(torch.randn(1, 500, 80), torch.tensor([500]))
+    assert out.shape[1] == 250 and lens.tolist() == [250]
+
+
+def test_too_long_and_wrong_bins_are_rejected(openai_pt):
+    ours = WhisperEncoder(init=str(openai_pt[0]))
+    with pytest.raises(ValueError, match="exceeds"):
+        ours(torch.randn(1, 3002, 80), torch.tensor([3002]))
+    with pytest.raises(ValueError, match="80 mel bins"):
+        ours(torch.randn(1, 100, 128), torch.tensor([100]))
+
+
+def test_bad_checkpoints_name_the_culprit(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        load_whisper_encoder_checkpoint(str(tmp_path / "nowhere"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        load_whisper_encoder_checkpoint(str(tmp_path / "empty"))
+    bad = tmp_path / "bad.pt"
+    torch.save({"weights": torch.zeros(1)}, bad)
+    with pytest.raises(ValueError, match="bad.pt"):
+        load_whisper_encoder_checkpoint(str(bad))

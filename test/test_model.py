@@ -1,0 +1,186 @@
+"""OSUMModel: splicing, loss masking, padding invariance, freezing and checkpoint policy."""
+
+import argparse
+
+import pytest
+import torch
+
+from osum.adapter import OSUMAdapter
+from osum.encoder import WhisperEncoder
+from osum.frontend import WhisperFrontend
+from osum.llm import build_llm
+from osum.model import OSUMModel
+from osum.splice import IGNORE_ID, position_ids, splice
+from osum.task import OSUMTask
+
+
+def make_model(tiny_dirs, trainable=("adapter",), lora=True, **kw):
+    torch.manual_seed(0)
+    llm = build_llm(tiny_dirs["llm"], lora=lora, lora_conf=dict(lora_dropout=0.0))
+    hidden = llm.get_base_model().config.hidden_size if lora else llm.config.hidden_size
+    return OSUMModel(
+        frontend=WhisperFrontend(),
+        specaug=None,
+        encoder=WhisperEncoder(init=tiny_dirs["whisper"]),
+        adapter=OSUMAdapter(64, hidden, linear_units=128, num_blocks=1, dropout_rate=0.0),
+        llm=llm,
+        trainable=trainable,
+        **kw,
+    ).eval()
+
+
+def batch_of(lengths_s=(1.0, 0.6, 1.3), prompts=(3, 5, 2), targets=(4, 2, 6), seed=0):
+    g = torch.Generator().manual_seed(seed)
+    waves = [0.1 * torch.randn(int(s * 16000), generator=g) for s in lengths_s]
+    prompt = [torch.randint(3, 300, (n,), generator=g) for n in prompts]
+    text = [torch.randint(3, 300, (n,), generator=g) for n in targets]
+    pad = torch.nn.utils.rnn.pad_sequence
+    return dict(
+        speech=pad(waves, batch_first=True),
+        speech_lengths=torch.tensor([len(w) for w in waves]),
+        prompt=pad(prompt, batch_first=True, padding_value=-1),
+        prompt_lengths=torch.tensor(prompts),
+        text=pad(text, batch_first=True, padding_value=-1),
+        text_lengths=torch.tensor(targets),
+    )
+
+
+def select(batch, i):
+    out = {}
+    for k, v in batch.items():
+        if k.endswith("_lengths"):
+            out[k] = v[i : i + 1]
+        else:
+            out[k] = v[i : i + 1, : int(batch[k + "_lengths"][i])]
+    return out
+
+
+def test_splice_packs_rows_and_positions_follow_mask():
+    h = 2
+    a = torch.arange(2 * 3 * h, dtype=torch.float).view(2, 3, h)
+    b = 100 + torch.arange(2 * 2 * h, dtype=torch.float).view(2, 2, h)
+    lab = torch.tensor([[7, 8], [9, -1]])
+    for side in ("right", "left"):
+        emb, mask, labels = splice(
+            [(a, torch.tensor([3, 1])), (b, torch.tensor([2, 1]))], [None, lab], pad_side=side
+        )
+        row1 = emb[1][mask[1].bool()]
+        assert torch.equal(row1, torch.stack([a[1, 0], b[1, 0]]))
+        assert labels[0].tolist() == [IGNORE_ID] * 3 + [7, 8]
+        assert labels[1][mask[1].bool()].tolist() == [IGNORE_ID, 9]
+        assert position_ids(mask)[1][mask[1].bool()].tolist() == [0, 1]
+    assert mask[1].tolist() == [0, 0, 0, 1, 1]  # left padding
+
+
+def test_loss_matches_hf_loss_on_the_spliced_input(tiny_dirs):
+    model = make_model(tiny_dirs)
+    batch = select(batch_of(), 0)
+    with torch.no_grad():
+        loss, stats, _ = model(**batch)
+        emb, lens = model.encode_speech(batch["speech"], batch["speech_lengths"])
+        embeds, mask, labels = model.build_inputs(
+            emb, lens, batch["prompt"], batch["prompt_lengths"], batch["text"], batch["text_lengths"]
+        )
+        hf = model.llm(inputs_embeds=embeds, attention_mask=mask, labels=labels).loss
+    assert torch.allclose(loss, hf, atol=1e-5)
+    n_target = int((labels != IGNORE_ID).sum())
+    assert n_target == int(batch["text_lengths"][0])
+
+
+def test_only_target_tokens_count(tiny_dirs):
+    model = make_model(tiny_dirs)
+    batch = batch_of()
+    with torch.no_grad():
+        base = model(**batch)[0]
+        changed = dict(batch, text=batch["text"].clone())
+        changed["text"][0, -1 if batch["text_lengths"][0] == changed["text"].shape[1] else 0] += 1
+        assert not torch.allclose(model(**changed)[0], base)
+        # labels are only ever taken from the target: prompt/speech positions are -100
+        emb, lens = model.encode_speech(batch["speech"], batch["speech_lengths"])
+        _, mask, labels = model.build_inputs(
+            emb, lens, batch["prompt"], batch["prompt_lengths"], batch["text"], batch["text_lengths"]
+        )
+        for i in range(3):
+            row = labels[i][mask[i].bool()]
+            n_t = int(batch["text_lengths"][i])
+            assert (row[:-n_t] == IGNORE_ID).all() and (row[-n_t:] != IGNORE_ID).all()
+
+
+def test_padding_does_not_change_the_loss(tiny_dirs):
+    model = make_model(tiny_dirs)
+    batch = batch_of()
+    with torch.no_grad():
+        _, mask, _ = model.build_inputs(
+            *model.encode_speech(batch["speech"], batch["speech_lengths"]),
+            batch["prompt"], batch["prompt_lengths"], batch["text"], batch["text_lengths"],
+        )
+        emb_b, lens_b = model.encode_speech(batch["speech"], batch["speech_lengths"])
+        for i in range(3):
+            one = select(batch, i)
+            emb_1, lens_1 = model.encode_speech(one["speech"], one["speech_lengths"])
+            assert int(lens_1[0]) == int(lens_b[i])
+            assert (emb_b[i, : int(lens_1[0])] - emb_1[0]).abs().max() < 1e-4
+        # token-weighted mean over rows equals the batch loss
+        total, count = 0.0, 0
+        for i in range(3):
+            one = select(batch, i)
+            n = int(one["text_lengths"][0])
+            total += model(**one)[0] * n
+            count += n
+        assert torch.allclose(model(**batch)[0], total / count, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "parts", [("adapter",), ("adapter", "encoder"), ("adapter", "encoder", "lora"), ("llm",)]
+)
+def test_frozen_parts_get_no_gradient_and_no_optimizer_state(tiny_dirs, parts):
+    model = make_model(tiny_dirs, trainable=parts).train()
+    args = argparse.Namespace(optim="adamw", optim_conf=dict(lr=1e-3), sharded_ddp=False)
+    (optim,) = OSUMTask.build_optimizers(args, model)
+    loss = model(**batch_of())[0]
+    loss.backward()
+    optim.step()
+    in_optim = {id(p) for g in optim.param_groups for p in g["params"]}
+    for name, p in model.named_parameters():
+        trains = model._part_of(name) in parts
+        assert p.requires_grad == trains, name
+        assert (p.grad is not None) == trains, name
+        assert (id(p) in in_optim) == trains and ((p in optim.state) == trains), name
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_checkpoint_holds_trainable_and_non_pretrained_weights(tiny_dirs):
+    model = make_model(tiny_dirs, trainable=("adapter", "lora"))
+    state = model.state_dict()
+    assert any("lora_A" in k for k in state)
+    assert "speech_boundary.weight" in state and "adapter.speech_llama_proj.weight" in state
+    assert not any(k.startswith("encoder.") for k in state)  # frozen, from the Whisper dir
+    assert not any(k.startswith("llm.") and "lora_" not in k for k in state)
+    # a fresh model (same dirs) loads it back and computes the same loss
+    with torch.no_grad():
+        for p in model.adapter.parameters():
+            p.add_(0.01)
+        ref = model(**batch_of())[0]
+    other = make_model(tiny_dirs, trainable=("adapter", "lora"))
+    other.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        assert torch.allclose(other(**batch_of())[0], ref)
+    with pytest.raises(RuntimeError, match="missing"):
+        other.load_state_dict({k: v for k, v in state.items() if not k.startswith("adapter.")})
+    full = make_model(tiny_dirs, trainable=("adapter",), save_base_weights=True).state_dict()
+    assert any(k.startswith("encoder.") for k in full) and any(
+        k.endswith("embed_tokens.weight") for k in full
+    )
+
+
+def test_trained_encoder_is_saved(tiny_dirs):
+    state = make_model(tiny_dirs, trainable=("adapter", "encoder")).state_dict()
+    assert "encoder.blocks.0.attn.query.weight" in state
+    assert "encoder.positional_embedding" not in state  # a buffer from the dir
+
+
+def test_unknown_part_and_missing_lora_are_errors(tiny_dirs):
+    with pytest.raises(ValueError, match="known"):
+        make_model(tiny_dirs, trainable=("decoder",))
+    with pytest.raises(ValueError, match="no LoRA"):
+        make_model(tiny_dirs, trainable=("lora",), lora=False)

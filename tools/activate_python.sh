@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Sourced by recipes' path.sh and by the top-level scripts: activates tools/venv.
+_osum_tools=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [ ! -f "${_osum_tools}/venv/bin/activate" ]; then
+  echo "tools/venv is missing: run ${_osum_tools}/install.sh" >&2
+  return 1 2>/dev/null || exit 1
+fi
+# shellcheck disable=SC1091
+. "${_osum_tools}/venv/bin/activate"
+export PYTHONNOUSERSITE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+unset _osum_tools
