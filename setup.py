@@ -19,6 +19,7 @@ install_requires = [
     "PyYAML",
     "typeguard",
     "matplotlib",
+    "tensorboard",
 ]
 
 extras_require = {

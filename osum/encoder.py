@@ -20,6 +20,8 @@ from torch import nn
 
 from osum.checkpoint import load_hf_state_dict
 
+logger = logging.getLogger(__name__)
+
 MAX_SOURCE_POSITIONS = 1500  # encoder frames in Whisper's 30 s window (50 Hz)
 
 
@@ -118,7 +120,7 @@ class WhisperEncoder(nn.Module):
         self.ln_post = nn.LayerNorm(n_state)
         if state is not None:
             self.load_state_dict(state, strict=True)
-            logging.info(f"Whisper encoder loaded from {init}")
+            logger.info(f"Whisper encoder loaded from {init}")
 
     def output_size(self) -> int:
         return self.n_state

@@ -12,6 +12,8 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
+logger = logging.getLogger(__name__)
+
 # OSUM's LoRA: r 8, alpha 32, dropout 0.1, every projection but up_proj.
 OSUM_LORA = dict(
     r=8,
@@ -74,7 +76,7 @@ def build_llm(
         conf = dict(OSUM_LORA, task_type="CAUSAL_LM")
         conf.update(lora_conf or {})
         model = get_peft_model(model, LoraConfig(**conf))
-    logging.info(f"LLM loaded from {model_dir} ({dtype}, lora={lora})")
+    logger.info(f"LLM loaded from {model_dir} ({dtype}, lora={lora})")
     return model
 
 

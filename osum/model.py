@@ -19,6 +19,8 @@ from torch import nn
 from osum.llm import base_model, decoder_body
 from osum.splice import IGNORE_ID, position_ids, splice
 
+logger = logging.getLogger(__name__)
+
 TRAINABLE_PARTS = ("adapter", "encoder", "lora", "llm")
 
 
@@ -85,7 +87,7 @@ class OSUMModel(AbsESPnetModel):
             p.requires_grad_(self._part_of(name) in parts)
         n_train = sum(p.numel() for p in self.parameters() if p.requires_grad)
         n_all = sum(p.numel() for p in self.parameters())
-        logging.info(f"trainable parts {self.trainable}: {n_train:,} of {n_all:,} parameters")
+        logger.info(f"trainable parts {self.trainable}: {n_train:,} of {n_all:,} parameters")
 
     def _from_pretrained_dir(self, name: str) -> bool:
         if name.startswith("llm."):

@@ -7,14 +7,13 @@ the prompt and the target are tokenised here, with the LLM's own tokenizer.
 from typing import Dict, Union
 
 import numpy as np
-from espnet2.train.preprocessor import AbsPreprocessor
 
 from osum.llm import load_tokenizer
 
 DEFAULT_PROMPT = "Transcribe the speech."
 
 
-class OSUMPreprocessor(AbsPreprocessor):
+class OSUMPreprocessor:
     """Adds ``prompt`` ids and turns ``text`` into target ids ending with the end token.
 
     Args:
@@ -34,11 +33,11 @@ class OSUMPreprocessor(AbsPreprocessor):
         speech_name: str = "speech",
         text_name: str = "text",
     ):
-        super().__init__(train)
+        self.train = train
         self.tokenizer = load_tokenizer(tokenizer)
-        self.end_id = self.tokenizer.convert_tokens_to_ids(end_token)
-        if self.end_id is None or self.end_id == self.tokenizer.unk_token_id:
+        if end_token not in self.tokenizer.get_vocab():
             raise ValueError(f"end token {end_token!r} is not in the tokenizer of {tokenizer}")
+        self.end_id = self.tokenizer.convert_tokens_to_ids(end_token)
         self.prompt_ids = np.array(self.encode(prompt), dtype=np.int64)
         self.speech_name = speech_name
         self.text_name = text_name

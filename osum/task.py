@@ -7,8 +7,8 @@ The YAML config mirrors constructor arguments:
     frontend: whisper          # or null with input_size: 80 for dumped log-mel
     encoder: whisper
     encoder_conf: {init: /path/to/whisper-medium, ...}
-    adapter: osum
-    adapter_conf: {...}        # output_size is set to the LLM's hidden size
+    speech_adapter: osum
+    speech_adapter_conf: {...} # input/output sizes follow the encoder and the LLM
     llm_conf: {path: /path/to/Qwen2-7B-Instruct, lora: true, dtype: bfloat16}
     model_conf: {trainable: [adapter, encoder, lora]}
     preprocessor_conf: {prompt: "..."}
@@ -21,6 +21,8 @@ from typing import Callable, Collection, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
+
+import osum.espnet_import  # noqa: F401, I001  (first: ESPnet without its import-time downloads)
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from espnet2.asr.specaug.abs_specaug import AbsSpecAug
 from espnet2.asr.specaug.specaug import SpecAug
@@ -59,8 +61,9 @@ specaug_choices = ClassChoices(
 encoder_choices = ClassChoices(
     name="encoder", classes=dict(whisper=WhisperEncoder), type_check=nn.Module, default="whisper"
 )
+# "speech_adapter" because ESPnet's AbsTask already owns --adapter (its LoRA/Houlsby option)
 adapter_choices = ClassChoices(
-    name="adapter", classes=dict(osum=OSUMAdapter), type_check=nn.Module, default="osum"
+    name="speech_adapter", classes=dict(osum=OSUMAdapter), type_check=nn.Module, default="osum"
 )
 
 
@@ -154,11 +157,11 @@ class OSUMTask(AbsTask):
         if not llm_conf.get("path"):
             raise ValueError("llm_conf.path must name a local HF causal LM dir")
         llm = build_llm(**llm_conf)
-        adapter_conf = dict(args.adapter_conf)
+        adapter_conf = dict(args.speech_adapter_conf)
         adapter_conf.update(
             input_size=encoder.output_size(), output_size=base_model(llm).config.hidden_size
         )
-        adapter = adapter_choices.get_class(args.adapter)(**adapter_conf)
+        adapter = adapter_choices.get_class(args.speech_adapter)(**adapter_conf)
         model = OSUMModel(
             frontend=frontend, specaug=specaug, encoder=encoder, adapter=adapter, llm=llm,
             **args.model_conf,

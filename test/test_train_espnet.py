@@ -1,0 +1,84 @@
+"""osum.bin.osum_train through ESPnet's trainer: epochs, resume, averaging, dumped features."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import kaldiio
+import pytest
+import soundfile
+import torch
+
+from osum.frontend import WhisperFrontend
+from osum.smoke import tiny_config, train_command, write_config
+from helpers import run_train
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_epochs_checkpoints_and_nbest_average(tiny_dirs, speech_data, tmp_path):
+    config = write_config(tmp_path / "train.yaml", tiny_config(tiny_dirs, max_epoch=2))
+    exp = tmp_path / "exp"
+    run_train(train_command(config, speech_data, exp), cwd=tmp_path)
+    for f in ("checkpoint.pth", "1epoch.pth", "2epoch.pth", "config.yaml",
+              "valid.loss.ave_2best.pth", "valid.acc.ave_2best.pth"):
+        assert (exp / f).exists(), f
+    e1, e2 = torch.load(exp / "1epoch.pth"), torch.load(exp / "2epoch.pth")
+    ave = torch.load(exp / "valid.loss.ave_2best.pth")
+    key = "adapter.speech_llama_proj.weight"
+    assert not torch.equal(e1[key], e2[key])  # it trained
+    assert torch.allclose(ave[key], (e1[key] + e2[key]) / 2, atol=1e-6)
+    # only trainable (and non-pretrained) weights are written
+    assert not any(k.startswith("llm.") and "lora_" not in k for k in e2)
+    assert any("lora_A" in k for k in e2)
+
+
+def test_resume_after_being_stopped(tiny_dirs, speech_data, tmp_path):
+    config = write_config(tmp_path / "train.yaml", tiny_config(tiny_dirs, max_epoch=3))
+    exp = tmp_path / "exp"
+    cmd = [sys.executable if c == "python" else c for c in train_command(config, speech_data, exp)]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    while not (exp / "checkpoint.pth").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # stopped hard, as a lost node would be
+    proc.wait()
+    done = sorted(int(p.name.split("epoch")[0]) for p in exp.glob("*epoch.pth"))
+    assert done, "the first epoch's checkpoint should exist"
+    states = torch.load(exp / "checkpoint.pth", weights_only=False)
+    saved = states["reporter"]["epoch"]
+    out = run_train(cmd + ["--resume", "true"], cwd=tmp_path)
+    log = out.stderr
+    assert "The training was resumed" in log
+    started = [e for e in range(1, 4) if f"{e}/3epoch started" in log]
+    assert started == list(range(saved + 1, 4))
+    assert (exp / "3epoch.pth").exists()
+
+
+def test_dumped_log_mel_from_kaldiio_ark(tiny_dirs, speech_data, tmp_path):
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    frontend = WhisperFrontend()
+    with kaldiio.WriteHelper(f"ark,scp:{dump}/feats.ark,{dump}/feats.scp") as writer, open(
+        dump / "feats_shape", "w"
+    ) as shape:
+        for line in open(speech_data / "wav.scp"):
+            uid, path = line.split()
+            audio, _ = soundfile.read(path, dtype="float32")
+            x = torch.from_numpy(audio)[None]
+            feats, n = frontend(x, torch.tensor([x.shape[1]]))
+            writer(uid, feats[0].numpy())
+            shape.write(f"{uid} {int(n[0])},80\n")
+    (dump / "text").write_text((speech_data / "text").read_text())
+    cfg = tiny_config(tiny_dirs, max_epoch=1, frontend=None, input_size=80)
+    config = write_config(tmp_path / "train.yaml", cfg)
+    exp = tmp_path / "exp"
+    cmd = train_command(config, speech_data, exp)
+    cmd = [c.replace(f"{speech_data}/wav.scp,speech,sound", f"{dump}/feats.scp,speech,kaldi_ark")
+           .replace(f"{speech_data}/speech_shape", f"{dump}/feats_shape") for c in cmd]
+    out = run_train(cmd, cwd=tmp_path)
+    assert "1epoch results" in out.stderr
+    assert (exp / "1epoch.pth").exists()

@@ -1,0 +1,172 @@
+#!/usr/bin/env perl
+# run.pl: run a command (or an array of jobs) on the local machine, with the
+# same interface as Kaldi's queue.pl / slurm.pl.
+#
+# Usage: run.pl [options] [JOB=1:N] <log-file> <command> [<args>...]
+#   e.g. run.pl JOB=1:4 exp/log/foo.JOB.log foo --part JOB data/split4/JOB
+#
+# With JOB=a:b (any variable name may be used instead of JOB), jobs a..b run
+# in parallel; every occurrence of the variable name in the log file name and
+# in the command is replaced by the job index.  JOB=a runs the single job a.
+# Each job runs under "bash -c" with pipefail set and stdin from /dev/null;
+# its stdout and stderr go to its log file (the directory is created).  The
+# log file starts with "# <command>" and "# Started at <date>" and ends with
+# "# Accounting: time=<seconds> threads=1" and "# Ended (code <rc>) at <date>".
+#
+# Arguments that contain whitespace (or are empty) are single-quoted when the
+# command line is assembled; other arguments, such as a "|" escaped in the
+# calling shell, are passed to bash as they are.
+#
+# Options:
+#   --max-jobs-run K   run at most K jobs at the same time (default: all)
+#   --gpu N, --mem X, --num-threads N, --time T, --config F
+#                      accepted for compatibility with the cluster runners
+#                      and ignored
+# Exit status: 0 if every job succeeded; otherwise 1, after printing
+# "run.pl: <k> / <N> failed, log is in <log>" to stderr.
+
+use strict;
+use warnings;
+use File::Basename qw(dirname);
+use File::Path qw(make_path);
+use POSIX qw(strftime);
+
+my $prog = "run.pl";
+my $usage = "Usage: $prog [options] [JOB=1:N] <log-file> <command> [<args>...]\n"
+  . "Options: --max-jobs-run K  (--gpu, --mem, --num-threads, --time, --config are ignored)\n";
+
+sub fail { print STDERR "$prog: $_[0]\n"; exit 1; }
+
+my $max_jobs_run;
+my ($jobname, $jobstart, $jobend);
+my %ignored = map { $_ => 1 } qw(gpu mem num-threads time config);
+
+while (@ARGV) {
+  my $arg = $ARGV[0];
+  if ($arg =~ m/^--([A-Za-z][\w-]*)(?:=(.*))?$/) {
+    shift @ARGV;
+    my $name = $1;
+    $name =~ s/_/-/g;
+    my $value = $2;
+    if (!defined $value) {
+      @ARGV or fail("option --$name requires a value");
+      $value = shift @ARGV;
+    }
+    if ($name eq "max-jobs-run") {
+      $value =~ m/^[1-9]\d*$/ or fail("--max-jobs-run expects a positive integer, got '$value'");
+      $max_jobs_run = $value;
+    } elsif (!$ignored{$name}) {
+      fail("unknown option --$name");
+    }
+  } elsif ($arg =~ m/^([A-Za-z_]\w*)=(\d+)(?::(\d+))?$/) {
+    shift @ARGV;
+    defined $jobname and fail("more than one job range given ($jobname=... and $arg)");
+    ($jobname, $jobstart, $jobend) = ($1, $2, defined $3 ? $3 : $2);
+    $jobstart <= $jobend or fail("invalid job range $arg (start > end)");
+  } else {
+    last;
+  }
+}
+
+@ARGV >= 2 or do { print STDERR $usage; exit 1; };
+
+my $logfile = shift @ARGV;
+my @parts;
+foreach my $x (@ARGV) {
+  if ($x =~ m/^\S+$/) {
+    push @parts, $x;
+  } else {
+    (my $q = $x) =~ s/'/'\\''/g;
+    push @parts, "'$q'";
+  }
+}
+my $cmd = join(" ", @parts);
+
+my @jobs = defined $jobname ? ($jobstart .. $jobend) : (undef);
+if (@jobs > 1 && index($logfile, $jobname) < 0) {
+  fail("$jobname=$jobstart:$jobend runs several jobs, but the log file '$logfile' "
+       . "does not contain $jobname, so they would all write to one log");
+}
+
+sub subst {
+  my ($s, $id) = @_;
+  $s =~ s/\Q$jobname\E/$id/g if defined $id;
+  return $s;
+}
+
+sub now { return strftime("%a %b %e %H:%M:%S %Z %Y", localtime()); }
+
+# Runs one job in the current (forked) process and exits with its status.
+sub run_job {
+  my ($id) = @_;
+  my $log = subst($logfile, $id);
+  my $c = subst($cmd, $id);
+  my $dir = dirname($log);
+  eval { make_path($dir) unless -d $dir; 1 } or do {
+    print STDERR "$prog: cannot create log directory $dir: $@";
+    exit 1;
+  };
+  open(my $fh, ">", $log) or do { print STDERR "$prog: cannot write log file $log: $!\n"; exit 1; };
+  print $fh "# $c\n# Started at " . now() . "\n";
+  close($fh);
+  my $t0 = time();
+  my $pid = fork();
+  defined $pid or do { print STDERR "$prog: fork failed: $!\n"; exit 1; };
+  if ($pid == 0) {
+    open(STDIN, "<", "/dev/null");
+    open(STDOUT, ">>", $log) or exit 127;
+    open(STDERR, ">&", \*STDOUT) or exit 127;
+    exec("bash", "-c", "set -o pipefail\n$c") or exit 127;
+  }
+  waitpid($pid, 0);
+  my $status = $?;
+  my $rc = ($status & 127) ? 128 + ($status & 127) : ($status >> 8);
+  my $elapsed = time() - $t0;
+  open($fh, ">>", $log) or do { print STDERR "$prog: cannot append to log file $log: $!\n"; exit 1; };
+  print $fh "# Accounting: time=$elapsed threads=1\n# Ended (code $rc) at " . now() . "\n";
+  close($fh);
+  exit($rc == 0 ? 0 : 1);
+}
+
+my $limit = defined $max_jobs_run ? $max_jobs_run : scalar(@jobs);
+my %running;    # pid -> job id
+my @failed;
+my @queue = @jobs;
+
+# Forward an interrupt to the jobs (each in its own process group) that are
+# still running.
+foreach my $sig (qw(INT TERM)) {
+  $SIG{$sig} = sub {
+    kill($sig, map { -$_ } keys %running) if %running;
+    print STDERR "$prog: caught SIG$sig, stopping\n";
+    exit 1;
+  };
+}
+
+while (@queue || %running) {
+  while (@queue && keys(%running) < $limit) {
+    my $id = shift @queue;
+    my $pid = fork();
+    defined $pid or fail("fork failed: $!");
+    if ($pid == 0) {
+      $SIG{$_} = 'DEFAULT' foreach qw(INT TERM);
+      setpgrp(0, 0);    # so that an interrupt can stop the whole job
+      run_job($id);
+    }
+    $running{$pid} = $id;
+  }
+  my $pid = waitpid(-1, 0);
+  last if $pid < 0;
+  next unless exists $running{$pid};
+  my $id = delete $running{$pid};
+  push @failed, $id if $? != 0;
+}
+
+if (@failed) {
+  my $n = scalar(@failed);
+  my $total = scalar(@jobs);
+  my $where = $n == 1 ? subst($logfile, $failed[0]) : $logfile;
+  print STDERR "$prog: $n / $total failed, log is in $where\n";
+  exit 1;
+}
+exit 0;
