@@ -211,6 +211,40 @@ class OSUMModel(AbsESPnetModel):
         loss, stats, weight = force_gatherable((loss, stats, batch), loss.device)
         return loss, stats, weight
 
+    @torch.no_grad()
+    def generate(
+        self,
+        speech: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        prompt: torch.Tensor,
+        prompt_lengths: torch.Tensor,
+        max_new_tokens: int = 64,
+        end_id: Optional[int] = None,
+        **generate_kwargs,
+    ) -> List[List[int]]:
+        """Decode a batch with HF ``generate`` on left-padded spliced embeddings.
+
+        Returns the new token ids of each utterance, without the end token.
+        """
+        speech_emb, speech_emb_lengths = self.encode_speech(speech, speech_lengths)
+        embeds, mask, _ = self.build_inputs(
+            speech_emb, speech_emb_lengths, prompt, prompt_lengths, pad_side="left"
+        )
+        config = base_model(self.llm).config
+        end_id = config.eos_token_id if end_id is None else end_id
+        out = self.llm.generate(
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            max_new_tokens=max_new_tokens,
+            eos_token_id=end_id,
+            pad_token_id=end_id,
+            **{"do_sample": False, "num_beams": 1, **generate_kwargs},
+        )
+        hyps = []
+        for row in out.tolist():
+            hyps.append(row[: row.index(end_id)] if end_id in row else row)
+        return hyps
+
     def collect_feats(
         self, speech: torch.Tensor, speech_lengths: torch.Tensor, **kwargs
     ) -> Dict[str, torch.Tensor]:

@@ -96,7 +96,7 @@ def tiny_config(models: Dict[str, str], **overrides) -> dict:
         model_conf=dict(trainable=["adapter", "lora"]),
         preprocessor_conf=dict(prompt="Transcribe the speech."),
         optim="adamw",
-        optim_conf=dict(lr=0.003, betas=[0.9, 0.99], eps=1.0e-6, weight_decay=0.01),
+        optim_conf=dict(lr=0.001, betas=[0.9, 0.99], eps=1.0e-6, weight_decay=0.01),
         batch_type="sorted",
         batch_size=4,
         max_epoch=2,
