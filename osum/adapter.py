@@ -40,7 +40,9 @@ class PositionalEncoding(nn.Module):
         super().__init__()
         self.xscale = math.sqrt(d_model)
         position = torch.arange(max_len, dtype=torch.float32)[:, None]
-        div = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * -(math.log(10000.0) / d_model))
+        div = torch.exp(
+            torch.arange(0, d_model, 2, dtype=torch.float32) * -(math.log(10000.0) / d_model)
+        )
         pe = torch.zeros(max_len, d_model)
         pe[:, 0::2] = torch.sin(position * div)
         pe[:, 1::2] = torch.cos(position * div)
@@ -49,14 +51,18 @@ class PositionalEncoding(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] > self.pe.shape[0]:
-            raise ValueError(f"{x.shape[1]} frames exceed the positional table ({self.pe.shape[0]})")
+            raise ValueError(
+                f"{x.shape[1]} frames exceed the positional table ({self.pe.shape[0]})"
+            )
         return self.dropout(x * self.xscale + self.pe[: x.shape[1]].to(x.dtype))
 
 
 class LinearEmbed(nn.Module):
     def __init__(self, idim: int, odim: int, dropout: float):
         super().__init__()
-        self.out = nn.Sequential(nn.Linear(idim, odim), nn.LayerNorm(odim, eps=1e-5), nn.Dropout(dropout))
+        self.out = nn.Sequential(
+            nn.Linear(idim, odim), nn.LayerNorm(odim, eps=1e-5), nn.Dropout(dropout)
+        )
         self.pos_enc = PositionalEncoding(odim, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -116,7 +122,8 @@ class SpeechTransformer(nn.Module):
         super().__init__()
         self.embed = LinearEmbed(idim, size, dropout)
         self.encoders = nn.ModuleList(
-            TransformerEncoderLayer(size, n_head, ffn, dropout, attn_dropout) for _ in range(n_layer)
+            TransformerEncoderLayer(size, n_head, ffn, dropout, attn_dropout)
+            for _ in range(n_layer)
         )
         self.after_norm = nn.LayerNorm(size, eps=1e-5)
 
@@ -152,8 +159,13 @@ class OSUMAdapter(nn.Module):
         self._output_size = output_size
         self.down_sample_2 = ConvSubsampling4(input_size)
         self.speech_transformer = SpeechTransformer(
-            input_size, input_size, attention_heads, linear_units, num_blocks,
-            dropout_rate, attention_dropout_rate,
+            input_size,
+            input_size,
+            attention_heads,
+            linear_units,
+            num_blocks,
+            dropout_rate,
+            attention_dropout_rate,
         )
         self.speech_llama_proj = nn.Linear(input_size, output_size)
 

@@ -37,7 +37,7 @@ def load_hf_state_dict(model_dir: Path, prefixes: Iterable[str]) -> Dict[str, to
     def strip(key: str):
         for prefix in prefixes:
             if key.startswith(prefix):
-                return key[len(prefix):]
+                return key[len(prefix) :]
         return None
 
     for f in _weight_files(Path(model_dir)):

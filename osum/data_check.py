@@ -4,8 +4,19 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Sequence, Tuple
 
 # ESPnet loader types whose file is a "key value..." text file
-KEYED_TYPES = {"sound", "kaldi_ark", "npy", "text", "text_int", "text_float", "csv_int",
-               "csv_float", "multi_columns_sound", "multi_columns_text", "soundscp"}
+KEYED_TYPES = {
+    "sound",
+    "kaldi_ark",
+    "npy",
+    "text",
+    "text_int",
+    "text_float",
+    "csv_int",
+    "csv_float",
+    "multi_columns_sound",
+    "multi_columns_text",
+    "soundscp",
+}
 
 
 def read_keys(path: str) -> List[str]:
@@ -63,6 +74,7 @@ def check_data_keys(
             if got - ref:
                 parts.append(f"has {_describe(got - ref)} (not in {ref_path})")
             raise ValueError(
-                f"{path}: utterance ids do not match {ref_path}: " + "; ".join(parts)
+                f"{path}: utterance ids do not match {ref_path}: "
+                + "; ".join(parts)
                 + " (utils/fix_data_dir.sh keeps the common ones)"
             )

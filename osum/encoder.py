@@ -12,7 +12,7 @@ import json
 import logging
 import math
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -53,7 +53,7 @@ class MultiHeadAttention(nn.Module):
         self.value = nn.Linear(n_state, n_state)
         self.out = nn.Linear(n_state, n_state)
 
-    def forward(self, x: torch.Tensor, key_mask: Optional[torch.Tensor]) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
         """x: (batch, time, n_state); key_mask: (batch, 1, 1, time) bool, True = attend."""
         batch, time, n_state = x.shape
         shape = (batch, time, self.n_head, n_state // self.n_head)
@@ -74,7 +74,7 @@ class ResidualAttentionBlock(nn.Module):
         )
         self.mlp_ln = nn.LayerNorm(n_state)
 
-    def forward(self, x: torch.Tensor, key_mask: Optional[torch.Tensor]) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
         x = x + self.attn(self.attn_ln(x), key_mask)
         return x + self.mlp(self.mlp_ln(x))
 
@@ -100,7 +100,7 @@ class WhisperEncoder(nn.Module):
         n_head: int = 16,
         n_layer: int = 24,
         n_ctx: int = MAX_SOURCE_POSITIONS,
-        init: Optional[str] = None,
+        init: str | None = None,
         gradient_checkpointing: bool = False,
     ):
         super().__init__()
@@ -108,7 +108,11 @@ class WhisperEncoder(nn.Module):
         if init is not None:
             dims, state = load_whisper_encoder_checkpoint(init)
             n_mels, n_state, n_head, n_layer, n_ctx = (
-                dims["n_mels"], dims["n_state"], dims["n_head"], dims["n_layer"], dims["n_ctx"]
+                dims["n_mels"],
+                dims["n_state"],
+                dims["n_head"],
+                dims["n_layer"],
+                dims["n_ctx"],
             )
         self.n_mels, self.n_state, self.n_ctx = n_mels, n_state, n_ctx
         self.init = init
@@ -191,7 +195,9 @@ def load_whisper_encoder_checkpoint(path: str) -> Tuple[Dict[str, int], Dict[str
             )
         cfg = json.loads(config_file.read_text())
         if cfg.get("model_type") != "whisper":
-            raise ValueError(f"{config_file}: model_type is {cfg.get('model_type')!r}, not 'whisper'")
+            raise ValueError(
+                f"{config_file}: model_type is {cfg.get('model_type')!r}, not 'whisper'"
+            )
         dims = dict(
             n_mels=cfg["num_mel_bins"],
             n_state=cfg["d_model"],
@@ -217,7 +223,7 @@ def load_whisper_encoder_checkpoint(path: str) -> Tuple[Dict[str, int], Dict[str
             n_ctx=d["n_audio_ctx"],
         )
         state = {
-            k[len("encoder."):]: v
+            k[len("encoder.") :]: v
             for k, v in ckpt["model_state_dict"].items()
             if k.startswith("encoder.")
         }

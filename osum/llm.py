@@ -6,7 +6,7 @@ wrong dir fails with a message naming it.
 
 import logging
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
@@ -25,7 +25,7 @@ OSUM_LORA = dict(
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def check_model_dir(path: Union[str, Path], what: str) -> Path:
+def check_model_dir(path: str | Path, what: str) -> Path:
     p = Path(path)
     if not p.is_dir():
         raise FileNotFoundError(f"{what} dir {p} does not exist")
@@ -36,7 +36,7 @@ def check_model_dir(path: Union[str, Path], what: str) -> Path:
     return p
 
 
-def load_tokenizer(path: Union[str, Path]):
+def load_tokenizer(path: str | Path):
     p = Path(path)
     if not p.is_dir():
         raise FileNotFoundError(f"tokenizer dir {p} does not exist")
@@ -46,11 +46,11 @@ def load_tokenizer(path: Union[str, Path]):
 def build_llm(
     path: str,
     lora: bool = True,
-    lora_conf: Optional[Dict] = None,
+    lora_conf: Dict | None = None,
     dtype: str = "float32",
     gradient_checkpointing: bool = False,
     attn_implementation: str = "sdpa",
-) -> Union[PreTrainedModel, PeftModel]:
+) -> PreTrainedModel | PeftModel:
     """Load ``AutoModelForCausalLM`` from ``path``; wrap it with LoRA when ``lora``.
 
     Args:
@@ -80,7 +80,7 @@ def build_llm(
     return model
 
 
-def base_model(llm: Union[PreTrainedModel, PeftModel]) -> PreTrainedModel:
+def base_model(llm: PreTrainedModel | PeftModel) -> PreTrainedModel:
     """The ``*ForCausalLM`` under a peft wrapper (or the model itself)."""
     return llm.get_base_model() if isinstance(llm, PeftModel) else llm
 

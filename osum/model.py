@@ -7,7 +7,7 @@ and returns the causal-LM cross entropy over the target tokens only.
 """
 
 import logging
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Tuple
 
 import torch
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
@@ -43,8 +43,8 @@ class OSUMModel(AbsESPnetModel):
 
     def __init__(
         self,
-        frontend: Optional[AbsFrontend],
-        specaug: Optional[AbsSpecAug],
+        frontend: AbsFrontend | None,
+        specaug: AbsSpecAug | None,
         encoder: nn.Module,
         adapter: nn.Module,
         llm: nn.Module,
@@ -81,7 +81,9 @@ class OSUMModel(AbsESPnetModel):
         if unknown:
             raise ValueError(f"unknown trainable parts {sorted(unknown)}; known: {TRAINABLE_PARTS}")
         if "lora" in parts and not any("lora_" in n for n, _ in self.llm.named_parameters()):
-            raise ValueError("trainable names 'lora' but the LLM has no LoRA (llm_conf.lora: false)")
+            raise ValueError(
+                "trainable names 'lora' but the LLM has no LoRA (llm_conf.lora: false)"
+            )
         self.trainable = sorted(parts)
         for name, p in self.named_parameters():
             p.requires_grad_(self._part_of(name) in parts)
@@ -98,12 +100,13 @@ class OSUMModel(AbsESPnetModel):
         """State-dict keys left out of checkpoints: frozen weights that a dir provides."""
         trainable = {n for n, p in self.named_parameters() if p.requires_grad}
         return [
-            k for k in super().state_dict()
-            if self._from_pretrained_dir(k) and k not in trainable
+            k for k in super().state_dict() if self._from_pretrained_dir(k) and k not in trainable
         ]
 
     def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
-        state = super().state_dict(*args, destination=destination, prefix=prefix, keep_vars=keep_vars)
+        state = super().state_dict(
+            *args, destination=destination, prefix=prefix, keep_vars=keep_vars
+        )
         if not self.save_base_weights:
             for key in self.base_weight_names():
                 state.pop(prefix + key, None)
@@ -157,8 +160,8 @@ class OSUMModel(AbsESPnetModel):
         speech_lengths: torch.Tensor,
         prompt: torch.Tensor,
         prompt_lengths: torch.Tensor,
-        text: Optional[torch.Tensor] = None,
-        text_lengths: Optional[torch.Tensor] = None,
+        text: torch.Tensor | None = None,
+        text_lengths: torch.Tensor | None = None,
         pad_side: str = "right",
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """[prompt][BOS][speech][EOS][text] -> embeds, attention_mask, labels."""
@@ -219,7 +222,7 @@ class OSUMModel(AbsESPnetModel):
         prompt: torch.Tensor,
         prompt_lengths: torch.Tensor,
         max_new_tokens: int = 64,
-        end_id: Optional[int] = None,
+        end_id: int | None = None,
         **generate_kwargs,
     ) -> List[List[int]]:
         """Decode a batch with HF ``generate`` on left-padded spliced embeddings.

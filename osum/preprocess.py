@@ -4,7 +4,7 @@ One dump (audio or features plus the data dir's text files) serves any prompt wo
 the prompt and the target are tokenised here, with the LLM's own tokenizer.
 """
 
-from typing import Dict, Union
+from typing import Dict
 
 import numpy as np
 
@@ -45,7 +45,7 @@ class OSUMPreprocessor:
     def encode(self, text: str):
         return self.tokenizer.encode(text, add_special_tokens=False)
 
-    def __call__(self, uid: str, data: Dict[str, Union[str, np.ndarray]]) -> Dict[str, np.ndarray]:
+    def __call__(self, uid: str, data: Dict[str, str | np.ndarray]) -> Dict[str, np.ndarray]:
         speech = data.get(self.speech_name)
         if speech is not None:
             if speech.size == 0:

@@ -30,16 +30,12 @@ def synth_speech(text: str, path: Path, voice: str = "en-us", rate: int = 16000)
     path = Path(path)
     raw = path.with_name(path.stem + ".espeak.wav")
     subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
-    subprocess.run(
-        ["sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(path)], check=True
-    )
+    subprocess.run(["sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(path)], check=True)
     raw.unlink()
     return soundfile.info(str(path)).frames
 
 
-def make_data_dir(
-    out: Path, sentences: Sequence[Tuple[str, str]] = SENTENCES
-) -> Dict[str, int]:
+def make_data_dir(out: Path, sentences: Sequence[Tuple[str, str]] = SENTENCES) -> Dict[str, int]:
     """Two speakers (voices) per language saying every sentence: a Kaldi data dir.
 
     Writes wav.scp, text, utt2spk, spk2utt and speech_shape (samples per utterance).
@@ -56,8 +52,10 @@ def make_data_dir(
             wav = wav_dir / f"{uid}.wav"
             rows.append((uid, spk, str(wav.resolve()), text, synth_speech(text, wav, voice)))
     rows.sort()
-    files = {n: open(out / n, "w", encoding="utf-8") for n in
-             ("wav.scp", "text", "utt2spk", "speech_shape")}
+    files = {
+        n: open(out / n, "w", encoding="utf-8")
+        for n in ("wav.scp", "text", "utt2spk", "speech_shape")
+    }
     for uid, spk, wav, text, n in rows:
         files["wav.scp"].write(f"{uid} {wav}\n")
         files["text"].write(f"{uid} {text}\n")
@@ -91,8 +89,12 @@ def tiny_config(models: Dict[str, str], **overrides) -> dict:
         encoder="whisper",
         encoder_conf=dict(init=models["whisper"]),
         speech_adapter="osum",
-        speech_adapter_conf=dict(attention_heads=4, linear_units=128, num_blocks=1, dropout_rate=0.0),
-        llm_conf=dict(path=models["llm"], lora=True, dtype="float32", lora_conf=dict(lora_dropout=0.0)),
+        speech_adapter_conf=dict(
+            attention_heads=4, linear_units=128, num_blocks=1, dropout_rate=0.0
+        ),
+        llm_conf=dict(
+            path=models["llm"], lora=True, dtype="float32", lora_conf=dict(lora_dropout=0.0)
+        ),
         model_conf=dict(trainable=["adapter", "lora"]),
         preprocessor_conf=dict(prompt="Transcribe the speech."),
         optim="adamw",
@@ -120,15 +122,26 @@ def train_command(config: Path, data: Path, exp: Path, *extra: str) -> List[str]
     """The osum_train command line for a data dir used for both training and validation."""
     data = Path(data)
     return [
-        "python", "-m", "osum.bin.osum_train",
-        "--config", str(config),
-        "--output_dir", str(exp),
-        "--ngpu", "0",
-        "--train_data_path_and_name_and_type", f"{data}/wav.scp,speech,sound",
-        "--train_data_path_and_name_and_type", f"{data}/text,text,text",
-        "--valid_data_path_and_name_and_type", f"{data}/wav.scp,speech,sound",
-        "--valid_data_path_and_name_and_type", f"{data}/text,text,text",
-        "--train_shape_file", f"{data}/speech_shape",
-        "--valid_shape_file", f"{data}/speech_shape",
+        "python",
+        "-m",
+        "osum.bin.osum_train",
+        "--config",
+        str(config),
+        "--output_dir",
+        str(exp),
+        "--ngpu",
+        "0",
+        "--train_data_path_and_name_and_type",
+        f"{data}/wav.scp,speech,sound",
+        "--train_data_path_and_name_and_type",
+        f"{data}/text,text,text",
+        "--valid_data_path_and_name_and_type",
+        f"{data}/wav.scp,speech,sound",
+        "--valid_data_path_and_name_and_type",
+        f"{data}/text,text,text",
+        "--train_shape_file",
+        f"{data}/speech_shape",
+        "--valid_shape_file",
+        f"{data}/speech_shape",
         *extra,
     ]

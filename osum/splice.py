@@ -9,7 +9,7 @@ Position ids follow the attention mask (cumulative sum), so a padded row sees th
 same positions as the row alone.
 """
 
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 
@@ -18,7 +18,7 @@ IGNORE_ID = -100
 
 def splice(
     segments: Sequence[Tuple[torch.Tensor, torch.Tensor]],
-    labels: Sequence[Optional[torch.Tensor]],
+    labels: Sequence[torch.Tensor | None],
     pad_side: str = "right",
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pack segments row by row.

@@ -17,12 +17,10 @@ The YAML config mirrors constructor arguments:
 import argparse
 import logging
 from pathlib import Path
-from typing import Callable, Collection, Dict, List, Optional, Tuple
+from typing import Callable, Collection, Dict, List, Tuple
 
 import numpy as np
 import torch
-
-import osum.espnet_import  # noqa: F401, I001  (first: ESPnet without its import-time downloads)
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from espnet2.asr.specaug.abs_specaug import AbsSpecAug
 from espnet2.asr.specaug.specaug import SpecAug
@@ -36,6 +34,7 @@ from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import int_or_none, str2bool, str_or_none
 from torch import nn
 
+import osum.espnet_import  # noqa: F401, I001  (first: ESPnet without its import-time downloads)
 from osum.adapter import OSUMAdapter
 from osum.data_check import check_data_keys
 from osum.encoder import WhisperEncoder
@@ -117,7 +116,7 @@ class OSUMTask(AbsTask):
     @classmethod
     def build_preprocess_fn(
         cls, args: argparse.Namespace, train: bool
-    ) -> Optional[Callable[[str, Dict[str, np.array]], Dict[str, np.ndarray]]]:
+    ) -> Callable[[str, Dict[str, np.array]], Dict[str, np.ndarray]] | None:
         if not args.use_preprocessor:
             return None
         conf = dict(args.preprocessor_conf)
@@ -163,7 +162,11 @@ class OSUMTask(AbsTask):
         )
         adapter = adapter_choices.get_class(args.speech_adapter)(**adapter_conf)
         model = OSUMModel(
-            frontend=frontend, specaug=specaug, encoder=encoder, adapter=adapter, llm=llm,
+            frontend=frontend,
+            specaug=specaug,
+            encoder=encoder,
+            adapter=adapter,
+            llm=llm,
             **args.model_conf,
         )
         if args.init is not None:
@@ -172,7 +175,9 @@ class OSUMTask(AbsTask):
         return model
 
     @classmethod
-    def build_optimizers(cls, args: argparse.Namespace, model: nn.Module) -> List[torch.optim.Optimizer]:
+    def build_optimizers(
+        cls, args: argparse.Namespace, model: nn.Module
+    ) -> List[torch.optim.Optimizer]:
         """One optimizer over the trainable parameters only: frozen parts get no state."""
         from espnet2.tasks.abs_task import optim_classes
 
@@ -203,6 +208,6 @@ class OSUMTask(AbsTask):
         return super().build_model_from_file(config_file, model_file, device)
 
 
-def main(cmd: Optional[Collection[str]] = None):
+def main(cmd: Collection[str] | None = None):
     logging.getLogger("nltk").setLevel(logging.ERROR)
     OSUMTask.main(cmd=cmd)

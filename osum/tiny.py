@@ -6,7 +6,7 @@ recipes that need no download.
 """
 
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -24,7 +24,7 @@ DEFAULT_CORPUS = [
 ]
 
 
-def build_tokenizer(out_dir: str, corpus: Optional[Iterable[str]] = None, vocab_size: int = 400):
+def build_tokenizer(out_dir: str, corpus: Iterable[str] | None = None, vocab_size: int = 400):
     """Train a byte-level BPE on ``corpus`` and save it as an HF Qwen2 tokenizer."""
     from transformers import PreTrainedTokenizerFast
 
@@ -50,7 +50,7 @@ def build_tokenizer(out_dir: str, corpus: Optional[Iterable[str]] = None, vocab_
 
 def build_qwen2(
     out_dir: str,
-    tokenizer_corpus: Optional[Iterable[str]] = None,
+    tokenizer_corpus: Iterable[str] | None = None,
     hidden_size: int = 64,
     num_layers: int = 2,
     num_heads: int = 4,

@@ -10,14 +10,19 @@ def test_osum_sizes_and_parameter_names():
     assert abs(n - 51.6e6) / 51.6e6 < 0.01, n  # OSUM reports about 51.6 M
     names = set(dict(adapter.named_parameters()))
     for key in [
-        "down_sample_2.conv.1.weight", "down_sample_2.conv.4.bias", "down_sample_2.conv.7.weight",
-        "speech_transformer.embed.out.0.weight", "speech_transformer.embed.out.1.bias",
+        "down_sample_2.conv.1.weight",
+        "down_sample_2.conv.4.bias",
+        "down_sample_2.conv.7.weight",
+        "speech_transformer.embed.out.0.weight",
+        "speech_transformer.embed.out.1.bias",
         "speech_transformer.encoders.3.self_attn.linear_q.weight",
         "speech_transformer.encoders.0.self_attn.linear_k.bias",
         "speech_transformer.encoders.0.feed_forward.w_1.weight",
         "speech_transformer.encoders.0.feed_forward.w_2.bias",
-        "speech_transformer.encoders.0.norm1.weight", "speech_transformer.encoders.0.norm2.bias",
-        "speech_transformer.after_norm.weight", "speech_llama_proj.weight",
+        "speech_transformer.encoders.0.norm1.weight",
+        "speech_transformer.encoders.0.norm2.bias",
+        "speech_transformer.after_norm.weight",
+        "speech_llama_proj.weight",
     ]:
         assert key in names, key
 

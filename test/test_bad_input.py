@@ -63,13 +63,17 @@ def test_mismatched_utterance_id_names_file_and_id(tiny_dirs, speech_data, tmp_p
 def test_missing_model_dir_is_named(tiny_dirs, speech_data, tmp_path):
     missing = tmp_path / "no_such_qwen"
     err = train_fails(
-        tiny_dirs, speech_data, tmp_path,
+        tiny_dirs,
+        speech_data,
+        tmp_path,
         llm_conf=dict(path=str(missing), lora=True),
         preprocessor_conf=dict(tokenizer=tiny_dirs["llm"]),
     )
     assert f"LLM dir {missing} does not exist" in err
     missing_whisper = tmp_path / "no_such_whisper"
-    err = train_fails(tiny_dirs, speech_data, tmp_path, encoder_conf=dict(init=str(missing_whisper)))
+    err = train_fails(
+        tiny_dirs, speech_data, tmp_path, encoder_conf=dict(init=str(missing_whisper))
+    )
     assert str(missing_whisper) in err and "does not exist" in err
 
 

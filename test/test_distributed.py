@@ -21,8 +21,17 @@ def test_two_ranks_finite_loss_and_identical_parameters(tiny_dirs, speech_data, 
     exp = tmp_path / "exp"
     args = train_command(config, speech_data, exp)[3:]  # drop "python -m osum.bin.osum_train"
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
-    cmd = [torchrun, "--nproc_per_node", "2", "--master_port", "29531",
-           str(Path(__file__).with_name("dist_probe.py")), *args, "--dist_backend", "gloo"]
+    cmd = [
+        torchrun,
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29531",
+        str(Path(__file__).with_name("dist_probe.py")),
+        *args,
+        "--dist_backend",
+        "gloo",
+    ]
     env = dict(os.environ, OSUM_PROBE_DIR=str(tmp_path), OMP_NUM_THREADS="1")
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")])
     out = run_train(cmd, cwd=tmp_path, env=env)

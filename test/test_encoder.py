@@ -9,8 +9,16 @@ from whisper.model import ModelDimensions
 from osum.encoder import WhisperEncoder, load_whisper_encoder_checkpoint
 
 DIMS = ModelDimensions(
-    n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=4, n_audio_layer=2,
-    n_vocab=128, n_text_ctx=32, n_text_state=64, n_text_head=4, n_text_layer=1,
+    n_mels=80,
+    n_audio_ctx=1500,
+    n_audio_state=64,
+    n_audio_head=4,
+    n_audio_layer=2,
+    n_vocab=128,
+    n_text_ctx=32,
+    n_text_state=64,
+    n_text_head=4,
+    n_text_layer=1,
 )
 
 

@@ -79,7 +79,12 @@ def test_loss_matches_hf_loss_on_the_spliced_input(tiny_dirs):
         loss, stats, _ = model(**batch)
         emb, lens = model.encode_speech(batch["speech"], batch["speech_lengths"])
         embeds, mask, labels = model.build_inputs(
-            emb, lens, batch["prompt"], batch["prompt_lengths"], batch["text"], batch["text_lengths"]
+            emb,
+            lens,
+            batch["prompt"],
+            batch["prompt_lengths"],
+            batch["text"],
+            batch["text_lengths"],
         )
         hf = model.llm(inputs_embeds=embeds, attention_mask=mask, labels=labels).loss
     assert torch.allclose(loss, hf, atol=1e-5)
@@ -98,7 +103,12 @@ def test_only_target_tokens_count(tiny_dirs):
         # labels are only ever taken from the target: prompt/speech positions are -100
         emb, lens = model.encode_speech(batch["speech"], batch["speech_lengths"])
         _, mask, labels = model.build_inputs(
-            emb, lens, batch["prompt"], batch["prompt_lengths"], batch["text"], batch["text_lengths"]
+            emb,
+            lens,
+            batch["prompt"],
+            batch["prompt_lengths"],
+            batch["text"],
+            batch["text_lengths"],
         )
         for i in range(3):
             row = labels[i][mask[i].bool()]
@@ -112,7 +122,10 @@ def test_padding_does_not_change_the_loss(tiny_dirs):
     with torch.no_grad():
         _, mask, _ = model.build_inputs(
             *model.encode_speech(batch["speech"], batch["speech_lengths"]),
-            batch["prompt"], batch["prompt_lengths"], batch["text"], batch["text_lengths"],
+            batch["prompt"],
+            batch["prompt_lengths"],
+            batch["text"],
+            batch["text_lengths"],
         )
         emb_b, lens_b = model.encode_speech(batch["speech"], batch["speech_lengths"])
         for i in range(3):

@@ -26,10 +26,12 @@ def load_batch(data_dir, uids, pre):
     p = [torch.from_numpy(x["prompt"]) for x in items]
     s = [torch.from_numpy(x["speech"]) for x in items]
     batch = dict(
-        speech=pad(s, batch_first=True), speech_lengths=torch.tensor([len(x) for x in s]),
+        speech=pad(s, batch_first=True),
+        speech_lengths=torch.tensor([len(x) for x in s]),
         prompt=pad(p, batch_first=True, padding_value=-1),
         prompt_lengths=torch.tensor([len(x) for x in p]),
-        text=pad(t, batch_first=True, padding_value=-1), text_lengths=torch.tensor([len(x) for x in t]),
+        text=pad(t, batch_first=True, padding_value=-1),
+        text_lengths=torch.tensor([len(x) for x in t]),
     )
     return batch, [text[u] for u in uids]
 
@@ -39,9 +41,12 @@ def test_overfit_until_greedy_reproduces_targets(tiny_dirs, speech_data):
     # the LLM trains in full: a frozen random-weight base under LoRA cannot fit targets
     llm = build_llm(tiny_dirs["llm"], lora=False)
     model = OSUMModel(
-        frontend=WhisperFrontend(), specaug=None, encoder=WhisperEncoder(init=tiny_dirs["whisper"]),
+        frontend=WhisperFrontend(),
+        specaug=None,
+        encoder=WhisperEncoder(init=tiny_dirs["whisper"]),
         adapter=OSUMAdapter(64, 64, linear_units=128, num_blocks=1, dropout_rate=0.0),
-        llm=llm, trainable=("adapter", "encoder", "llm"),
+        llm=llm,
+        trainable=("adapter", "encoder", "llm"),
     )
     pre = OSUMPreprocessor(train=True, tokenizer=tiny_dirs["llm"])
     uids = ["en0-000", "en0-001", "en1-002", "zh0-004", "zh1-005"]
@@ -56,8 +61,14 @@ def test_overfit_until_greedy_reproduces_targets(tiny_dirs, speech_data):
         optim.step()
         if step % 25 == 24:
             model.eval()
-            ids = model.generate(batch["speech"], batch["speech_lengths"], batch["prompt"],
-                                 batch["prompt_lengths"], max_new_tokens=30, end_id=pre.end_id)
+            ids = model.generate(
+                batch["speech"],
+                batch["speech_lengths"],
+                batch["prompt"],
+                batch["prompt_lengths"],
+                max_new_tokens=30,
+                end_id=pre.end_id,
+            )
             hyps = [pre.tokenizer.decode(h) for h in ids]
             if hyps == refs:
                 break

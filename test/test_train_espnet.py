@@ -11,9 +11,9 @@ import pytest
 import soundfile
 import torch
 
+from helpers import run_train
 from osum.frontend import WhisperFrontend
 from osum.smoke import tiny_config, train_command, write_config
-from helpers import run_train
 
 pytestmark = pytest.mark.slow
 
@@ -22,8 +22,14 @@ def test_two_epochs_checkpoints_and_nbest_average(tiny_dirs, speech_data, tmp_pa
     config = write_config(tmp_path / "train.yaml", tiny_config(tiny_dirs, max_epoch=2))
     exp = tmp_path / "exp"
     run_train(train_command(config, speech_data, exp), cwd=tmp_path)
-    for f in ("checkpoint.pth", "1epoch.pth", "2epoch.pth", "config.yaml",
-              "valid.loss.ave_2best.pth", "valid.acc.ave_2best.pth"):
+    for f in (
+        "checkpoint.pth",
+        "1epoch.pth",
+        "2epoch.pth",
+        "config.yaml",
+        "valid.loss.ave_2best.pth",
+        "valid.acc.ave_2best.pth",
+    ):
         assert (exp / f).exists(), f
     e1, e2 = torch.load(exp / "1epoch.pth"), torch.load(exp / "2epoch.pth")
     ave = torch.load(exp / "valid.loss.ave_2best.pth")
@@ -39,8 +45,13 @@ def test_resume_after_being_stopped(tiny_dirs, speech_data, tmp_path):
     config = write_config(tmp_path / "train.yaml", tiny_config(tiny_dirs, max_epoch=3))
     exp = tmp_path / "exp"
     cmd = [sys.executable if c == "python" else c for c in train_command(config, speech_data, exp)]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 300
     while not (exp / "checkpoint.pth").exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
@@ -62,9 +73,10 @@ def test_dumped_log_mel_from_kaldiio_ark(tiny_dirs, speech_data, tmp_path):
     dump = tmp_path / "dump"
     dump.mkdir()
     frontend = WhisperFrontend()
-    with kaldiio.WriteHelper(f"ark,scp:{dump}/feats.ark,{dump}/feats.scp") as writer, open(
-        dump / "feats_shape", "w"
-    ) as shape:
+    with (
+        kaldiio.WriteHelper(f"ark,scp:{dump}/feats.ark,{dump}/feats.scp") as writer,
+        open(dump / "feats_shape", "w") as shape,
+    ):
         for line in open(speech_data / "wav.scp"):
             uid, path = line.split()
             audio, _ = soundfile.read(path, dtype="float32")
@@ -77,8 +89,12 @@ def test_dumped_log_mel_from_kaldiio_ark(tiny_dirs, speech_data, tmp_path):
     config = write_config(tmp_path / "train.yaml", cfg)
     exp = tmp_path / "exp"
     cmd = train_command(config, speech_data, exp)
-    cmd = [c.replace(f"{speech_data}/wav.scp,speech,sound", f"{dump}/feats.scp,speech,kaldi_ark")
-           .replace(f"{speech_data}/speech_shape", f"{dump}/feats_shape") for c in cmd]
+    cmd = [
+        c.replace(
+            f"{speech_data}/wav.scp,speech,sound", f"{dump}/feats.scp,speech,kaldi_ark"
+        ).replace(f"{speech_data}/speech_shape", f"{dump}/feats_shape")
+        for c in cmd
+    ]
     out = run_train(cmd, cwd=tmp_path)
     assert "1epoch results" in out.stderr
     assert (exp / "1epoch.pth").exists()
