@@ -47,17 +47,24 @@ def main():
     encoder = WhisperEncoder(**BASE).eval().to(args.device)
     t5 = best_time(encoder, 5, args.device, args.repeats)
     t30 = best_time(encoder, 30, args.device, args.repeats)
-    print(json.dumps({
-        "benchmark": "encoder_length",
-        "encoder": "whisper-base-sized (512 x 6, random weights)",
-        "device": args.device if args.device != "cpu" else f"cpu ({torch.get_num_threads()} threads)",
-        "host": platform.node(),
-        "seconds_5s_input": round(t5, 4),
-        "seconds_30s_input": round(t30, 4),
-        "ratio_30s_over_5s": round(t30 / t5, 2),
-        "target_ratio_min": 4.0,
-        "pass": t30 / t5 >= 4.0,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "encoder_length",
+                "encoder": "whisper-base-sized (512 x 6, random weights)",
+                "device": args.device
+                if args.device != "cpu"
+                else f"cpu ({torch.get_num_threads()} threads)",
+                "host": platform.node(),
+                "seconds_5s_input": round(t5, 4),
+                "seconds_30s_input": round(t30, 4),
+                "ratio_30s_over_5s": round(t30 / t5, 2),
+                "target_ratio_min": 4.0,
+                "pass": t30 / t5 >= 4.0,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -19,13 +19,12 @@ from pathlib import Path
 import numpy as np
 import soundfile
 import torch
-
-import osum.espnet_import  # noqa: F401, I001
 from espnet2.train.distributed_utils import DistributedOption, resolve_distributed_mode
 from espnet2.train.reporter import Reporter
 from espnet2.train.trainer import Trainer
 from espnet2.utils.build_dataclass import build_dataclass
 
+import osum.espnet_import  # noqa: F401, I001
 from osum.smoke import train_command, write_config
 from osum.task import OSUMTask
 from osum.tiny import build_qwen2, build_whisper
@@ -38,9 +37,11 @@ def make_data(root: Path, seed: int = 0):
     data = root / "data"
     (data / "wav").mkdir(parents=True)
     words = ["one", "two", "three", "light", "door", "open", "close", "music"]
-    with open(data / "wav.scp", "w") as w, open(data / "text", "w") as t, open(
-        data / "speech_shape", "w"
-    ) as s:
+    with (
+        open(data / "wav.scp", "w") as w,
+        open(data / "text", "w") as t,
+        open(data / "speech_shape", "w") as s,
+    ):
         for i in range(N_UTTS):
             n = int(rng.uniform(2.0, 5.0) * 16000)
             path = data / "wav" / f"u{i:03d}.wav"
@@ -86,9 +87,15 @@ def espnet_epoch(args, dist, model, optimizers, iter_factory, epoch):
     start = time.perf_counter()
     with reporter.observe("train", epoch) as sub:
         Trainer.train_one_epoch(
-            model=model, iterator=iter_factory.build_iter(epoch), optimizers=optimizers,
-            schedulers=[None], scaler=None, reporter=sub, summary_writer=None,
-            options=options, distributed_option=dist,
+            model=model,
+            iterator=iter_factory.build_iter(epoch),
+            optimizers=optimizers,
+            schedulers=[None],
+            scaler=None,
+            reporter=sub,
+            summary_writer=None,
+            options=options,
+            distributed_option=dist,
         )
     return time.perf_counter() - start
 
@@ -121,17 +128,24 @@ def main():
         t_bare.append(bare_epoch(model, optimizers[0], batches))
     te, tb = min(t_espnet), min(t_bare)
     steps = len(batches)
-    print(json.dumps({
-        "benchmark": "train_step_overhead",
-        "model": "whisper 256x4 + adapter 2 blocks + qwen2 256x4 with LoRA (random weights)",
-        "device": f"cpu ({torch.get_num_threads()} threads)",
-        "utterances": N_UTTS, "batch_size": BATCH, "steps_per_epoch": steps,
-        "espnet_seconds_per_step": round(te / steps, 4),
-        "bare_seconds_per_step": round(tb / steps, 4),
-        "overhead_percent": round(100 * (te / tb - 1), 1),
-        "target_overhead_percent_max": 15.0,
-        "pass": te / tb - 1 <= 0.15,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "train_step_overhead",
+                "model": "whisper 256x4 + adapter 2 blocks + qwen2 256x4 with LoRA (random weights)",
+                "device": f"cpu ({torch.get_num_threads()} threads)",
+                "utterances": N_UTTS,
+                "batch_size": BATCH,
+                "steps_per_epoch": steps,
+                "espnet_seconds_per_step": round(te / steps, 4),
+                "bare_seconds_per_step": round(tb / steps, 4),
+                "overhead_percent": round(100 * (te / tb - 1), 1),
+                "target_overhead_percent_max": 15.0,
+                "pass": te / tb - 1 <= 0.15,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

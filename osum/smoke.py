@@ -5,6 +5,7 @@ random-weight HF Whisper and Qwen2 saved with ``save_pretrained``. The smoke run
 trains through ``osum.bin.osum_train`` like any recipe does.
 """
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
@@ -145,3 +146,89 @@ def train_command(config: Path, data: Path, exp: Path, *extra: str) -> List[str]
         f"{data}/speech_shape",
         *extra,
     ]
+
+
+# OSUM's three training phases: each starts from the previous one's averaged model
+PHASES = [
+    ("1_adapter", ["adapter"]),
+    ("2_encoder", ["adapter", "encoder"]),
+    ("3_lora", ["adapter", "encoder", "lora"]),
+]
+
+
+def run_smoke(out: Path, epochs: int = 2) -> dict:
+    """Data, tiny models, the three training phases through osum_train, greedy decoding."""
+    import json
+    import os
+    import sys
+    import time
+
+    import torch
+
+    from osum.preprocess import OSUMPreprocessor
+    from osum.task import OSUMTask
+
+    out = Path(out).resolve()
+    start = time.time()
+    data = out / "data" / "train"
+    if not (data / "speech_shape").exists():
+        make_data_dir(data)
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [str(repo / "utils" / "validate_data_dir.sh"), "--no-feats", str(data)], check=True
+    )
+    models = make_models(out / "models", [t for _, t in SENTENCES])
+    init = None
+    valid_loss = {}
+    for name, trainable in PHASES:
+        exp = out / "exp" / name
+        cfg = tiny_config(models, max_epoch=epochs, model_conf=dict(trainable=trainable))
+        config = write_config(out / "conf" / f"train_{name}.yaml", cfg)
+        cmd = [sys.executable if c == "python" else c for c in train_command(config, data, exp)]
+        cmd += ["--resume", "true"] + (["--init_param", str(init)] if init else [])
+        print(f"phase {name}: training {trainable} -> {exp}", flush=True)
+        with open(out / f"train_{name}.log", "w") as log:
+            subprocess.run(
+                cmd,
+                check=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            )
+        init = exp / "valid.loss.ave.pth"
+        text = (out / f"train_{name}.log").read_text()
+        valid_loss[name] = [
+            float(x) for x in re.findall(r"epoch results:.*\[valid\] loss=([\d.]+)", text)
+        ]
+
+    model, args = OSUMTask.build_model_from_file(exp / "config.yaml", init, "cpu")
+    model.eval()
+    pre = OSUMPreprocessor(train=False, tokenizer=args.llm_conf["path"])
+    wav = dict(line.split(maxsplit=1) for line in open(data / "wav.scp", encoding="utf-8"))
+    refs = dict(
+        line.rstrip("\n").split(maxsplit=1) for line in open(data / "text", encoding="utf-8")
+    )
+    results = []
+    for uid in sorted(wav):
+        audio, _ = soundfile.read(wav[uid].strip(), dtype="float32")
+        x = torch.from_numpy(audio)[None]
+        prompt = torch.from_numpy(pre.prompt_ids)[None]
+        ids = model.generate(
+            x,
+            torch.tensor([x.shape[1]]),
+            prompt,
+            torch.tensor([prompt.shape[1]]),
+            max_new_tokens=20,
+            end_id=pre.end_id,
+        )[0]
+        results.append(dict(utt=uid, ref=refs[uid], hyp=pre.tokenizer.decode(ids)))
+    summary = dict(
+        phases=[p for p, _ in PHASES],
+        valid_loss_per_epoch=valid_loss,
+        utterances=len(results),
+        exact_matches=sum(r["ref"] == r["hyp"] for r in results),
+        final_model=str(init),
+        seconds=round(time.time() - start, 1),
+    )
+    (out / "decode.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
+    return summary

@@ -7,5 +7,7 @@ if [ ! -f "${_osum_tools}/venv/bin/activate" ]; then
 fi
 # shellcheck disable=SC1091
 . "${_osum_tools}/venv/bin/activate"
-export PYTHONNOUSERSITE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# Debian's sctk keeps sclite and its tools here
+[ -d /usr/lib/sctk/bin ] && case ":$PATH:" in *:/usr/lib/sctk/bin:*) ;; *) PATH="$PATH:/usr/lib/sctk/bin" ;; esac
+export PATH PYTHONNOUSERSITE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 unset _osum_tools

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what osum needs on a fresh machine, then does nothing on later calls:
-#   1. Debian tools the recipes run: sox, espeak-ng, sctk (sclite)   (apt-get, when missing)
+#   1. Debian tools the recipes run: sox, espeak-ng, sctk (sclite)   (apt-get, when missing;
+#      Debian puts sclite in /usr/lib/sctk/bin, which tools/activate_python.sh adds to PATH)
 #   2. tools/venv: a Python 3.11 virtual environment with osum installed editable, with
 #      its pinned dependencies (setup.py) and the test extras.
 # The venv is rebuilt when setup.py or this script changes (tools/venv/.osum_stamp).
@@ -17,7 +18,7 @@ force=false
 [ "${1:-}" = "--force" ] && force=true
 
 # 1. Debian packages: binary -> package
-declare -A debs=([sox]=sox [espeak-ng]=espeak-ng [sclite]=sctk)
+declare -A debs=([sox]=sox [espeak-ng]=espeak-ng [sctk]=sctk)
 missing=()
 for bin in "${!debs[@]}"; do
   command -v "$bin" >/dev/null 2>&1 || missing+=("${debs[$bin]}")
@@ -42,6 +43,8 @@ python=${PYTHON:-}
 if [ -z "$python" ]; then
   python=$(command -v python3.11 || command -v python3)
 fi
+# the interpreter itself, not a link inside the venv about to be replaced
+python=$(readlink -f "$(command -v "$python")")
 version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 if [ "$version" != "3.11" ]; then
   log "error: $python is Python $version; osum's pinned set (espnet 202511) needs 3.11 (set PYTHON)"
