@@ -3,6 +3,14 @@
 import subprocess
 import sys
 
+import torch
+
+from osum.adapter import OSUMAdapter
+from osum.encoder import WhisperEncoder
+from osum.frontend import WhisperFrontend
+from osum.llm import build_llm
+from osum.model import OSUMModel
+
 
 def run_train(cmd, cwd, check=True, env=None, timeout=600):
     """Run an osum_train command line with this interpreter; returns the CompletedProcess."""
@@ -11,3 +19,60 @@ def run_train(cmd, cwd, check=True, env=None, timeout=600):
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stderr[-4000:]}")
     return proc
+
+
+def make_model(
+    tiny_dirs,
+    trainable=("adapter",),
+    lora=True,
+    llm_dtype="float32",
+    gradient_checkpointing=False,
+    **kw,
+):
+    """OSUMModel on the tiny dirs, dropout off, in eval mode."""
+    torch.manual_seed(0)
+    llm = build_llm(
+        tiny_dirs["llm"],
+        lora=lora,
+        lora_conf=dict(lora_dropout=0.0),
+        dtype=llm_dtype,
+        gradient_checkpointing=gradient_checkpointing,
+    )
+    hidden = llm.get_base_model().config.hidden_size if lora else llm.config.hidden_size
+    return OSUMModel(
+        frontend=WhisperFrontend(),
+        specaug=None,
+        encoder=WhisperEncoder(
+            init=tiny_dirs["whisper"], gradient_checkpointing=gradient_checkpointing
+        ),
+        adapter=OSUMAdapter(64, hidden, linear_units=128, num_blocks=1, dropout_rate=0.0),
+        llm=llm,
+        trainable=trainable,
+        **kw,
+    ).eval()
+
+
+def batch_of(lengths_s=(1.0, 0.6, 1.3), prompts=(3, 5, 2), targets=(4, 2, 6), seed=0):
+    g = torch.Generator().manual_seed(seed)
+    waves = [0.1 * torch.randn(int(s * 16000), generator=g) for s in lengths_s]
+    prompt = [torch.randint(3, 300, (n,), generator=g) for n in prompts]
+    text = [torch.randint(3, 300, (n,), generator=g) for n in targets]
+    pad = torch.nn.utils.rnn.pad_sequence
+    return dict(
+        speech=pad(waves, batch_first=True),
+        speech_lengths=torch.tensor([len(w) for w in waves]),
+        prompt=pad(prompt, batch_first=True, padding_value=-1),
+        prompt_lengths=torch.tensor(prompts),
+        text=pad(text, batch_first=True, padding_value=-1),
+        text_lengths=torch.tensor(targets),
+    )
+
+
+def select(batch, i):
+    out = {}
+    for k, v in batch.items():
+        if k.endswith("_lengths"):
+            out[k] = v[i : i + 1]
+        else:
+            out[k] = v[i : i + 1, : int(batch[k + "_lengths"][i])]
+    return out

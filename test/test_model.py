@@ -5,54 +5,9 @@ import argparse
 import pytest
 import torch
 
-from osum.adapter import OSUMAdapter
-from osum.encoder import WhisperEncoder
-from osum.frontend import WhisperFrontend
-from osum.llm import build_llm
-from osum.model import OSUMModel
+from helpers import batch_of, make_model, select
 from osum.splice import IGNORE_ID, position_ids, splice
 from osum.task import OSUMTask
-
-
-def make_model(tiny_dirs, trainable=("adapter",), lora=True, **kw):
-    torch.manual_seed(0)
-    llm = build_llm(tiny_dirs["llm"], lora=lora, lora_conf=dict(lora_dropout=0.0))
-    hidden = llm.get_base_model().config.hidden_size if lora else llm.config.hidden_size
-    return OSUMModel(
-        frontend=WhisperFrontend(),
-        specaug=None,
-        encoder=WhisperEncoder(init=tiny_dirs["whisper"]),
-        adapter=OSUMAdapter(64, hidden, linear_units=128, num_blocks=1, dropout_rate=0.0),
-        llm=llm,
-        trainable=trainable,
-        **kw,
-    ).eval()
-
-
-def batch_of(lengths_s=(1.0, 0.6, 1.3), prompts=(3, 5, 2), targets=(4, 2, 6), seed=0):
-    g = torch.Generator().manual_seed(seed)
-    waves = [0.1 * torch.randn(int(s * 16000), generator=g) for s in lengths_s]
-    prompt = [torch.randint(3, 300, (n,), generator=g) for n in prompts]
-    text = [torch.randint(3, 300, (n,), generator=g) for n in targets]
-    pad = torch.nn.utils.rnn.pad_sequence
-    return dict(
-        speech=pad(waves, batch_first=True),
-        speech_lengths=torch.tensor([len(w) for w in waves]),
-        prompt=pad(prompt, batch_first=True, padding_value=-1),
-        prompt_lengths=torch.tensor(prompts),
-        text=pad(text, batch_first=True, padding_value=-1),
-        text_lengths=torch.tensor(targets),
-    )
-
-
-def select(batch, i):
-    out = {}
-    for k, v in batch.items():
-        if k.endswith("_lengths"):
-            out[k] = v[i : i + 1]
-        else:
-            out[k] = v[i : i + 1, : int(batch[k + "_lengths"][i])]
-    return out
 
 
 def test_splice_packs_rows_and_positions_follow_mask():

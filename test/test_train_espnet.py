@@ -53,8 +53,10 @@ def test_resume_after_being_stopped(tiny_dirs, speech_data, tmp_path):
         start_new_session=True,
     )
     deadline = time.time() + 300
-    while not (exp / "checkpoint.pth").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
+    # 1epoch.pth is written right after checkpoint.pth: both are complete once it exists,
+    # and the next checkpoint comes an epoch later
+    while not (exp / "1epoch.pth").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)  # stopped hard, as a lost node would be
     proc.wait()
     done = sorted(int(p.name.split("epoch")[0]) for p in exp.glob("*epoch.pth"))
