@@ -3,6 +3,10 @@
 from pathlib import Path
 from typing import Dict, Iterable, List, Sequence, Tuple
 
+import soundfile
+
+SAMPLE_RATE = 16000
+
 # ESPnet loader types whose file is a "key value..." text file
 KEYED_TYPES = {
     "sound",
@@ -78,3 +82,27 @@ def check_data_keys(
                 + "; ".join(parts)
                 + " (utils/fix_data_dir.sh keeps the common ones)"
             )
+
+
+def check_sample_rate(wav_scp: str, rate: int = SAMPLE_RATE) -> None:
+    """The first audio file of ``wav_scp`` must be at ``rate`` Hz.
+
+    ESPnet's sound loader then refuses any later file whose rate differs from the first,
+    so one header read checks the whole list.
+    """
+    with open(wav_scp, encoding="utf-8") as f:
+        first = f.readline().split(maxsplit=1)
+    if len(first) < 2:
+        raise ValueError(f"{wav_scp}:1: expected '<utterance> <audio file>'")
+    uid, path = first[0], first[1].strip()
+    if not Path(path).is_file():
+        return  # a command or an archive entry: the loader reports it
+    try:
+        got = soundfile.info(path).samplerate
+    except RuntimeError as e:
+        raise ValueError(f"{wav_scp}:1: utterance {uid}: cannot read {path}: {e}") from None
+    if got != rate:
+        raise ValueError(
+            f"{wav_scp}:1: utterance {uid}: {path} is {got} Hz; the model takes {rate} Hz "
+            f"audio (convert it, e.g. sox IN -r {rate} -c 1 OUT)"
+        )

@@ -59,14 +59,18 @@ class WhisperFrontend(AbsFrontend):
         """input: (batch, samples) float audio in [-1, 1]; input_lengths: (batch,).
 
         Returns feats (batch, frames, n_mels), zero beyond each length, and
-        feats_lengths (batch,) = input_lengths // HOP_LENGTH.
+        feats_lengths (batch,) = input_lengths // HOP_LENGTH. Computed in float32 whatever
+        the autocast or model dtype.
         """
-        audio = input.float()
+        with torch.autocast(device_type=input.device.type, enabled=False):
+            return self._log_mel(input.float(), input_lengths)
+
+    def _log_mel(self, audio: torch.Tensor, input_lengths: torch.Tensor):
         batch, max_len = audio.shape
         lengths = input_lengths.to(audio.device).long()
-        if int(lengths.min()) < 2:
-            raise ValueError("audio shorter than 2 samples cannot be framed")
         pad = N_FFT // 2
+        if int(lengths.min()) <= pad:
+            raise ValueError(f"audio of {int(lengths.min())} samples is too short (> {pad} needed)")
         # Reflect-pad every utterance at its own boundaries (as torch.stft(center=True)
         # does for a single utterance), by gathering mirrored sample indices.
         idx = torch.arange(-pad, max_len + pad, device=audio.device).expand(batch, -1)
@@ -79,12 +83,12 @@ class WhisperFrontend(AbsFrontend):
             padded,
             N_FFT,
             HOP_LENGTH,
-            window=self.window.to(audio.device),
+            window=self.window.to(audio.device, torch.float32),
             center=False,
             return_complex=True,
         )  # (batch, N_FFT // 2 + 1, max_len // HOP_LENGTH + 1)
         power = spec[..., :-1].abs() ** 2
-        mel = self.mel_filters.to(audio.device) @ power  # (batch, n_mels, frames)
+        mel = self.mel_filters.to(audio.device, torch.float32) @ power  # (batch, n_mels, frames)
         log_spec = torch.clamp(mel, min=1e-10).log10()
 
         feats_lengths = num_frames(lengths)

@@ -65,6 +65,9 @@ class OSUMModel(AbsESPnetModel):
         # rows: 0 = speech BOS, 1 = speech EOS (trained with the adapter)
         self.speech_boundary = nn.Embedding(2, hidden)
         self.save_base_weights = save_base_weights
+        # pretrained-dir weights later overwritten from a checkpoint (an encoder trained in
+        # an earlier phase, say): saved from then on, even while frozen
+        self._loaded_over_base: set[str] = set()
         self.set_trainable(trainable)
 
     # ------------------------------------------------------------------ freezing
@@ -90,10 +93,14 @@ class OSUMModel(AbsESPnetModel):
         n_train = sum(p.numel() for p in self.parameters() if p.requires_grad)
         n_all = sum(p.numel() for p in self.parameters())
         logger.info(f"trainable parts {self.trainable}: {n_train:,} of {n_all:,} parameters")
+        # every rank reads the same base weights from disk: DDP need not broadcast them
+        self._ddp_params_and_buffers_to_ignore = self.base_weight_names()
 
     def _from_pretrained_dir(self, name: str) -> bool:
+        if name in self._loaded_over_base:
+            return False
         if name.startswith("llm."):
-            return True
+            return "lora_" not in name
         return name.startswith("encoder.") and getattr(self.encoder, "init", None) is not None
 
     def base_weight_names(self) -> List[str]:
@@ -115,6 +122,7 @@ class OSUMModel(AbsESPnetModel):
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Missing base weights are fine (they came from the dirs); anything else is not."""
         result = super().load_state_dict(state_dict, strict=False, assign=assign)
+        self._loaded_over_base.update(k for k in state_dict if self._from_pretrained_dir(k))
         if strict:
             base = set(self.base_weight_names()) if not self.save_base_weights else set()
             missing = [k for k in result.missing_keys if k not in base]
@@ -125,6 +133,18 @@ class OSUMModel(AbsESPnetModel):
                     f"{result.unexpected_keys[:10]}"
                 )
         return result
+
+    def to(self, *args, **kwargs):
+        """A dtype cast (ESPnet's ``--train_dtype``) leaves the LLM at ``llm_conf.dtype``."""
+        device, dtype, non_blocking, _ = torch._C._nn._parse_to(*args, **kwargs)
+        if dtype is None:
+            return super().to(*args, **kwargs)
+        for module in self.children():
+            if module is self.llm:
+                module.to(device=device, non_blocking=non_blocking)
+            else:
+                module.to(device=device, dtype=dtype, non_blocking=non_blocking)
+        return self
 
     # ------------------------------------------------------------------ speech
     def extract_feats(
@@ -227,14 +247,13 @@ class OSUMModel(AbsESPnetModel):
     ) -> List[List[int]]:
         """Decode a batch with HF ``generate`` on left-padded spliced embeddings.
 
+        ``end_id`` is the token that ends training targets (the preprocessor's ``end_id``).
         Returns the new token ids of each utterance, without the end token.
         """
         speech_emb, speech_emb_lengths = self.encode_speech(speech, speech_lengths)
         embeds, mask, _ = self.build_inputs(
             speech_emb, speech_emb_lengths, prompt, prompt_lengths, pad_side="left"
         )
-        config = base_model(self.llm).config
-        end_id = config.eos_token_id if end_id is None else end_id
         out = self.llm.generate(
             inputs_embeds=embeds,
             attention_mask=mask,

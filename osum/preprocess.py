@@ -11,6 +11,9 @@ import numpy as np
 from osum.llm import load_tokenizer
 
 DEFAULT_PROMPT = "Transcribe the speech."
+MAX_SECONDS = 30.0  # the Whisper encoder's window
+SAMPLE_RATE = 16000
+FRAMES_PER_SECOND = 100
 
 
 class OSUMPreprocessor:
@@ -52,6 +55,12 @@ class OSUMPreprocessor:
                 raise ValueError(f"utterance {uid}: empty audio or features")
             if speech.ndim == 2 and speech.shape[1] <= 8:  # (samples, channels) audio
                 speech = speech.mean(axis=1)
+            seconds = len(speech) / (SAMPLE_RATE if speech.ndim == 1 else FRAMES_PER_SECOND)
+            if seconds > MAX_SECONDS:
+                raise ValueError(
+                    f"utterance {uid}: {seconds:.1f} s is longer than the encoder's "
+                    f"{MAX_SECONDS:.0f} s window; segment or filter it out of the data dir"
+                )
             if not np.isfinite(speech).all():
                 raise ValueError(f"utterance {uid}: audio or features contain NaN or inf")
             data[self.speech_name] = speech

@@ -36,7 +36,7 @@ from torch import nn
 
 import osum.espnet_import  # noqa: F401, I001  (first: ESPnet without its import-time downloads)
 from osum.adapter import OSUMAdapter
-from osum.data_check import check_data_keys
+from osum.data_check import check_data_keys, check_sample_rate
 from osum.encoder import WhisperEncoder
 from osum.frontend import WhisperFrontend
 from osum.llm import base_model, build_llm
@@ -195,6 +195,9 @@ class OSUMTask(AbsTask):
     def build_sequence_iter_factory(cls, args, iter_options, mode: str):
         # every data file must list the same utterances: say which ones differ, up front
         check_data_keys(iter_options.data_path_and_name_and_type, iter_options.shape_files)
+        for path, _name, kind in iter_options.data_path_and_name_and_type:
+            if kind == "sound":
+                check_sample_rate(path)
         return super().build_sequence_iter_factory(args, iter_options, mode)
 
     @classmethod
@@ -205,7 +208,15 @@ class OSUMTask(AbsTask):
         for f in (config_file, model_file):
             if f is not None and not Path(f).is_file():
                 raise FileNotFoundError(f"{f} does not exist")
-        return super().build_model_from_file(config_file, model_file, device)
+        # ESPnet loads non-strictly; a checkpoint missing anything but base weights is refused
+        model, args = super().build_model_from_file(config_file, None, device)
+        if model_file is not None:
+            state = torch.load(model_file, map_location=device, weights_only=True)
+            try:
+                model.load_state_dict(state, strict=True)
+            except RuntimeError as e:
+                raise RuntimeError(f"{model_file}: {e}") from None
+        return model, args
 
 
 def main(cmd: Collection[str] | None = None):

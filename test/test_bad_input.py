@@ -7,7 +7,8 @@ import pytest
 import soundfile
 
 from helpers import run_train
-from osum.data_check import check_data_keys, read_keys
+from osum.data_check import check_data_keys, check_sample_rate, read_keys
+from osum.preprocess import OSUMPreprocessor
 from osum.smoke import tiny_config, train_command, write_config
 
 
@@ -92,3 +93,24 @@ def test_data_check_messages(tmp_path):
     bad.write_bytes(b"u1 ok\nu2 \xff\xfe\n")
     with pytest.raises(ValueError, match=r"bad:2: not valid UTF-8"):
         read_keys(str(bad))
+
+
+def test_sample_rate_other_than_16k_is_named(tmp_path):
+    wav = tmp_path / "a.wav"
+    soundfile.write(wav, np.zeros(8000, dtype=np.float32), 8000)
+    scp = tmp_path / "wav.scp"
+    scp.write_text(f"spk-a {wav}\n")
+    with pytest.raises(ValueError, match=r"wav.scp:1: utterance spk-a: .*a.wav is 8000 Hz"):
+        check_sample_rate(str(scp))
+    soundfile.write(wav, np.zeros(8000, dtype=np.float32), 16000)
+    check_sample_rate(str(scp))
+
+
+def test_audio_longer_than_the_encoder_window_is_named(tiny_dirs):
+    pre = OSUMPreprocessor(train=True, tokenizer=tiny_dirs["llm"])
+    with pytest.raises(ValueError, match=r"utterance u1: 31.0 s is longer"):
+        pre("u1", {"speech": np.zeros(31 * 16000, dtype=np.float32), "text": "hi"})
+    with pytest.raises(ValueError, match=r"utterance u2: empty audio"):
+        pre("u2", {"speech": np.zeros(0, dtype=np.float32), "text": "hi"})
+    out = pre("u3", {"speech": np.zeros((16000, 2), dtype=np.float32), "text": "hi"})
+    assert out["speech"].shape == (16000,) and out["text"][-1] == pre.end_id

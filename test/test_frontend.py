@@ -36,3 +36,17 @@ def test_rejects_wrong_rate_and_bins():
         WhisperFrontend(fs=8000)
     with pytest.raises(ValueError, match="80 or 128"):
         WhisperFrontend(n_mels=40)
+
+
+def test_too_short_audio_is_an_error():
+    with pytest.raises(ValueError, match="too short"):
+        WhisperFrontend()(torch.zeros(2, 3000), torch.tensor([3000, 150]))
+
+
+def test_float32_under_autocast():
+    wave = _audio(1.0, 0)[None]
+    ref = whisper.log_mel_spectrogram(wave[0]).T
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        feats, _ = WhisperFrontend()(wave, torch.tensor([wave.shape[1]]))
+    assert feats.dtype == torch.float32
+    assert (feats[0] - ref).abs().max() <= 1e-4

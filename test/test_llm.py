@@ -54,3 +54,15 @@ def test_bad_llm_dirs(tiny_dirs, tmp_path):
         build_llm(str(tmp_path / "empty"))
     with pytest.raises(ValueError, match="dtype 'int4' unknown"):
         build_llm(tiny_dirs["llm"], dtype="int4")
+
+
+def test_model_dtype_cast_keeps_the_llm_dtype(tiny_dirs):
+    model = make_model(tiny_dirs, trainable=("adapter", "lora"), llm_dtype="bfloat16")
+    # the call ESPnet makes after build_model: model.to(dtype=train_dtype, device=...)
+    model.to(dtype=torch.float32, device="cpu")
+    base = [p for n, p in model.llm.named_parameters() if "lora_" not in n]
+    assert all(p.dtype == torch.bfloat16 for p in base)
+    assert model.adapter.speech_llama_proj.weight.dtype == torch.float32
+    model.to(torch.float64)
+    assert all(p.dtype == torch.bfloat16 for p in base)
+    assert model.speech_boundary.weight.dtype == torch.float64

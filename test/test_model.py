@@ -152,3 +152,32 @@ def test_unknown_part_and_missing_lora_are_errors(tiny_dirs):
         make_model(tiny_dirs, trainable=("decoder",))
     with pytest.raises(ValueError, match="no LoRA"):
         make_model(tiny_dirs, trainable=("lora",), lora=False)
+
+
+def test_weights_trained_earlier_stay_in_checkpoints_when_frozen(tiny_dirs):
+    phase2 = make_model(tiny_dirs, trainable=("adapter", "encoder", "lora"))
+    with torch.no_grad():
+        phase2.encoder.blocks[0].attn.query.weight.add_(1.0)
+        for n, p in phase2.llm.named_parameters():
+            if "lora_B" in n:
+                p.add_(0.5)
+    state = phase2.state_dict()
+    phase3 = make_model(tiny_dirs, trainable=("adapter",))  # encoder and LoRA frozen now
+    assert any("lora_B" in k for k in phase3.state_dict())  # LoRA never comes from a dir
+    assert "encoder.blocks.0.attn.query.weight" not in phase3.state_dict()
+    phase3.load_state_dict(state)  # as --init_param does
+    saved = phase3.state_dict()
+    key = "encoder.blocks.0.attn.query.weight"
+    assert key in saved and torch.equal(saved[key], state[key])
+    assert "encoder.positional_embedding" not in saved  # untouched base weights stay out
+
+
+def test_frozen_base_weights_are_not_broadcast_by_ddp(tiny_dirs):
+    model = make_model(tiny_dirs, trainable=("adapter", "lora"))
+    ignored = set(model._ddp_params_and_buffers_to_ignore)
+    assert ignored and all(
+        not model.get_parameter(n).requires_grad
+        for n in ignored
+        if n in dict(model.named_parameters())
+    )
+    assert not any("lora_" in n or n.startswith("adapter.") for n in ignored)

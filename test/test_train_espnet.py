@@ -14,6 +14,7 @@ import torch
 from helpers import run_train
 from osum.frontend import WhisperFrontend
 from osum.smoke import tiny_config, train_command, write_config
+from osum.task import OSUMTask
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +40,14 @@ def test_two_epochs_checkpoints_and_nbest_average(tiny_dirs, speech_data, tmp_pa
     # only trainable (and non-pretrained) weights are written
     assert not any(k.startswith("llm.") and "lora_" not in k for k in e2)
     assert any("lora_A" in k for k in e2)
+    # the averaged model loads back through config.yaml (base weights from the dirs) ...
+    model, _ = OSUMTask.build_model_from_file(exp / "config.yaml", exp / "valid.loss.ave_2best.pth")
+    assert torch.equal(model.state_dict()[key], ave[key])
+    # ... and a checkpoint missing trained weights is refused, naming the file
+    partial = tmp_path / "partial.pth"
+    torch.save({k: v for k, v in ave.items() if not k.startswith("adapter.")}, partial)
+    with pytest.raises(RuntimeError, match=r"partial.pth: checkpoint does not fit .*adapter"):
+        OSUMTask.build_model_from_file(exp / "config.yaml", partial)
 
 
 def test_resume_after_being_stopped(tiny_dirs, speech_data, tmp_path):
