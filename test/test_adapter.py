@@ -41,3 +41,50 @@ def test_lengths_and_batch_equals_single():
             alone, alone_len = adapter(x[None], torch.tensor([len(x)]))
             assert alone.shape[1] == int(alone_len[0]) == int(out_lens[i])
             assert (out[i, : alone.shape[1]] - alone[0]).abs().max() <= 1e-5
+
+
+def reference_adapter(adapter, x):
+    """The OSUM adapter written out with functional ops, for one utterance (1, T, D)."""
+    F = torch.nn.functional
+    y = x.transpose(1, 2)
+    for i in (1, 4, 7):  # left pad 2, conv k3 (strides 1, 2, 2), GELU
+        conv = adapter.down_sample_2.conv[i]
+        y = F.gelu(F.conv1d(F.pad(y, (2, 0)), conv.weight, conv.bias, stride=conv.stride))
+    y = y.transpose(1, 2)
+    st = adapter.speech_transformer
+    d = y.shape[-1]
+    lin, ln = st.embed.out[0], st.embed.out[1]
+    y = F.layer_norm(F.linear(y, lin.weight, lin.bias), (d,), ln.weight, ln.bias, 1e-5)
+    pos = torch.arange(y.shape[1], dtype=torch.float32)[:, None]
+    freq = torch.pow(10000.0, -torch.arange(0, d, 2, dtype=torch.float32) / d)
+    pe = torch.zeros(y.shape[1], d)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * freq), torch.cos(pos * freq)
+    y = y * d**0.5 + pe
+    for layer in st.encoders:
+        att = layer.self_attn
+        h = F.layer_norm(y, (d,), layer.norm1.weight, layer.norm1.bias, 1e-5)
+        q, k, v = (
+            F.linear(h, m.weight, m.bias).view(1, -1, att.h, att.d_k).transpose(1, 2)
+            for m in (att.linear_q, att.linear_k, att.linear_v)
+        )
+        w = torch.softmax(q @ k.transpose(-1, -2) / att.d_k**0.5, dim=-1)
+        o = (w @ v).transpose(1, 2).reshape(1, -1, d)
+        y = y + F.linear(o, att.linear_out.weight, att.linear_out.bias)
+        h = F.layer_norm(y, (d,), layer.norm2.weight, layer.norm2.bias, 1e-5)
+        ff = layer.feed_forward
+        y = y + F.linear(
+            F.relu(F.linear(h, ff.w_1.weight, ff.w_1.bias)), ff.w_2.weight, ff.w_2.bias
+        )
+    y = F.layer_norm(y, (d,), st.after_norm.weight, st.after_norm.bias, 1e-5)
+    return F.linear(y, adapter.speech_llama_proj.weight, adapter.speech_llama_proj.bias)
+
+
+def test_matches_the_written_out_reference():
+    torch.manual_seed(0)
+    adapter = OSUMAdapter(input_size=32, output_size=24, linear_units=64, num_blocks=2).eval()
+    x = torch.randn(1, 23, 32)
+    with torch.no_grad():
+        out, lens = adapter(x, torch.tensor([23]))
+        ref = reference_adapter(adapter, x)
+    assert out.shape == ref.shape == (1, 6, 24) and lens.tolist() == [6]
+    assert (out - ref).abs().max() <= 1e-5

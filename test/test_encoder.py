@@ -94,3 +94,17 @@ def test_bad_checkpoints_name_the_culprit(tmp_path):
     torch.save({"weights": torch.zeros(1)}, bad)
     with pytest.raises(ValueError, match="bad.pt"):
         load_whisper_encoder_checkpoint(str(bad))
+
+
+def test_128_mel_encoder_from_hf_dir(tmp_path):
+    from osum.tiny import build_whisper
+
+    path = build_whisper(str(tmp_path / "large_v3_like"), n_mels=128, d_model=32, layers=1)
+    hf = WhisperForConditionalGeneration.from_pretrained(path).model.encoder.eval()
+    ours = WhisperEncoder(init=str(path)).eval()
+    assert ours.n_mels == 128
+    mel = torch.randn(1, 128, 3000)
+    with torch.no_grad():
+        expected = hf(mel).last_hidden_state
+        got, _ = ours(mel.transpose(1, 2), torch.tensor([3000]))
+    assert (got - expected).abs().max().item() <= 1e-4
