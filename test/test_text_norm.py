@@ -1,0 +1,63 @@
+"""Normaliser and SRWT format: properties over generated text (hypothesis)."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from osum import srwt
+from osum.text_norm import is_cjk, join_units, normalize, units
+
+chars = st.sampled_from(list("abcXYZ é<> \t") + list("打开灯今天好，"))
+text = st.text(chars, max_size=40)
+english = st.text(st.sampled_from(list("abcdefgXYZ'")), min_size=1, max_size=8)
+chinese = st.sampled_from(list("打开灯今天好中文"))
+
+
+@given(text)
+def test_normalize_is_idempotent_and_clean(s):
+    n = normalize(s)
+    assert normalize(n) == n
+    assert n == n.strip() and "  " not in n and n == n.lower()
+    for i, ch in enumerate(n):
+        if ch == " ":
+            assert not is_cjk(n[i - 1]) and not is_cjk(n[i + 1])
+            assert n[i - 1] not in "<>" and n[i + 1] not in "<>"
+
+
+def test_normalize_examples():
+    assert normalize("  Hello   World ") == "hello world"
+    assert normalize("今天 天气 很好") == "今天天气很好"
+    assert normalize("I said 你好 < Happy >") == "i said你好<happy>"
+
+
+@given(st.lists(st.one_of(english, chinese), max_size=12))
+def test_units_and_join_are_inverse(tokens):
+    tokens = [normalize(t) for t in tokens]
+    assert units(join_units(tokens)) == tokens
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.tuples(st.one_of(english, chinese), st.integers(0, 300), st.integers(1, 300)),
+        max_size=10,
+    )
+)
+def test_srwt_format_parse_round_trip(items):
+    t, alignment = 0, []
+    for word, gap, dur in items:  # times in centiseconds: exact at 2 decimals
+        start, t = t + gap, t + gap + dur
+        alignment.append((start / 100, t / 100, word))
+    target = srwt.format_alignment(alignment)
+    parsed = srwt.parse(target)
+    assert parsed.flags == ([] if alignment else ["no_timestamps"])
+    assert [(round(s, 2), round(e, 2), w) for s, e, w in parsed.alignment] == [
+        (s, e, normalize(w)) for s, e, w in alignment
+    ]
+    assert srwt.format_alignment(parsed.alignment) == target  # exact inverse
+    assert parsed.transcript == join_units([normalize(w) for _, _, w in alignment])
+
+
+@given(st.text(st.sampled_from(list("<>0123.456789ab 打")), max_size=30))
+def test_srwt_parse_never_raises(s):
+    p = srwt.parse(s)
+    assert isinstance(p.flags, list)
