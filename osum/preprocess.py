@@ -1,73 +1,116 @@
 """ESPnet preprocess function: prompt and target token ids built at load time.
 
-One dump (audio or features plus the data dir's text files) serves any prompt wording:
-the prompt and the target are tokenised here, with the LLM's own tokenizer.
+One dump (audio or features plus the data dir's text files) serves any prompt wording
+and any task: the utterance's task information (``utt2taskinfo``, data name ``task``)
+and transcript (``text``) become the prompt and the ASR+X target here, through the task
+registry, and are tokenised with the LLM's own tokenizer.
 """
 
-from typing import Dict
+import json
+from typing import Dict, Mapping, Sequence
 
 import numpy as np
 
 from osum.llm import load_tokenizer
+from osum.tasks import build_registry
 
-DEFAULT_PROMPT = "Transcribe the speech."
 MAX_SECONDS = 30.0  # the Whisper encoder's window
 SAMPLE_RATE = 16000
 FRAMES_PER_SECOND = 100
 
 
 class OSUMPreprocessor:
-    """Adds ``prompt`` ids and turns ``text`` into target ids ending with the end token.
+    """Adds ``prompt`` ids and turns the task's target into ``text`` ids + the end token.
 
     Args:
-        train: training mode (ESPnet passes it).
+        train: training mode (ESPnet passes it): a random prompt wording per sample;
+            otherwise the first prompt of the first language (fixed, for validation).
         tokenizer: the LLM dir holding the tokenizer.
-        prompt: the plain-text prompt (no chat template, as in OSUM).
+        prompt: one fixed prompt for every utterance instead of the task's prompts.
+        prompt_languages: which of the tasks' prompt languages to use (en, zh).
+        task_conf: arguments of :func:`osum.tasks.build_registry` (label sets, prompts).
         end_token: appended to every target; the LLM learns to stop on it.
-        speech_name, text_name: data names in the ESPnet dataset.
+        speech_name, text_name, task_name: data names in the ESPnet dataset.
     """
 
     def __init__(
         self,
         train: bool,
         tokenizer: str,
-        prompt: str = DEFAULT_PROMPT,
+        prompt: str | None = None,
+        prompt_languages: Sequence[str] = ("en", "zh"),
+        task_conf: Mapping | None = None,
         end_token: str = "<|endoftext|>",
         speech_name: str = "speech",
         text_name: str = "text",
+        task_name: str = "task",
     ):
         self.train = train
         self.tokenizer = load_tokenizer(tokenizer)
         if end_token not in self.tokenizer.get_vocab():
             raise ValueError(f"end token {end_token!r} is not in the tokenizer of {tokenizer}")
         self.end_id = self.tokenizer.convert_tokens_to_ids(end_token)
-        self.prompt_ids = np.array(self.encode(prompt), dtype=np.int64)
-        self.speech_name = speech_name
-        self.text_name = text_name
+        self.registry = build_registry(**(task_conf or {}))
+        self.prompt = prompt
+        self.prompt_languages = list(prompt_languages)
+        self.speech_name, self.text_name, self.task_name = speech_name, text_name, task_name
+        self._prompt_ids: Dict[str, np.ndarray] = {}
 
     def encode(self, text: str):
         return self.tokenizer.encode(text, add_special_tokens=False)
 
+    def prompt_ids(self, prompt: str) -> np.ndarray:
+        if prompt not in self._prompt_ids:
+            self._prompt_ids[prompt] = np.array(self.encode(prompt), dtype=np.int64)
+        return self._prompt_ids[prompt].copy()
+
+    def prompt_for(self, task_name: str) -> str:
+        if self.prompt is not None:
+            return self.prompt
+        task = self.registry[task_name]
+        if self.train:
+            return task.sample_prompt(self.prompt_languages)
+        return task.prompt(self.prompt_languages[0], 0)
+
     def __call__(self, uid: str, data: Dict[str, str | np.ndarray]) -> Dict[str, np.ndarray]:
         speech = data.get(self.speech_name)
         if speech is not None:
-            if speech.size == 0:
-                raise ValueError(f"utterance {uid}: empty audio or features")
-            if speech.ndim == 2 and speech.shape[1] <= 8:  # (samples, channels) audio
-                speech = speech.mean(axis=1)
-            seconds = len(speech) / (SAMPLE_RATE if speech.ndim == 1 else FRAMES_PER_SECOND)
-            if seconds > MAX_SECONDS:
-                raise ValueError(
-                    f"utterance {uid}: {seconds:.1f} s is longer than the encoder's "
-                    f"{MAX_SECONDS:.0f} s window; segment or filter it out of the data dir"
-                )
-            if not np.isfinite(speech).all():
-                raise ValueError(f"utterance {uid}: audio or features contain NaN or inf")
-            data[self.speech_name] = speech
+            data[self.speech_name] = self._check_speech(uid, speech)
+        info = {"task": "ASR"}
+        if self.task_name in data:
+            try:
+                info = json.loads(data.pop(self.task_name))
+            except json.JSONDecodeError as e:
+                raise ValueError(f"utterance {uid}: task information is not JSON ({e})") from None
+        name = info.get("task")
+        if name not in self.registry:
+            raise ValueError(
+                f"utterance {uid}: unknown task {name!r}; known: {list(self.registry)}"
+            )
         if self.text_name in data:
             text = data[self.text_name]
             if not isinstance(text, str):
                 raise TypeError(f"utterance {uid}: text must be a string")
-            data[self.text_name] = np.array(self.encode(text) + [self.end_id], dtype=np.int64)
-        data["prompt"] = self.prompt_ids.copy()
+            try:
+                target = self.registry[name].build_target(dict(info, text=text))
+            except ValueError as e:
+                raise ValueError(f"utterance {uid}: {e}") from None
+            data[self.text_name] = np.array(self.encode(target) + [self.end_id], dtype=np.int64)
+        data["prompt"] = self.prompt_ids(self.prompt_for(name))
         return data
+
+    @staticmethod
+    def _check_speech(uid: str, speech: np.ndarray) -> np.ndarray:
+        if speech.size == 0:
+            raise ValueError(f"utterance {uid}: empty audio or features")
+        if speech.ndim == 2 and speech.shape[1] <= 8:  # (samples, channels) audio
+            speech = speech.mean(axis=1)
+        seconds = len(speech) / (SAMPLE_RATE if speech.ndim == 1 else FRAMES_PER_SECOND)
+        if seconds > MAX_SECONDS:
+            raise ValueError(
+                f"utterance {uid}: {seconds:.1f} s is longer than the encoder's "
+                f"{MAX_SECONDS:.0f} s window; segment or filter it out of the data dir"
+            )
+        if not np.isfinite(speech).all():
+            raise ValueError(f"utterance {uid}: audio or features contain NaN or inf")
+        return speech

@@ -203,7 +203,7 @@ def run_smoke(out: Path, epochs: int = 2) -> dict:
 
     model, args = OSUMTask.build_model_from_file(exp / "config.yaml", init, "cpu")
     model.eval()
-    pre = OSUMPreprocessor(train=False, tokenizer=args.llm_conf["path"])
+    pre = OSUMPreprocessor(train=False, tokenizer=args.llm_conf["path"], **args.preprocessor_conf)
     wav = dict(line.split(maxsplit=1) for line in open(data / "wav.scp", encoding="utf-8"))
     refs = dict(
         line.rstrip("\n").split(maxsplit=1) for line in open(data / "text", encoding="utf-8")
@@ -212,7 +212,7 @@ def run_smoke(out: Path, epochs: int = 2) -> dict:
     for uid in sorted(wav):
         audio, _ = soundfile.read(wav[uid].strip(), dtype="float32")
         x = torch.from_numpy(audio)[None]
-        prompt = torch.from_numpy(pre.prompt_ids)[None]
+        prompt = torch.from_numpy(pre.prompt_ids(pre.prompt_for("ASR")))[None]
         ids = model.generate(
             x,
             torch.tensor([x.shape[1]]),

@@ -104,7 +104,8 @@ class OSUMTask(AbsTask):
             "--preprocessor_conf",
             action=NestedDictAction,
             default=dict(),
-            help="Arguments of OSUMPreprocessor (prompt, end_token); tokenizer = llm_conf.path",
+            help="Arguments of OSUMPreprocessor (prompt_languages, task_conf, prompt, "
+            "end_token); the tokenizer is llm_conf.path's",
         )
         for class_choices in cls.class_choices_list:
             class_choices.add_arguments(group)
@@ -131,7 +132,7 @@ class OSUMTask(AbsTask):
 
     @classmethod
     def optional_data_names(cls, train: bool = True, inference: bool = False) -> Tuple[str, ...]:
-        return ()
+        return ("task",)  # utt2taskinfo: the task and its labels, times, answer
 
     @classmethod
     def build_model(cls, args: argparse.Namespace) -> OSUMModel:

@@ -26,6 +26,10 @@
 #  * unless --no-spk-sort, sorting utt2spk on the speaker gives the same order
 #    as sorting it on the utterance (i.e. speaker ids are prefixes of the
 #    utterance ids), as Kaldi's per-speaker processing requires.
+#  * when the dir has task files (utt2task), osum's task checks
+#    (python -m osum.bin.validate_tasks): every utterance has a known task,
+#    labels are in the task's label set, ctm word times are ordered and inside
+#    the audio, every STTC utterance has an answer (needs tools/venv active).
 # --no-feats, --no-text and --no-wav skip every check of feats.scp, text and
 # wav.scp (and reco2dur) respectively.  None of these files is required.
 # On success prints "validate_data_dir.sh: Successfully validated data-directory <dir>".
@@ -280,5 +284,13 @@ if "spk2gender" in tables:
             fail(f"{path('spk2gender')}: line {n}: gender of speaker {show(key)} must be m or f, got {show(fields[1])}")
     same_keys("spk2gender", [k for _, k, _ in g], "spk2utt", list(expected), "speaker")
 EOF
+
+if [ -f "$data/utt2task" ]; then
+  if ! python3 -c "import osum" 2>/dev/null; then
+    echo "$prog: $data has task files; their checks need osum (. tools/activate_python.sh)" >&2
+    exit 1
+  fi
+  python3 -m osum.bin.validate_tasks "$data" || exit 1
+fi
 
 echo "$prog: Successfully validated data-directory $data"

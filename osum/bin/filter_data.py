@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Drop utterances whose audio or target is too long (OSUM: 29 s, 200 tokens).
+
+Usage: python -m osum.bin.filter_data [--max_seconds 29] [--max_target_tokens 200]
+           [--tokenizer LLM_DIR] [--task_conf conf.yaml] <src-dir> <out-dir>
+Writes the kept utterances to <out-dir>, the dropped ones with reasons to
+<out-dir>/dropped, and prints a report. Target lengths need --tokenizer.
+"""
+
+import argparse
+import json
+import sys
+
+import yaml
+
+from osum.data_mix import filter_data_dir, target_token_counter
+from osum.task_data import DataError
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max_seconds", type=float, default=29.0)
+    parser.add_argument("--max_target_tokens", type=int, default=200)
+    parser.add_argument("--tokenizer", default=None, help="LLM dir (for target lengths)")
+    parser.add_argument("--task_conf", default=None, help="YAML: build_registry() arguments")
+    parser.add_argument("src")
+    parser.add_argument("out")
+    args = parser.parse_args()
+    task_conf = None
+    if args.task_conf:
+        with open(args.task_conf, encoding="utf-8") as f:
+            task_conf = yaml.safe_load(f)
+    count = target_token_counter(args.tokenizer, task_conf) if args.tokenizer else None
+    try:
+        report = filter_data_dir(
+            args.src, args.out, args.max_seconds, args.max_target_tokens, count
+        )
+    except DataError as e:
+        sys.exit(f"filter_data: {e}")
+    print(json.dumps(report, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

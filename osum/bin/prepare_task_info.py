@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""Validate a data dir's task files and write its utt2taskinfo (the training input).
+
+Usage: python -m osum.bin.prepare_task_info [--task_conf conf.yaml] <data-dir>
+"""
+
+import argparse
+import sys
+
+import yaml
+
+from osum.task_data import DataError, write_task_info
+from osum.tasks import build_registry
+
+
+def load_registry(task_conf):
+    conf = {}
+    if task_conf:
+        with open(task_conf, encoding="utf-8") as f:
+            conf = yaml.safe_load(f) or {}
+    return build_registry(**conf)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task_conf", default=None, help="YAML: build_registry() arguments")
+    parser.add_argument("data_dir")
+    args = parser.parse_args()
+    try:
+        out = write_task_info(args.data_dir, load_registry(args.task_conf))
+    except DataError as e:
+        for line in str(e).splitlines():
+            print(f"prepare_task_info: {line}", file=sys.stderr)
+        sys.exit(1)
+    print(f"prepare_task_info: wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

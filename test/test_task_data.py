@@ -1,0 +1,223 @@
+"""Task files in data dirs: validation messages, utt2taskinfo, mixing, filtering, and a
+training batch of every task through the model."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile
+import torch
+from espnet2.train.collate_fn import CommonCollateFn
+
+from helpers import make_model
+from osum.data_mix import filter_data_dir, mix_data_dirs, target_token_counter
+from osum.preprocess import OSUMPreprocessor
+from osum.task_data import load_task_info, validate_task_files, write_task_info
+from osum.tasks import TASKS
+
+REPO = Path(__file__).resolve().parents[1]
+
+ASSIGN = {  # utterance of the espeak-ng data dir -> task
+    "en0-000": "ASR",
+    "en0-001": "SRWT",
+    "en0-002": "VED",
+    "en0-003": "SER",
+    "en1-000": "SSR",
+    "en1-001": "SGC",
+    "en1-002": "SAP",
+    "en1-003": "STTC",
+    "zh0-004": "TRANSCRIBE_AGE_GENDER",
+    "zh0-005": "AGE_GENDER",
+    "zh1-004": "TRANSCRIBE_STYLE_AGE_GENDER",
+    "zh1-005": "SRWT",
+}
+LABELS = {
+    "utt2event": {"en0-002": "throat clearing"},
+    "utt2emotion": {"en0-003": "happy"},
+    "utt2style": {"en1-000": "news/science", "zh1-004": "fairy tale"},
+    "utt2gender": {"en1-001": "male", "zh0-004": "female", "zh0-005": "female", "zh1-004": "male"},
+    "utt2age": {"en1-002": "adult", "zh0-004": "old", "zh0-005": "child", "zh1-004": "adult"},
+}
+
+
+def write(path, rows):
+    path.write_text("".join(f"{k} {v}\n" for k, v in sorted(rows.items())), encoding="utf-8")
+
+
+@pytest.fixture
+def task_dir(speech_data, tmp_path):
+    d = tmp_path / "data"
+    shutil.copytree(speech_data, d)
+    write(d / "utt2task", ASSIGN)
+    for name, rows in LABELS.items():
+        write(d / name, rows)
+    (d / "ctm").write_text(
+        "en0-001 0.10 0.20 open\nen0-001 0.32 0.18 the\nen0-001 0.52 0.30 door\n"
+        "zh1-005 0.05 0.40 今天\nzh1-005 0.50 0.60 天气很好\n",
+        encoding="utf-8",
+    )
+    write(d / "utt2answer", {"en1-003": "you should call her"})
+    return d
+
+
+def edit(path, old, new):
+    path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+
+
+def test_valid_dir_and_task_info(task_dir):
+    assert validate_task_files(task_dir) == []
+    out = write_task_info(task_dir)
+    rows = dict(line.split(" ", 1) for line in out.read_text(encoding="utf-8").splitlines())
+    assert len(rows) == 12
+    info = json.loads(rows["en0-002"])
+    assert info == {"task": "VED", "event": "throat clearing"}
+    assert json.loads(rows["zh1-005"])["alignment"][1] == [0.5, 1.1, "天气很好"]
+    assert json.loads(rows["en1-003"])["answer"] == "you should call her"
+
+
+@pytest.mark.parametrize(
+    "file,old,new,message",
+    [
+        ("utt2task", "en0-003 SER", "en0-003 EMO", r"utt2task:4: unknown task 'EMO' of en0-003"),
+        ("utt2emotion", "happy", "bored", r"utt2emotion:1: emotion label 'bored' of en0-003"),
+        ("ctm", "0.52 0.30 door", "0.52 9.30 door", r"ctm:3: en0-001: word ends at 9.82 s, after"),
+        ("ctm", "0.32 0.18 the", "0.05 0.18 the", r"ctm:2: en0-001: word starts at 0.05 s, before"),
+        ("ctm", "0.32 0.18 the", "0.32 the", r"ctm:2: expected '<utt> <start> <dur> <word>'"),
+        ("ctm", "0.32 0.18 the", "0.32 -1 the", r"ctm:2: start must be >= 0 and duration > 0"),
+        (
+            "utt2answer",
+            "en1-003 you should call her",
+            "en1-002 hi",
+            r"utt2answer: en1-003 \(task STTC\) has no answer",
+        ),
+        ("utt2task", "en0-000 ASR\n", "", r"utt2task: utterance en0-000 has no task"),
+        ("utt2age", "en1-002 adult\n", "", r"utt2age: en1-002 \(task SAP\) has no age label"),
+        (
+            "utt2gender",
+            "en1-001 male",
+            "zz-9 male",
+            r"utt2gender:\d+: utterance zz-9 is not in utt2spk",
+        ),
+    ],
+)
+def test_each_bad_task_file_is_named(task_dir, file, old, new, message):
+    edit(task_dir / file, old, new)
+    errors = validate_task_files(task_dir)
+    assert any(re.search(message, e) for e in errors), errors
+
+
+def test_non_utf8_label_file(task_dir):
+    (task_dir / "utt2emotion").write_bytes(b"en0-003 h\xffppy\n")
+    assert any("utt2emotion:1: not valid UTF-8" in e for e in validate_task_files(task_dir))
+
+
+def test_validate_data_dir_sh_runs_the_task_checks(task_dir):
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    cmd = [str(REPO / "utils" / "validate_data_dir.sh"), "--no-feats", str(task_dir)]
+    ok = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert ok.returncode == 0, ok.stderr
+    edit(task_dir / "utt2emotion", "happy", "bored")
+    bad = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert bad.returncode == 1 and "utt2emotion:1:" in bad.stderr
+
+
+def load_batch(data_dir, pre):
+    wav = dict(line.split() for line in open(data_dir / "wav.scp"))
+    text = dict(
+        line.rstrip("\n").split(" ", 1) for line in open(data_dir / "text", encoding="utf-8")
+    )
+    info = dict(
+        line.rstrip("\n").split(" ", 1)
+        for line in open(data_dir / "utt2taskinfo", encoding="utf-8")
+    )
+    items = []
+    for uid in sorted(wav):
+        audio, _ = soundfile.read(wav[uid], dtype="float32")
+        items.append((uid, pre(uid, {"speech": audio, "text": text[uid], "task": info[uid]})))
+    return CommonCollateFn(float_pad_value=0.0, int_pad_value=-1)(items)
+
+
+def test_batch_of_every_task_through_the_model(task_dir, tiny_dirs):
+    write_task_info(task_dir)
+    pre = OSUMPreprocessor(train=True, tokenizer=tiny_dirs["llm"])
+    uids, batch = load_batch(task_dir, pre)
+    assert {ASSIGN[u] for u in uids} == set(TASKS)
+    targets = [pre.tokenizer.decode(t[t >= 0][:-1].tolist()) for t in batch["text"]]
+    assert targets[uids.index("en0-002")] == "one two three<throat clearing>"
+    assert targets[uids.index("zh0-005")] == "<child><female>"
+    assert targets[uids.index("en0-001")].startswith("<0.10>open<0.30><0.32>the<0.50>")
+    model = make_model(tiny_dirs, trainable=("adapter", "lora")).train()
+    loss, stats, _ = model(**batch)
+    assert torch.isfinite(loss)
+    loss.backward()
+
+
+def test_validation_prompt_is_fixed_and_training_prompts_vary(tiny_dirs):
+    train = OSUMPreprocessor(train=True, tokenizer=tiny_dirs["llm"])
+    valid = OSUMPreprocessor(train=False, tokenizer=tiny_dirs["llm"], prompt_languages=["zh"])
+    assert {train.prompt_for("SER") for _ in range(60)} == set(TASKS["SER"].prompts["en"]) | set(
+        TASKS["SER"].prompts["zh"]
+    )
+    assert {valid.prompt_for("SER") for _ in range(5)} == {TASKS["SER"].prompts["zh"][0]}
+
+
+def test_mix_with_weights_and_report(task_dir, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    for name in ("wav.scp", "text", "utt2spk"):
+        rows = {}
+        for line in (task_dir / name).read_text(encoding="utf-8").splitlines():
+            key, value = line.split(" ", 1)
+            if key.startswith("en0-"):
+                rows[key.replace("en0-", "xx0-")] = "xx0" if name == "utt2spk" else value
+        write(other / name, rows)
+    write_task_info(task_dir)
+    out = tmp_path / "mix"
+    report = mix_data_dirs([(str(task_dir), 2), (str(other), 0.5)], str(out))
+    utts = (out / "utt2spk").read_text().splitlines()
+    assert 24 < len(utts) <= 28  # 12 x 2 plus about half of 4
+    assert "en0-003_rep2 en0" in utts
+    assert report["per_task"]["SER"]["utterances"] == 2
+    assert report["per_source"][str(task_dir)]["utterances"] == 24
+    assert report["per_source"][str(task_dir)]["hours"] > 0
+    info = load_task_info(out)
+    assert info["en0-003_rep2"] == {"task": "SER", "emotion": "happy"}
+    assert validate_task_files(out) == []
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    res = subprocess.run(
+        [str(REPO / "utils/validate_data_dir.sh"), "--no-feats", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr
+    with pytest.raises(ValueError, match="in both"):
+        mix_data_dirs([(str(task_dir), 1), (str(task_dir), 1)], str(tmp_path / "dup"))
+
+
+def test_filter_long_audio_and_long_targets(task_dir, tiny_dirs, tmp_path):
+    report = filter_data_dir(
+        str(task_dir), str(tmp_path / "f1"), max_seconds=2.0, max_target_tokens=None
+    )
+    dropped = (tmp_path / "f1" / "dropped").read_text().splitlines()
+    assert report["dropped"] == len(dropped) == 2  # the two long Mandarin sentences
+    assert all("audio" in d and d.split()[0].endswith("-005") for d in dropped)
+    count = target_token_counter(tiny_dirs["llm"])
+    report = filter_data_dir(
+        str(task_dir),
+        str(tmp_path / "f2"),
+        max_seconds=None,
+        max_target_tokens=12,
+        count_tokens=count,
+    )
+    dropped = dict(
+        line.split(" ", 1) for line in (tmp_path / "f2" / "dropped").read_text().splitlines()
+    )
+    assert "en0-001" in dropped and "tokens > 12" in dropped["en0-001"]  # SRWT targets are long
+    assert report["kept"] + report["dropped"] == 12
+    assert validate_task_files(tmp_path / "f2") == []
