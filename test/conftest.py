@@ -2,9 +2,12 @@
 
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+
+from helpers import ASSIGN, LABELS, write
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -29,3 +32,20 @@ def speech_data(tmp_path_factory):
     out = tmp_path_factory.mktemp("speech") / "data"
     make_data_dir(out)
     return out
+
+
+@pytest.fixture
+def task_dir(speech_data, tmp_path):
+    """The espeak-ng data dir with every task: utt2task, label files, ctm, utt2answer."""
+    d = tmp_path / "data"
+    shutil.copytree(speech_data, d)
+    write(d / "utt2task", ASSIGN)
+    for name, rows in LABELS.items():
+        write(d / name, rows)
+    (d / "ctm").write_text(
+        "en0-001 0.10 0.20 open\nen0-001 0.32 0.18 the\nen0-001 0.52 0.30 door\n"
+        "zh1-005 0.05 0.40 今天\nzh1-005 0.50 0.60 天气很好\n",
+        encoding="utf-8",
+    )
+    write(d / "utt2answer", {"en1-003": "you should call her"})
+    return d

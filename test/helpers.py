@@ -76,3 +76,30 @@ def select(batch, i):
         else:
             out[k] = v[i : i + 1, : int(batch[k + "_lengths"][i])]
     return out
+
+
+ASSIGN = {  # utterance of the espeak-ng data dir -> task
+    "en0-000": "ASR",
+    "en0-001": "SRWT",
+    "en0-002": "VED",
+    "en0-003": "SER",
+    "en1-000": "SSR",
+    "en1-001": "SGC",
+    "en1-002": "SAP",
+    "en1-003": "STTC",
+    "zh0-004": "TRANSCRIBE_AGE_GENDER",
+    "zh0-005": "AGE_GENDER",
+    "zh1-004": "TRANSCRIBE_STYLE_AGE_GENDER",
+    "zh1-005": "SRWT",
+}
+LABELS = {
+    "utt2event": {"en0-002": "throat clearing"},
+    "utt2emotion": {"en0-003": "happy"},
+    "utt2style": {"en1-000": "news/science", "zh1-004": "fairy tale"},
+    "utt2gender": {"en1-001": "male", "zh0-004": "female", "zh0-005": "female", "zh1-004": "male"},
+    "utt2age": {"en1-002": "adult", "zh0-004": "old", "zh0-005": "child", "zh1-004": "adult"},
+}
+
+
+def write(path, rows):
+    path.write_text("".join(f"{k} {v}\n" for k, v in sorted(rows.items())), encoding="utf-8")

@@ -4,7 +4,6 @@ training batch of every task through the model."""
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,55 +13,13 @@ import soundfile
 import torch
 from espnet2.train.collate_fn import CommonCollateFn
 
-from helpers import make_model
+from helpers import ASSIGN, make_model, write
 from osum.data_mix import filter_data_dir, mix_data_dirs, target_token_counter
 from osum.preprocess import OSUMPreprocessor
 from osum.task_data import load_task_info, validate_task_files, write_task_info
 from osum.tasks import TASKS
 
 REPO = Path(__file__).resolve().parents[1]
-
-ASSIGN = {  # utterance of the espeak-ng data dir -> task
-    "en0-000": "ASR",
-    "en0-001": "SRWT",
-    "en0-002": "VED",
-    "en0-003": "SER",
-    "en1-000": "SSR",
-    "en1-001": "SGC",
-    "en1-002": "SAP",
-    "en1-003": "STTC",
-    "zh0-004": "TRANSCRIBE_AGE_GENDER",
-    "zh0-005": "AGE_GENDER",
-    "zh1-004": "TRANSCRIBE_STYLE_AGE_GENDER",
-    "zh1-005": "SRWT",
-}
-LABELS = {
-    "utt2event": {"en0-002": "throat clearing"},
-    "utt2emotion": {"en0-003": "happy"},
-    "utt2style": {"en1-000": "news/science", "zh1-004": "fairy tale"},
-    "utt2gender": {"en1-001": "male", "zh0-004": "female", "zh0-005": "female", "zh1-004": "male"},
-    "utt2age": {"en1-002": "adult", "zh0-004": "old", "zh0-005": "child", "zh1-004": "adult"},
-}
-
-
-def write(path, rows):
-    path.write_text("".join(f"{k} {v}\n" for k, v in sorted(rows.items())), encoding="utf-8")
-
-
-@pytest.fixture
-def task_dir(speech_data, tmp_path):
-    d = tmp_path / "data"
-    shutil.copytree(speech_data, d)
-    write(d / "utt2task", ASSIGN)
-    for name, rows in LABELS.items():
-        write(d / name, rows)
-    (d / "ctm").write_text(
-        "en0-001 0.10 0.20 open\nen0-001 0.32 0.18 the\nen0-001 0.52 0.30 door\n"
-        "zh1-005 0.05 0.40 今天\nzh1-005 0.50 0.60 天气很好\n",
-        encoding="utf-8",
-    )
-    write(d / "utt2answer", {"en1-003": "you should call her"})
-    return d
 
 
 def edit(path, old, new):
@@ -221,3 +178,54 @@ def test_filter_long_audio_and_long_targets(task_dir, tiny_dirs, tmp_path):
     assert "en0-001" in dropped and "tokens > 12" in dropped["en0-001"]  # SRWT targets are long
     assert report["kept"] + report["dropped"] == 12
     assert validate_task_files(tmp_path / "f2") == []
+
+
+def test_fix_data_dir_filters_sparse_task_files(task_dir):
+    edit(task_dir / "text", "en0-001 open the door\n", "")  # the SRWT utterance loses its text
+    edit(task_dir / "text", "en0-003 call my mother\n", "")  # and the SER one
+    res = subprocess.run(
+        [str(REPO / "utils/fix_data_dir.sh"), str(task_dir)], capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr
+    assert "kept 10 utterances out of 12" in res.stdout
+    assert "en0-001" not in (task_dir / "ctm").read_text()
+    assert "zh1-005 0.50 0.60" in (task_dir / "ctm").read_text()
+    assert (task_dir / "utt2emotion").read_text() == ""
+    assert "en0-003" not in (task_dir / "utt2task").read_text()
+    assert validate_task_files(task_dir) == []
+
+
+def test_one_recording_serves_several_tasks(task_dir):
+    wav = dict(line.split() for line in (task_dir / "wav.scp").read_text().splitlines())
+    for name, value in (
+        ("wav.scp", wav["en0-003"]),
+        ("text", "call my mother"),
+        ("utt2spk", "en0"),
+        ("utt2task", "SGC"),
+        ("utt2gender", "male"),
+    ):
+        rows = dict(line.split(" ", 1) for line in (task_dir / name).read_text().splitlines())
+        rows["en0-003b"] = value
+        write(task_dir / name, rows)
+    (task_dir / "spk2utt").write_text(
+        subprocess.run(
+            [str(REPO / "utils/utt2spk_to_spk2utt.pl"), str(task_dir / "utt2spk")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert validate_task_files(task_dir) == []
+    info = load_task_info(task_dir)
+    assert info["en0-003"]["task"] == "SER" and info["en0-003b"] == {
+        "task": "SGC",
+        "gender": "male",
+    }
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    res = subprocess.run(
+        [str(REPO / "utils/validate_data_dir.sh"), "--no-feats", str(task_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr

@@ -109,3 +109,29 @@ def test_dumped_log_mel_from_kaldiio_ark(tiny_dirs, speech_data, tmp_path):
     out = run_train(cmd, cwd=tmp_path)
     assert "1epoch results" in out.stderr
     assert (exp / "1epoch.pth").exists()
+
+
+def test_multitask_training_reads_utt2taskinfo(tiny_dirs, task_dir, tmp_path):
+    from osum.task_data import write_task_info
+
+    write_task_info(task_dir)
+    cfg = tiny_config(tiny_dirs, max_epoch=1, preprocessor_conf=dict(prompt_languages=["en", "zh"]))
+    config = write_config(tmp_path / "train.yaml", cfg)
+    exp = tmp_path / "exp"
+    extra = [
+        "--train_data_path_and_name_and_type",
+        f"{task_dir}/utt2taskinfo,task,text",
+        "--valid_data_path_and_name_and_type",
+        f"{task_dir}/utt2taskinfo,task,text",
+    ]
+    out = run_train(train_command(config, task_dir, exp, *extra), cwd=tmp_path)
+    assert "1epoch results" in out.stderr and (exp / "1epoch.pth").exists()
+    # an utterance whose task needs a label it lacks is named
+    (task_dir / "utt2taskinfo").write_text(
+        (task_dir / "utt2taskinfo").read_text(encoding="utf-8").replace('"emotion": "happy", ', ""),
+        encoding="utf-8",
+    )
+    bad = run_train(
+        train_command(config, task_dir, tmp_path / "exp2", *extra), cwd=tmp_path, check=False
+    )
+    assert bad.returncode != 0 and "utterance en0-003: task SER needs ['emotion']" in bad.stderr

@@ -15,6 +15,10 @@
 #   --utt_extra_files; without segments, also wav.scp (which is then indexed
 #   by utterance); with segments, its recording must be in wav.scp (if that
 #   exists).  Kept utterances are never altered.
+# * osum's task files: utt2task and utt2taskinfo count as per-utterance files
+#   above; the label files (utt2emotion, utt2event, utt2style, utt2gender,
+#   utt2age), utt2answer and ctm (several lines per utterance, order kept)
+#   list only some utterances and are filtered to the kept ones.
 # * Per-recording files (wav.scp, reco2dur, reco2file_and_channel) keep only
 #   the recordings of the kept utterances; per-speaker files (spk2gender,
 #   cmvn.scp, spk2warp and the --spk_extra_files) only the kept speakers.
@@ -55,7 +59,9 @@ prog, data, utt_extra, spk_extra = sys.argv[1:5]
 SEP = re.compile(rb"[ \t]+")
 
 UTT_FILES = ["utt2spk", "text", "feats.scp", "segments", "utt2dur", "utt2num_frames",
-             "utt2lang", "utt2uniq", "vad.scp"]
+             "utt2lang", "utt2uniq", "vad.scp", "utt2task", "utt2taskinfo"]
+SPARSE_UTT_FILES = ["utt2emotion", "utt2event", "utt2style", "utt2gender", "utt2age",
+                    "utt2answer"]
 RECO_FILES = ["wav.scp", "reco2dur", "reco2file_and_channel"]
 SPK_FILES = ["spk2gender", "cmvn.scp", "spk2warp"]
 for f in utt_extra.split():
@@ -104,8 +110,9 @@ def read_table(name):
     return table
 
 
-present = [n for n in UTT_FILES + RECO_FILES + SPK_FILES + ["spk2utt"] if os.path.isfile(path(n))]
-tables = {n: read_table(n) for n in present if n != "spk2utt"}
+present = [n for n in UTT_FILES + SPARSE_UTT_FILES + RECO_FILES + SPK_FILES + ["spk2utt", "ctm"]
+           if os.path.isfile(path(n))]
+tables = {n: read_table(n) for n in present if n not in ("spk2utt", "ctm")}
 
 bad_format = {}
 for name, (lo, hi) in NFIELDS.items():
@@ -154,12 +161,21 @@ def write(name, lines):
 
 
 for name, table in tables.items():
-    keep = kept if name in UTT_FILES else recos if name in RECO_FILES else spks
+    keep = kept if name in UTT_FILES + SPARSE_UTT_FILES else recos if name in RECO_FILES else spks
     lines = [table[k][1] for k in sorted(keep & set(table))]
     write(name, lines)
     dropped = len(table) - len(lines)
     if dropped:
         print(f"{prog}: {path(name)}: removed {dropped} line(s)")
+
+if "ctm" in present:  # several lines per utterance: keep their order within an utterance
+    with open(path("ctm"), "rb") as f:
+        rows = [ln.rstrip(b"\r") for ln in f.read().split(b"\n") if ln.strip()]
+    kept_rows = [r for r in rows if SEP.split(r.strip(b" \t"))[0] in kept]
+    kept_rows.sort(key=lambda r: SEP.split(r.strip(b" \t"))[0])  # stable
+    write("ctm", kept_rows)
+    if len(kept_rows) < len(rows):
+        print(f"{prog}: {path('ctm')}: removed {len(rows) - len(kept_rows)} line(s)")
 
 spk2utt = {}
 for u in sorted(kept):
