@@ -229,3 +229,23 @@ def test_one_recording_serves_several_tasks(task_dir):
         env=env,
     )
     assert res.returncode == 0, res.stderr
+
+
+def test_command_line_tools(task_dir, tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True)
+
+    res = run("osum.bin.prepare_task_info", str(task_dir))
+    assert res.returncode == 0 and (task_dir / "utt2taskinfo").is_file()
+    res = run("osum.bin.mix_data", "--out", str(tmp_path / "mix"), f"{task_dir}:1.5")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["per_source"][str(task_dir)]["utterances"] > 12
+    res = run("osum.bin.filter_data", "--max_seconds", "2", str(task_dir), str(tmp_path / "f"))
+    assert res.returncode == 0 and json.loads(res.stdout)["dropped"] == 2
+    edit(task_dir / "utt2emotion", "happy", "bored")
+    res = run("osum.bin.validate_tasks", str(task_dir))
+    assert (
+        res.returncode == 1 and "validate_tasks: " in res.stderr and "utt2emotion:1:" in res.stderr
+    )
+    res = run("osum.bin.prepare_task_info", str(task_dir))
+    assert res.returncode == 1 and "prepare_task_info: " in res.stderr
