@@ -74,7 +74,10 @@ def summarize(utts: Iterable[Tuple[str, str, str, float]]) -> dict:
         for table, key in ((per_task, task), (per_source, source)):
             table[key][0] += 1
             table[key][1] += sec / 3600
-    fmt = lambda t: {k: {"utterances": v[0], "hours": round(v[1], 4)} for k, v in sorted(t.items())}  # noqa: E731
+
+    def fmt(table):
+        return {k: {"utterances": v[0], "hours": round(v[1], 4)} for k, v in sorted(table.items())}
+
     return {"per_task": fmt(per_task), "per_source": fmt(per_source)}
 
 

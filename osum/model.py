@@ -235,37 +235,34 @@ class OSUMModel(AbsESPnetModel):
         return loss, stats, weight
 
     @torch.no_grad()
-    def generate(
+    def decode(
         self,
         speech: torch.Tensor,
         speech_lengths: torch.Tensor,
         prompt: torch.Tensor,
         prompt_lengths: torch.Tensor,
-        max_new_tokens: int = 64,
-        end_id: int | None = None,
-        **generate_kwargs,
-    ) -> List[List[int]]:
-        """Decode a batch with HF ``generate`` on left-padded spliced embeddings.
+        end_id: int,
+        options=None,
+    ):
+        """Decode a batch (osum.decode): n-best lists of token ids per utterance.
 
         ``end_id`` is the token that ends training targets (the preprocessor's ``end_id``).
-        Returns the new token ids of each utterance, without the end token.
         """
+        from osum.decode import DecodeOptions, Decoder
+
         speech_emb, speech_emb_lengths = self.encode_speech(speech, speech_lengths)
         embeds, mask, _ = self.build_inputs(
             speech_emb, speech_emb_lengths, prompt, prompt_lengths, pad_side="left"
         )
-        out = self.llm.generate(
-            inputs_embeds=embeds,
-            attention_mask=mask,
-            max_new_tokens=max_new_tokens,
-            eos_token_id=end_id,
-            pad_token_id=end_id,
-            **{"do_sample": False, "num_beams": 1, **generate_kwargs},
-        )
-        hyps = []
-        for row in out.tolist():
-            hyps.append(row[: row.index(end_id)] if end_id in row else row)
-        return hyps
+        return Decoder(self.llm, end_id)(embeds, mask, options or DecodeOptions())
+
+    def generate(self, speech, speech_lengths, prompt, prompt_lengths, end_id, max_new_tokens=64):
+        """Greedy decoding: the best token ids of each utterance, without the end token."""
+        from osum.decode import DecodeOptions
+
+        opts = DecodeOptions(max_new_tokens=max_new_tokens)
+        nbest = self.decode(speech, speech_lengths, prompt, prompt_lengths, end_id, opts)
+        return [hyps[0].tokens for hyps in nbest]
 
     def collect_feats(
         self, speech: torch.Tensor, speech_lengths: torch.Tensor, **kwargs

@@ -1,0 +1,231 @@
+"""Batched decoding over spliced speech + prompt embeddings, with a KV cache.
+
+Rows are left-padded and the attention mask and mask-derived position ids keep each row
+exactly what it would be alone, so a batch gives the answers of one-at-a-time decoding.
+
+* greedy (``beam_size=1``) and sampling (``do_sample``, with ``temperature``, ``top_k``,
+  ``top_p`` and a ``seed``);
+* beam search: every hypothesis is scored by the sum of its token log-probabilities
+  (end token included) divided by ``length ** length_penalty``, ``length`` counting the
+  end token (HF's convention); a row stops when it has ``beam_size`` finished
+  hypotheses and no live beam, normalised at the current length, scores better than
+  the ``beam_size``-th of them (HF's ``early_stopping=False`` rule); the n-best list is
+  sorted by that score, best first, and ``logprob`` is exactly the model's
+  log-probability of the tokens;
+* ``repetition_penalty`` (HF's rule: logits of tokens already generated are divided by
+  it when positive, multiplied when negative), ``max_new_tokens``.
+"""
+
+from dataclasses import dataclass
+from typing import List
+
+import torch
+from transformers import DynamicCache
+
+from osum.llm import base_model, decoder_body
+from osum.splice import position_ids
+
+
+@dataclass
+class DecodeOptions:
+    beam_size: int = 1
+    nbest: int = 1
+    max_new_tokens: int = 200
+    length_penalty: float = 1.0
+    repetition_penalty: float = 1.0
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    seed: int | None = None
+
+    def __post_init__(self):
+        if self.beam_size < 1 or self.nbest < 1 or self.nbest > self.beam_size:
+            raise ValueError(f"need 1 <= nbest <= beam_size, got {self.nbest}, {self.beam_size}")
+        if self.do_sample and self.beam_size > 1:
+            raise ValueError("sampling is implemented for beam_size 1")
+        if self.repetition_penalty <= 0 or self.temperature <= 0:
+            raise ValueError("repetition_penalty and temperature must be > 0")
+
+
+@dataclass
+class Hypothesis:
+    tokens: List[int]  # without the end token
+    logprob: float  # sum of log-probabilities, end token included when reached
+    score: float  # logprob / length ** length_penalty
+    finished: bool
+
+
+class Decoder:
+    """Decodes spliced embeddings with the LLM of an OSUM model.
+
+    Args:
+        llm: the HF causal LM (peft-wrapped or not).
+        end_id: the token that ends a target.
+    """
+
+    def __init__(self, llm, end_id: int):
+        base = base_model(llm)
+        self.config = base.config
+        self.body = decoder_body(llm)
+        self.head = base.get_output_embeddings()
+        self.embed = base.get_input_embeddings()
+        self.end_id = end_id
+
+    def _logits(self, embeds, mask, pos, cache) -> torch.Tensor:
+        out = self.body(
+            inputs_embeds=embeds, attention_mask=mask, position_ids=pos, cache=cache, use_cache=True
+        )
+        return self.head(out.last_hidden_state[:, -1]).float()  # (rows, vocab)
+
+    def _penalise(self, logits, seqs: torch.Tensor, penalty: float):
+        if penalty == 1.0 or seqs.shape[1] == 0:
+            return logits
+        seen = torch.gather(logits, 1, seqs)
+        seen = torch.where(seen > 0, seen / penalty, seen * penalty)
+        return logits.scatter(1, seqs, seen)
+
+    @torch.no_grad()
+    def __call__(
+        self, embeds: torch.Tensor, mask: torch.Tensor, opts: DecodeOptions
+    ) -> List[List[Hypothesis]]:
+        """embeds (batch, L, hidden) left-padded, mask (batch, L) -> n-best lists.
+
+        Greedy or sampling for one beam, beam search otherwise."""
+        search = self._greedy if opts.beam_size == 1 else self._beam
+        return search(*self._prefill(embeds, mask), opts)
+
+    @torch.no_grad()
+    def beam_search(self, embeds, mask, opts: DecodeOptions) -> List[List[Hypothesis]]:
+        """Beam search whatever the beam size (with one beam it equals greedy)."""
+        return self._beam(*self._prefill(embeds, mask), opts)
+
+    def _prefill(self, embeds, mask):
+        if mask[:, -1].min() == 0:
+            raise ValueError("rows must be left-padded (the last position of every row valid)")
+        cache = DynamicCache(config=self.config)
+        pos = position_ids(mask)
+        logits = self._logits(embeds, mask, pos, cache)
+        return logits, mask, pos[:, -1:] + 1, cache
+
+    def _step(self, tokens, mask, next_pos, cache):
+        mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
+        emb = self.embed(tokens)[:, None]
+        return self._logits(emb, mask, next_pos, cache), mask, next_pos + 1
+
+    def _greedy(self, logits, mask, next_pos, cache, opts):
+        rows = logits.shape[0]
+        device = logits.device
+        gen = None
+        if opts.do_sample:
+            gen = torch.Generator(device=device)
+            gen.manual_seed(opts.seed if opts.seed is not None else torch.seed())
+        seqs = torch.zeros(rows, 0, dtype=torch.long, device=device)
+        logprob = torch.zeros(rows, device=device)
+        done = torch.zeros(rows, dtype=torch.bool, device=device)
+        for _ in range(opts.max_new_tokens):
+            logits = self._penalise(logits, seqs, opts.repetition_penalty)
+            logp = torch.log_softmax(logits, dim=-1)
+            if opts.do_sample:
+                nxt = _sample(logits, opts, gen)
+            else:
+                nxt = logits.argmax(-1)
+            nxt = torch.where(done, torch.full_like(nxt, self.end_id), nxt)
+            logprob += torch.where(done, 0.0, logp.gather(1, nxt[:, None])[:, 0])
+            seqs = torch.cat([seqs, nxt[:, None]], dim=1)
+            done |= nxt == self.end_id
+            if bool(done.all()):
+                break
+            logits, mask, next_pos = self._step(nxt, mask, next_pos, cache)
+        out = []
+        for r in range(rows):
+            toks = seqs[r].tolist()
+            finished = self.end_id in toks
+            toks = toks[: toks.index(self.end_id)] if finished else toks
+            length = len(toks) + int(finished)
+            lp = float(logprob[r])
+            out.append([Hypothesis(toks, lp, lp / max(length, 1) ** opts.length_penalty, finished)])
+        return out
+
+    def _beam(self, logits, mask, next_pos, cache, opts):
+        batch, vocab = logits.shape
+        k = opts.beam_size
+        device = logits.device
+        cache.batch_repeat_interleave(k)
+        mask = mask.repeat_interleave(k, dim=0)
+        next_pos = next_pos.repeat_interleave(k, dim=0)
+        logits = logits.repeat_interleave(k, dim=0)
+        beam_scores = torch.full((batch, k), float("-inf"), device=device)
+        beam_scores[:, 0] = 0.0
+        seqs = torch.zeros(batch * k, 0, dtype=torch.long, device=device)
+        finished: List[List[Hypothesis]] = [[] for _ in range(batch)]
+        row_done = [False] * batch
+        lp = opts.length_penalty
+        for t in range(opts.max_new_tokens):
+            logits = self._penalise(logits, seqs, opts.repetition_penalty)
+            logp = torch.log_softmax(logits, dim=-1)
+            cand = (beam_scores.view(-1, 1) + logp).view(batch, k * vocab)
+            top_scores, top_idx = cand.topk(2 * k, dim=1)
+            top_scores, top_idx = top_scores.tolist(), top_idx.tolist()
+            new_scores = torch.full((batch, k), float("-inf"), device=device)
+            new_src = torch.arange(batch * k, device=device).view(batch, k).clone()
+            new_tok = torch.full((batch, k), self.end_id, dtype=torch.long, device=device)
+            for b in range(batch):
+                if row_done[b]:
+                    continue
+                n = 0
+                for rank, (s, idx) in enumerate(zip(top_scores[b], top_idx[b])):
+                    src, tok = b * k + idx // vocab, idx % vocab
+                    if s == float("-inf"):
+                        break
+                    if tok == self.end_id:
+                        if rank < k:  # an end token outside the top k is not taken
+                            length = t + 1
+                            finished[b].append(
+                                Hypothesis(seqs[src].tolist(), s, s / length**lp, True)
+                            )
+                    else:
+                        new_scores[b, n], new_src[b, n], new_tok[b, n] = s, src, tok
+                        n += 1
+                    if n == k:
+                        break
+                if len(finished[b]) >= k:
+                    kth = sorted(h.score for h in finished[b])[-k]
+                    # HF's heuristic (early_stopping=False): live beams at today's length
+                    best_live = float(new_scores[b].max()) / (t + 1) ** lp
+                    if best_live <= kth:
+                        row_done[b] = True
+            if all(row_done):
+                break
+            src = new_src.view(-1)
+            cache.reorder_cache(src)
+            seqs = torch.cat([seqs[src], new_tok.view(-1, 1)], dim=1)
+            mask, next_pos = mask[src], next_pos[src]
+            beam_scores = new_scores
+            logits, mask, next_pos = self._step(new_tok.view(-1), mask, next_pos, cache)
+        out = []
+        for b in range(batch):
+            hyps = list(finished[b])
+            if not row_done[b]:  # max_new_tokens reached: live beams count too
+                for j in range(k):
+                    s = float(beam_scores[b, j])
+                    if s > float("-inf"):
+                        toks = seqs[b * k + j].tolist()
+                        hyps.append(Hypothesis(toks, s, s / max(len(toks), 1) ** lp, False))
+            hyps.sort(key=lambda h: -h.score)
+            out.append(hyps[: opts.nbest])
+        return out
+
+
+def _sample(logits: torch.Tensor, opts: DecodeOptions, gen: torch.Generator) -> torch.Tensor:
+    logits = logits / opts.temperature
+    if opts.top_k > 0:
+        kth = logits.topk(min(opts.top_k, logits.shape[-1]), dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if opts.top_p < 1.0:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        cum = sorted_logits.softmax(-1).cumsum(-1)
+        drop = cum - sorted_logits.softmax(-1) > opts.top_p  # keep the token crossing top_p
+        sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+        logits = torch.full_like(logits, float("-inf")).scatter(1, order, sorted_logits)
+    return torch.multinomial(logits.softmax(-1), 1, generator=gen)[:, 0]
