@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Decode a data dir with a trained OSUM model (batched, resumable), ESPnet style.
+
+    python -m osum.bin.osum_inference --train_config exp/osum/config.yaml \\
+        --model_file exp/osum/valid.acc.ave.pth \\
+        --data_path_and_name_and_type data/test/wav.scp,speech,sound \\
+        --data_path_and_name_and_type data/test/utt2taskinfo,task,text \\
+        --output_dir exp/osum/decode_test --batch_size 16 --ngpu 1
+
+The task of each utterance comes from the ``task`` data (utt2taskinfo or utt2task),
+or from ``--task`` for all; without either it is ASR.
+"""
+
+import argparse
+import logging
+
+from osum.decode_data import decode_data
+from osum.inference import Speech2Text
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--train_config", required=True)
+    parser.add_argument("--model_file", default=None)
+    parser.add_argument(
+        "--data_path_and_name_and_type",
+        action="append",
+        required=True,
+        type=lambda s: tuple(s.split(",")),
+        help="PATH,NAME,TYPE",
+    )
+    parser.add_argument("--key_file", default=None, help="decode only these utterances")
+    parser.add_argument("--output_dir", required=True)
+    parser.add_argument("--task", default=None, help="one task for every utterance")
+    parser.add_argument("--ngpu", type=int, default=0)
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--prompt_language", default=None, choices=["en", "zh"])
+    parser.add_argument("--chunk_seconds", type=float, default=30.0)
+    g = parser.add_argument_group("search")
+    g.add_argument("--beam_size", type=int, default=1)
+    g.add_argument("--max_new_tokens", type=int, default=200)
+    g.add_argument("--length_penalty", type=float, default=1.0)
+    g.add_argument("--repetition_penalty", type=float, default=1.0)
+    g.add_argument("--do_sample", action="store_true")
+    g.add_argument("--temperature", type=float, default=1.0)
+    g.add_argument("--top_k", type=int, default=0)
+    g.add_argument("--top_p", type=float, default=1.0)
+    g.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--log_level", default="INFO")
+    return parser
+
+
+def main(cmd=None):
+    args = get_parser().parse_args(cmd)
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
+    )
+    s2t = Speech2Text(
+        args.train_config,
+        args.model_file,
+        device="cuda" if args.ngpu > 0 else "cpu",
+        prompt_language=args.prompt_language,
+        batch_size=args.batch_size,
+        chunk_seconds=args.chunk_seconds,
+        beam_size=args.beam_size,
+        max_new_tokens=args.max_new_tokens,
+        length_penalty=args.length_penalty,
+        repetition_penalty=args.repetition_penalty,
+        do_sample=args.do_sample,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+    )
+    out = decode_data(
+        s2t, args.data_path_and_name_and_type, args.output_dir, args.key_file, args.task
+    )
+    logging.info(f"results in {out}")
+
+
+if __name__ == "__main__":
+    main()

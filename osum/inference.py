@@ -1,0 +1,174 @@
+"""Speech2Text: a trained model, its tokenizer and prompts, decoding waveforms into fields.
+
+    s2t = Speech2Text("exp/osum/config.yaml", "exp/osum/valid.acc.ave.pth", device="cuda")
+    result = s2t(wave, task="SER")                  # one 16 kHz waveform
+    results = s2t([w1, w2, w3], task=["ASR", "SER", "SRWT"])
+    result.parsed.transcript, result.parsed.labels, result.text
+
+Audio longer than ``chunk_seconds`` (the encoder's 30 s window) is cut into consecutive
+chunks, all decoded in batches, and joined: transcripts are concatenated, SRWT times are
+shifted by each chunk's start, labels are the majority over chunks (ties: the earliest
+chunk), an STTC answer is the last chunk's (only the last must have the answer marker),
+flags are the union.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import List, Sequence
+
+import numpy as np
+import torch
+
+from osum.decode import DecodeOptions
+from osum.preprocess import OSUMPreprocessor
+from osum.tasks import Parsed
+from osum.text_norm import normalize
+
+SAMPLE_RATE = 16000
+MIN_SAMPLES = 201  # the log-mel frontend's shortest input
+
+
+@dataclass
+class Result:
+    task: str
+    text: str  # the raw hypothesis (chunks joined by a space)
+    parsed: Parsed
+    score: float = 0.0
+    chunks: List[str] = field(default_factory=list)
+
+
+class Speech2Text:
+    """Decoding with a trained OSUM model.
+
+    Args:
+        train_config: the experiment's config.yaml (names the base model dirs).
+        model_file: a checkpoint (``valid.acc.ave.pth`` ...); None: the base weights only.
+        device: cpu, cuda, cuda:1 ...
+        prompt_language: language of the fixed task prompts (en or zh); None: the
+            first of the training config's ``prompt_languages``.
+        batch_size: utterances (chunks) decoded together.
+        chunk_seconds: longest piece of audio given to the encoder at once.
+        **decode_options: fields of :class:`osum.decode.DecodeOptions`.
+    """
+
+    def __init__(
+        self,
+        train_config: str,
+        model_file: str | None = None,
+        device: str = "cpu",
+        prompt_language: str | None = None,
+        batch_size: int = 8,
+        chunk_seconds: float = 30.0,
+        **decode_options,
+    ):
+        from osum.task import OSUMTask
+
+        self.model, self.args = OSUMTask.build_model_from_file(train_config, model_file, device)
+        self.model.eval()
+        self.device = device
+        conf = dict(self.args.preprocessor_conf)
+        if prompt_language is not None:
+            conf["prompt_languages"] = [prompt_language]
+        self.pre = OSUMPreprocessor(train=False, tokenizer=self.args.llm_conf["path"], **conf)
+        self.tokenizer = self.pre.tokenizer
+        self.registry = self.pre.registry
+        self.options = DecodeOptions(**decode_options)
+        self.batch_size = batch_size
+        self.chunk_samples = int(chunk_seconds * SAMPLE_RATE)
+
+    def __call__(
+        self,
+        speech: np.ndarray | torch.Tensor | Sequence,
+        task: str | Sequence[str] = "ASR",
+        sample_rate: int = SAMPLE_RATE,
+    ) -> Result | List[Result]:
+        single = isinstance(speech, (np.ndarray, torch.Tensor)) and np.ndim(speech) == 1
+        waves = [speech] if single else list(speech)
+        tasks = [task] * len(waves) if isinstance(task, str) else list(task)
+        if len(tasks) != len(waves):
+            raise ValueError(f"{len(waves)} waveforms but {len(tasks)} tasks")
+        waves = [self.prepare(w, sample_rate, i) for i, w in enumerate(waves)]
+        results = self.decode_batch(waves, tasks)
+        return results[0] if single else results
+
+    def prepare(self, wave, sample_rate: int, index) -> torch.Tensor:
+        wave = torch.as_tensor(np.asarray(wave, dtype=np.float32))
+        if wave.ndim == 2:  # (samples, channels)
+            wave = wave.mean(dim=1)
+        if sample_rate != SAMPLE_RATE:
+            import torchaudio
+
+            wave = torchaudio.functional.resample(wave, sample_rate, SAMPLE_RATE)
+        if len(wave) < MIN_SAMPLES:
+            raise ValueError(f"utterance {index}: {len(wave)} samples is too short to decode")
+        return wave
+
+    def chunks(self, wave: torch.Tensor) -> List[torch.Tensor]:
+        """Consecutive pieces of at most chunk_seconds (a last sliver is made longer)."""
+        n = self.chunk_samples
+        bounds = list(range(0, len(wave), n)) + [len(wave)]
+        if len(bounds) > 2 and bounds[-1] - bounds[-2] < MIN_SAMPLES:
+            bounds[-2] = len(wave) - MIN_SAMPLES
+        return [wave[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+    @torch.no_grad()
+    def decode_batch(self, waves: List[torch.Tensor], tasks: List[str]) -> List[Result]:
+        for t in tasks:
+            if t not in self.registry:
+                raise ValueError(f"unknown task {t!r}; known: {list(self.registry)}")
+        jobs = []  # (utterance, chunk index, offset seconds, samples)
+        for u, wave in enumerate(waves):
+            offset = 0
+            for c, piece in enumerate(self.chunks(wave)):
+                jobs.append((u, c, offset / SAMPLE_RATE, piece))
+                offset += len(piece)
+        order = sorted(range(len(jobs)), key=lambda j: -len(jobs[j][3]))  # similar lengths
+        hyps = [None] * len(jobs)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            pieces = [jobs[j][3] for j in idx]
+            prompts = [
+                torch.from_numpy(self.pre.prompt_ids(self.pre.prompt_for(tasks[jobs[j][0]])))
+                for j in idx
+            ]
+            pad = torch.nn.utils.rnn.pad_sequence
+            nbest = self.model.decode(
+                pad(pieces, batch_first=True).to(self.device),
+                torch.tensor([len(p) for p in pieces], device=self.device),
+                pad(prompts, batch_first=True, padding_value=-1).to(self.device),
+                torch.tensor([len(p) for p in prompts], device=self.device),
+                end_id=self.pre.end_id,
+                options=self.options,
+            )
+            for j, n in zip(idx, nbest):
+                hyps[j] = n[0]
+        results = []
+        for u, task_name in enumerate(tasks):
+            mine = [(jobs[j][2], hyps[j]) for j in range(len(jobs)) if jobs[j][0] == u]
+            results.append(self._join(self.registry[task_name], mine))
+        return results
+
+    def _join(self, task, pieces) -> Result:
+        texts = [self.tokenizer.decode(h.tokens) for _, h in pieces]
+        parsed = [task.parse(t) for t in texts]
+        out = Parsed(task=task.name)
+        out.transcript = normalize(" ".join(p.transcript for p in parsed))
+        for i, ((offset, _), p) in enumerate(zip(pieces, parsed)):
+            out.alignment += [(s + offset, e + offset, w) for s, e, w in p.alignment]
+            flags = (
+                p.flags if i == len(parsed) - 1 else [f for f in p.flags if f != "missing_answer"]
+            )
+            out.flags += [f for f in flags if f not in out.flags]
+        for f in task.fields:
+            votes = Counter(p.labels.get(f) for p in parsed)
+            best = max(votes.values())
+            out.labels[f] = next(p.labels.get(f) for p in parsed if votes[p.labels.get(f)] == best)
+        if task.chat:
+            out.answer = parsed[-1].answer
+        return Result(
+            task=task.name,
+            text=" ".join(texts),
+            parsed=out,
+            score=sum(h.score for _, h in pieces) / len(pieces),
+            chunks=texts,
+        )
