@@ -34,9 +34,10 @@ def build(device, sizes):
         f"{root}/qwen2",
         hidden_size=sizes["llm"],
         num_layers=sizes["llm_layers"],
-        intermediate_size=4 * sizes["llm"],
-        num_heads=sizes["heads"],
-        num_kv_heads=max(1, sizes["heads"] // 4),
+        intermediate_size=sizes["llm_ffn"],
+        num_heads=sizes["llm_heads"],
+        num_kv_heads=sizes["llm_kv_heads"],
+        model_vocab_size=sizes["vocab"],
     )
     torch.manual_seed(0)
     llm = build_llm(str(llm_dir), lora=False)
@@ -45,7 +46,7 @@ def build(device, sizes):
             frontend=WhisperFrontend(),
             specaug=None,
             encoder=WhisperEncoder(
-                n_state=sizes["enc"], n_head=sizes["heads"], n_layer=sizes["enc_layers"]
+                n_state=sizes["enc"], n_head=sizes["enc_heads"], n_layer=sizes["enc_layers"]
             ),
             adapter=OSUMAdapter(
                 sizes["enc"], sizes["llm"], linear_units=2 * sizes["enc"], num_blocks=2
@@ -78,9 +79,29 @@ def main():
         help="medium_0.5b: a Whisper-medium-sized encoder and a Qwen2-0.5B-sized LLM (GPU)",
     )
     args = parser.parse_args()
-    sizes = dict(enc=256, enc_layers=4, llm=256, llm_layers=4, heads=4)
-    if args.size == "medium_0.5b":
-        sizes = dict(enc=1024, enc_layers=24, llm=896, llm_layers=24, heads=16)
+    sizes = dict(
+        enc=256,
+        enc_layers=4,
+        enc_heads=4,
+        llm=256,
+        llm_layers=4,
+        llm_heads=4,
+        llm_kv_heads=1,
+        llm_ffn=1024,
+        vocab=None,
+    )
+    if args.size == "medium_0.5b":  # Whisper-medium encoder, Qwen2-0.5B shapes and vocabulary
+        sizes = dict(
+            enc=1024,
+            enc_layers=24,
+            enc_heads=16,
+            llm=896,
+            llm_layers=24,
+            llm_heads=14,
+            llm_kv_heads=2,
+            llm_ffn=4864,
+            vocab=151936,
+        )
     dev = args.device
     model = build(dev, sizes)
     end_id = 0

@@ -58,14 +58,18 @@ def build_qwen2(
     intermediate_size: int = 128,
     vocab_size: int = 400,
     seed: int = 0,
+    model_vocab_size: int | None = None,
 ) -> Path:
-    """A random-weight Qwen2ForCausalLM and its tokenizer in ``out_dir``."""
+    """A random-weight Qwen2ForCausalLM and its tokenizer in ``out_dir``.
+
+    ``model_vocab_size`` makes the embedding and output layers that large (e.g. Qwen2's
+    151936, for speed measurements) while the tokenizer stays small."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     tok = build_tokenizer(out_dir, tokenizer_corpus, vocab_size)
     config = Qwen2Config(
-        vocab_size=len(tok),
+        vocab_size=max(len(tok), model_vocab_size or 0),
         hidden_size=hidden_size,
         intermediate_size=intermediate_size,
         num_hidden_layers=num_layers,
