@@ -1,0 +1,187 @@
+"""Scoring a decode dir (osum_inference output) against its data dir, task by task.
+
+Per task: the transcript error rate (WER for English, CER for Chinese: see
+:mod:`osum.metrics`) for every task with a transcript; SRWT adds AAS (ms); label tasks get
+accuracy, macro-F1, per-class recall and a confusion matrix (text and PNG); STTC adds
+answer accuracy and chrF against ``utt2answer`` (and, when configured, an LLM judge).
+An utterance the decode dir lacks is scored as an empty hypothesis and counted under
+``missing``; a hypothesis that did not parse is scored as what could be read (an
+unreadable label is wrong).
+"""
+
+import json
+import logging
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable, Dict, List
+
+from osum import srwt
+from osum.decode_data import read_done
+from osum.metrics import (
+    average_absolute_shift,
+    chrf,
+    classification,
+    confusion_png,
+    confusion_text,
+    error_rate,
+    sclite_binary,
+    sclite_error_rate,
+)
+from osum.task_data import load_task_info, read_table
+from osum.tasks import Task, build_registry
+from osum.text_norm import normalize
+
+logger = logging.getLogger(__name__)
+
+
+def text_normalizer(name: str) -> Callable[[str], str]:
+    """``osum`` (the training normaliser) or ``whisper_en`` (openai-whisper's English one,
+    applied before osum's)."""
+    if name == "osum":
+        return normalize
+    if name == "whisper_en":
+        from whisper.normalizers import EnglishTextNormalizer
+
+        english = EnglishTextNormalizer()
+        return lambda s: normalize(english(s))
+    raise ValueError(f"unknown normalizer {name!r}; known: osum, whisper_en")
+
+
+def score(
+    decode_dir: str,
+    data_dir: str,
+    registry: Dict[str, Task] | None = None,
+    normalizer: str = "osum",
+    judge: Callable[[List[str], List[str], List[str]], float] | None = None,
+    out_dir: str | None = None,
+) -> dict:
+    decode_dir, data_dir = Path(decode_dir), Path(data_dir)
+    out = Path(out_dir) if out_dir else decode_dir / "scores"
+    out.mkdir(parents=True, exist_ok=True)
+    registry = registry or build_registry()
+    norm = text_normalizer(normalizer)
+    hyps = read_done(decode_dir)
+    info = load_task_info(data_dir)
+    texts = (
+        {k: v for k, (v, _) in read_table(data_dir / "text").items()}
+        if (data_dir / "text").is_file()
+        else {}
+    )
+    by_task: Dict[str, List[str]] = defaultdict(list)
+    for utt in sorted(info):
+        by_task[info[utt]["task"]].append(utt)
+    summary = {
+        "decode_dir": str(decode_dir),
+        "data_dir": str(data_dir),
+        "normalizer": normalizer,
+        "tasks": {},
+    }
+    for name, utts in sorted(by_task.items()):
+        task = registry[name]
+        missing = [u for u in utts if u not in hyps]
+        rows = {
+            u: hyps.get(
+                u, dict(transcript="", labels={}, alignment=[], answer="", flags=["missing"])
+            )
+            for u in utts
+        }
+        res = {
+            "utterances": len(utts),
+            "missing": len(missing),
+            "unparsed": sum(bool(rows[u]["flags"]) for u in utts),
+        }
+        if task.transcript or task.timestamps or task.chat:
+            refs = [norm(texts.get(u, "")) for u in utts]
+            got = [norm(rows[u]["transcript"]) for u in utts]
+            er = error_rate(utts, refs, got)
+            res.update(
+                error_rate=round(er.rate, 2),
+                unit=er.unit,
+                errors=er.errors,
+                ref_units=er.ref_units,
+                sub=er.substitutions,
+                dele=er.deletions,
+                ins=er.insertions,
+            )
+            _write_alignments(out / f"{name}.align.txt", er)
+            if sclite_binary():
+                errors, n = sclite_error_rate(utts, refs, got, out / f"sclite_{name}")
+                res["sclite_error_rate"] = round(100.0 * errors / max(n, 1), 2)
+        if task.timestamps:
+            ref_ali = [srwt.split_to_units(info[u].get("alignment", [])) for u in utts]
+            hyp_ali = [[tuple(x) for x in rows[u]["alignment"]] for u in utts]
+            aas, matched = average_absolute_shift(ref_ali, hyp_ali)
+            res.update(aas_ms=round(aas, 1) if matched else None, aas_matched_units=matched)
+        for f in task.fields:
+            c = classification(
+                [normalize(info[u][f]) for u in utts],
+                [rows[u]["labels"].get(f) for u in utts],
+                task.label_sets[f],
+            )
+            res[f] = dict(
+                accuracy=round(c.accuracy, 2),
+                macro_f1=round(c.macro_f1, 2),
+                recall={k: round(v, 2) for k, v in c.recall.items()},
+            )
+            (out / f"{name}.{f}.confusion.txt").write_text(confusion_text(c), encoding="utf-8")
+            confusion_png(c, out / f"{name}.{f}.confusion.png", f"{name} {f} ({data_dir.name})")
+        if task.chat:
+            ref_ans = [normalize(info[u].get("answer", "")) for u in utts]
+            hyp_ans = [normalize(rows[u]["answer"] or "") for u in utts]
+            res["answer_accuracy"] = round(
+                100.0 * sum(r == h for r, h in zip(ref_ans, hyp_ans)) / len(utts), 2
+            )
+            res["answer_chrf"] = round(chrf(ref_ans, hyp_ans), 2)
+            if judge is not None:
+                res["judge_score"] = round(
+                    judge([texts.get(u, "") for u in utts], ref_ans, hyp_ans), 2
+                )
+        summary["tasks"][name] = res
+    (out / "result.json").write_text(
+        json.dumps(summary, indent=1, ensure_ascii=False), encoding="utf-8"
+    )
+    return summary
+
+
+def _write_alignments(path: Path, er) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(
+            f"# {er.unit} error rate {er.rate:.2f} % ({er.errors} / {er.ref_units}: "
+            f"{er.substitutions} sub, {er.deletions} del, {er.insertions} ins)\n"
+        )
+        for utt, errors, n, ali in er.per_utt:
+            f.write(f"{utt} {errors}/{n} {ali}\n")
+
+
+def openai_judge(base_url: str, model: str, api_key: str | None = None, timeout: float = 60.0):
+    """An LLM judge through any OpenAI-compatible ``/chat/completions`` endpoint: scores each
+    reply 1-10 against the question and the reference answer; returns the mean."""
+    import re
+
+    import requests
+
+    def judge(questions: List[str], refs: List[str], hyps: List[str]) -> float:
+        scores = []
+        for q, r, h in zip(questions, refs, hyps):
+            prompt = (
+                "Rate the reply to the question from 1 (useless) to 10 (perfect), using the "
+                f"reference answer as a guide. Answer with the number only.\nQuestion: {q}\n"
+                f"Reference answer: {r}\nReply: {h}"
+            )
+            resp = requests.post(
+                f"{base_url.rstrip('/')}/chat/completions",
+                headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
+                json={
+                    "model": model,
+                    "messages": [{"role": "user", "content": prompt}],
+                    "temperature": 0,
+                },
+                timeout=timeout,
+            )
+            resp.raise_for_status()
+            text = resp.json()["choices"][0]["message"]["content"]
+            m = re.search(r"\d+(\.\d+)?", text)
+            scores.append(float(m.group()) if m else 0.0)
+        return sum(scores) / max(len(scores), 1)
+
+    return judge
