@@ -88,3 +88,15 @@ def test_sclite_agrees_with_jiwer(tmp_path):
     errors, n = sclite_error_rate(utts, refs, hyps, tmp_path / "sclite")
     assert (errors, n) == (ours.errors, ours.ref_units)
     assert (tmp_path / "sclite" / "sclite.pralign").is_file()
+
+
+def test_whisper_english_normalizer_option():
+    from osum.score import text_normalizer
+
+    norm = text_normalizer("whisper_en")
+    assert norm("Mr. Smith's  COLOUR, please!") == text_normalizer("whisper_en")(
+        "mister smith's color please"
+    )
+    assert text_normalizer("osum")("A  B") == "a b"
+    with pytest.raises(ValueError, match="known"):
+        text_normalizer("nope")
