@@ -89,6 +89,8 @@ def mix_data_dirs(sources: Sequence[Tuple[str, float]], out: str) -> dict:
     ctm: Dict[str, list] = {}
     origin: Dict[str, str] = {}
     rows = []
+    # if any source has segments the mix has them: whole files become one segment each
+    any_segments = any((Path(s) / "segments").is_file() for s, _ in sources)
     for src, weight in sources:
         src = Path(src)
         if not (src / "utt2spk").is_file():
@@ -96,10 +98,13 @@ def mix_data_dirs(sources: Sequence[Tuple[str, float]], out: str) -> dict:
         if weight < 0 or not math.isfinite(weight):
             raise DataError(f"{src}: weight must be >= 0, got {weight}")
         tables = {n: _lines(src / n) for n in PER_UTT_FILES}
-        has_segments = bool(tables["segments"])
-        if has_segments:
+        secs = durations(src)
+        if any_segments and not tables["segments"]:
+            tables["segments"] = {u: f"{u} 0 {secs[u]:.3f}" for u in tables["utt2spk"]}
+        if tables["segments"]:
+            wavs = _lines(src / "wav.scp")
             tables["wav.scp"] = {}
-            for reco, path in _lines(src / "wav.scp").items():
+            for reco, path in wavs.items():
                 if reco in recordings and recordings[reco] != path:
                     raise DataError(
                         f"{src}/wav.scp: recording {reco} also comes from another "
@@ -111,7 +116,6 @@ def mix_data_dirs(sources: Sequence[Tuple[str, float]], out: str) -> dict:
         # dense task files whatever the source had (no utt2task = all ASR)
         tables["utt2task"] = {u: i["task"] for u, i in info.items()}
         tables["utt2taskinfo"] = {u: _json(i) for u, i in info.items()}
-        secs = durations(src)
         copies = int(math.floor(weight))
         for utt in sorted(tables["utt2spk"]):
             n = copies + (1 if _keep_fraction(utt, weight - copies) else 0)

@@ -10,10 +10,15 @@ exactly what it would be alone, so a batch gives the answers of one-at-a-time de
   end token (HF's convention); a row stops when it has ``beam_size`` finished
   hypotheses and no live beam, normalised at the current length, scores better than
   the ``beam_size``-th of them (HF's ``early_stopping=False`` rule); the n-best list is
-  sorted by that score, best first, and ``logprob`` is exactly the model's
-  log-probability of the tokens;
-* ``repetition_penalty`` (HF's rule: logits of tokens already generated are divided by
-  it when positive, multiplied when negative), ``max_new_tokens``.
+  sorted by that score, best first; without a repetition penalty ``logprob`` is exactly
+  the model's log-probability of the tokens;
+* ``repetition_penalty`` as HF applies it (scores of tokens already generated are
+  divided by it when positive, multiplied when negative: the logits in greedy search and
+  sampling, the log-probabilities in beam search), ``max_new_tokens``.
+
+Greedy and beam search give the same tokens at any batch size. Sampling draws from one
+generator for the whole batch, so its output depends on the batch (a seed makes a run
+repeatable, not batch-invariant).
 """
 
 from dataclasses import dataclass
@@ -162,8 +167,9 @@ class Decoder:
         row_done = [False] * batch
         lp = opts.length_penalty
         for t in range(opts.max_new_tokens):
-            logits = self._penalise(logits, seqs, opts.repetition_penalty)
+            # as HF's beam search: the penalty applies to log-probabilities
             logp = torch.log_softmax(logits, dim=-1)
+            logp = self._penalise(logp, seqs, opts.repetition_penalty)
             cand = (beam_scores.view(-1, 1) + logp).view(batch, k * vocab)
             top_scores, top_idx = cand.topk(2 * k, dim=1)
             top_scores, top_idx = top_scores.tolist(), top_idx.tolist()

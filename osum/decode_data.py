@@ -1,8 +1,10 @@
 """Decoding a data dir into Kaldi-style result files, resumable.
 
 Each decoded utterance is appended to ``<output_dir>/results.jsonl`` at once, so an
-interrupted run started again decodes only what is missing. At the end the results of
-the run's utterances are written as sorted Kaldi-style files:
+interrupted run started again decodes only what is missing; the decoding options are kept
+in ``decode_options.json`` and a run with other options is refused. An output dir
+belongs to one job: parallel jobs (``--key_file`` splits) write to dirs of their own.
+At the end the results of the run's utterances are written as sorted Kaldi-style files:
 
     text          <utt> <transcript>            raw      <utt> <raw model output>
     task          <utt> <task>                  flags    <utt> <parse flags, or ->
@@ -41,7 +43,7 @@ def read_done(output_dir: Path) -> Dict[str, dict]:
         return done
     text = path.read_text(encoding="utf-8")
     broken = bool(text) and not text.endswith("\n")
-    for line in text.splitlines():
+    for line in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
@@ -57,6 +59,10 @@ def read_done(output_dir: Path) -> Dict[str, dict]:
         )
         tmp.replace(path)
     return done
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def to_row(utt: str, result: Result) -> dict:
@@ -98,6 +104,15 @@ def decode_data(
             "no speech data given (--data_path_and_name_and_type wav.scp,speech,sound)"
         )
     keys = list(read_2columns_text(key_file)) if key_file else list(speech.keys())
+    _check_options(
+        output_dir,
+        dict(
+            task=task,
+            search=vars(s2t.options),
+            prompt_languages=s2t.pre.prompt_languages,
+            chunk_samples=s2t.chunk_samples,
+        ),
+    )
     done = read_done(output_dir)
     todo = [k for k in keys if k not in done]
     if len(todo) < len(keys):
@@ -121,6 +136,24 @@ def decode_data(
             bar.update(len(batch))
     write_kaldi_files(output_dir, [done[k] for k in keys])
     return output_dir
+
+
+def _check_options(output_dir: Path, options: dict) -> None:
+    """An output dir holds one decoding setup: resuming with other options is refused."""
+    path = output_dir / "decode_options.json"
+    options = json.loads(json.dumps(options))
+    if path.is_file():
+        before = json.loads(path.read_text(encoding="utf-8"))
+        if before != options:
+            changed = sorted(
+                k for k in set(before) | set(options) if before.get(k) != options.get(k)
+            )
+            raise ValueError(
+                f"{output_dir} was decoded with other options ({', '.join(changed)} "
+                f"differ, see {path}); use another --output_dir"
+            )
+    else:
+        path.write_text(json.dumps(options, indent=1), encoding="utf-8")
 
 
 def write_kaldi_files(output_dir: Path, rows: List[dict]) -> None:

@@ -7,8 +7,8 @@
 
 Audio longer than ``chunk_seconds`` (the encoder's 30 s window) is cut into consecutive
 chunks, all decoded in batches, and joined: transcripts are concatenated, SRWT times are
-shifted by each chunk's start, labels are the majority over chunks (ties: the earliest
-chunk), an STTC answer is the last chunk's (only the last must have the answer marker),
+shifted by each chunk's start, labels are the majority over the chunks that gave one
+(ties: the earliest chunk), an STTC answer is the last chunk's (only the last must have the answer marker),
 flags are the union.
 """
 
@@ -92,7 +92,13 @@ class Speech2Text:
         return results[0] if single else results
 
     def prepare(self, wave, sample_rate: int, index) -> torch.Tensor:
-        wave = torch.as_tensor(np.asarray(wave, dtype=np.float32))
+        """A float32 mono 16 kHz CPU tensor; integer PCM is scaled to [-1, 1]."""
+        if isinstance(wave, torch.Tensor):
+            wave = wave.detach().cpu().numpy()
+        wave = np.asarray(wave)
+        if np.issubdtype(wave.dtype, np.integer):
+            wave = wave.astype(np.float32) / float(np.iinfo(wave.dtype).max + 1)
+        wave = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
         if wave.ndim == 2:  # (samples, channels)
             wave = wave.mean(dim=1)
         if sample_rate != SAMPLE_RATE:
@@ -149,7 +155,7 @@ class Speech2Text:
         return results
 
     def _join(self, task, pieces) -> Result:
-        texts = [self.tokenizer.decode(h.tokens) for _, h in pieces]
+        texts = [self.tokenizer.decode(h.tokens, skip_special_tokens=True) for _, h in pieces]
         parsed = [task.parse(t) for t in texts]
         out = Parsed(task=task.name)
         out.transcript = normalize(" ".join(p.transcript for p in parsed))
@@ -159,10 +165,11 @@ class Speech2Text:
                 p.flags if i == len(parsed) - 1 else [f for f in p.flags if f != "missing_answer"]
             )
             out.flags += [f for f in flags if f not in out.flags]
-        for f in task.fields:
-            votes = Counter(p.labels.get(f) for p in parsed)
-            best = max(votes.values())
-            out.labels[f] = next(p.labels.get(f) for p in parsed if votes[p.labels.get(f)] == best)
+        for f in task.fields:  # majority of the chunks that gave a label
+            given = [p.labels.get(f) for p in parsed if p.labels.get(f) is not None]
+            votes = Counter(given)
+            best = max(votes.values(), default=0)
+            out.labels[f] = next((x for x in given if votes[x] == best), None)
         if task.chat:
             out.answer = parsed[-1].answer
         return Result(

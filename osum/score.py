@@ -11,6 +11,7 @@ unreadable label is wrong).
 
 import json
 import logging
+import unicodedata
 from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Dict, List
@@ -34,17 +35,27 @@ from osum.text_norm import normalize
 logger = logging.getLogger(__name__)
 
 
+def strip_punctuation(text: str) -> str:
+    """NFKC (full-width letters and digits to ASCII), then every Unicode punctuation
+    character becomes a space."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(" " if unicodedata.category(c).startswith("P") else c for c in text)
+
+
 def text_normalizer(name: str) -> Callable[[str], str]:
-    """``osum`` (the training normaliser) or ``whisper_en`` (openai-whisper's English one,
-    applied before osum's)."""
+    """``osum`` (the training normaliser), ``osum_nopunct`` (the same after NFKC and
+    without punctuation, as error rates are usually reported) or ``whisper_en``
+    (openai-whisper's English normaliser, then osum's)."""
     if name == "osum":
         return normalize
+    if name == "osum_nopunct":
+        return lambda s: normalize(strip_punctuation(s))
     if name == "whisper_en":
         from whisper.normalizers import EnglishTextNormalizer
 
         english = EnglishTextNormalizer()
         return lambda s: normalize(english(s))
-    raise ValueError(f"unknown normalizer {name!r}; known: osum, whisper_en")
+    raise ValueError(f"unknown normalizer {name!r}; known: osum, osum_nopunct, whisper_en")
 
 
 def score(
@@ -154,34 +165,45 @@ def _write_alignments(path: Path, er) -> None:
 
 
 def openai_judge(base_url: str, model: str, api_key: str | None = None, timeout: float = 60.0):
-    """An LLM judge through any OpenAI-compatible ``/chat/completions`` endpoint: scores each
-    reply 1-10 against the question and the reference answer; returns the mean."""
+    """An LLM judge through any OpenAI-compatible ``/chat/completions`` endpoint: rates each
+    reply 1-10 against the question and the reference answer. Returns the mean over the
+    rated replies and how many requests failed or gave no rating (left out, counted)."""
     import re
 
     import requests
 
-    def judge(questions: List[str], refs: List[str], hyps: List[str]) -> float:
-        scores = []
+    def judge(questions: List[str], refs: List[str], hyps: List[str]) -> dict:
+        scores, failures = [], 0
         for q, r, h in zip(questions, refs, hyps):
             prompt = (
-                "Rate the reply to the question from 1 (useless) to 10 (perfect), using the "
-                f"reference answer as a guide. Answer with the number only.\nQuestion: {q}\n"
-                f"Reference answer: {r}\nReply: {h}"
+                "Rate the reply to the question with one integer from 1 (useless) to 10 "
+                "(perfect), using the reference answer as a guide. Answer with the number "
+                f"only.\nQuestion: {q}\nReference answer: {r}\nReply: {h}"
             )
-            resp = requests.post(
-                f"{base_url.rstrip('/')}/chat/completions",
-                headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
-                json={
-                    "model": model,
-                    "messages": [{"role": "user", "content": prompt}],
-                    "temperature": 0,
-                },
-                timeout=timeout,
-            )
-            resp.raise_for_status()
-            text = resp.json()["choices"][0]["message"]["content"]
-            m = re.search(r"\d+(\.\d+)?", text)
-            scores.append(float(m.group()) if m else 0.0)
-        return sum(scores) / max(len(scores), 1)
+            try:
+                resp = requests.post(
+                    f"{base_url.rstrip('/')}/chat/completions",
+                    headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
+                    json={
+                        "model": model,
+                        "messages": [{"role": "user", "content": prompt}],
+                        "temperature": 0,
+                    },
+                    timeout=timeout,
+                )
+                resp.raise_for_status()
+                text = resp.json()["choices"][0]["message"]["content"].strip()
+            except (requests.RequestException, KeyError, IndexError, ValueError) as e:
+                logger.warning(f"judge request failed: {e}")
+                failures += 1
+                continue
+            m = re.fullmatch(r"\D*?(10|[1-9])(\.\d+)?\D*", text)
+            if m is None:
+                logger.warning(f"judge reply is not a 1-10 rating: {text[:80]!r}")
+                failures += 1
+                continue
+            scores.append(float(m.group(1)))
+        mean = sum(scores) / len(scores) if scores else None
+        return {"mean": mean, "rated": len(scores), "failed": failures}
 
     return judge

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import List, Sequence, Tuple
 
-from osum.text_norm import is_cjk, join_units, normalize
+from osum.text_norm import join_units, normalize, units
 
 Alignment = List[Tuple[float, float, str]]  # (start s, end s, unit)
 
@@ -27,16 +27,13 @@ _TAG = re.compile(r"<[^<>]*>")
 
 def split_to_units(alignment: Sequence[Tuple[float, float, str]]) -> Alignment:
     """Word-level (start, end, word) -> unit level: a Chinese word of n characters gets
-    n equal slices of its span; English words stay whole; text is normalised."""
+    n equal slices of its span, and so does a span holding several English words (a
+    hypothesis may time "new york" as one unit); text is normalised."""
     out: Alignment = []
     for start, end, word in alignment:
-        word = normalize(word)
-        chars = [c for c in word if c != " "]
-        if chars and all(is_cjk(c) for c in chars) and len(chars) > 1:
-            step = (end - start) / len(chars)
-            out.extend((start + i * step, start + (i + 1) * step, c) for i, c in enumerate(chars))
-        elif word:
-            out.append((start, end, word))
+        pieces = units(word)  # English words and single Chinese characters
+        step = (end - start) / max(len(pieces), 1)
+        out.extend((start + i * step, start + (i + 1) * step, u) for i, u in enumerate(pieces))
     return out
 
 
@@ -57,7 +54,9 @@ def parse(text: str) -> ParsedSRWT:
 
     Flags: ``no_timestamps`` (no timed unit found), ``untimed_text`` (text outside the
     ``<t>unit<t>`` pattern, kept in the transcript), ``bad_times`` (end before start or
-    time going backwards), ``bad_tag`` (a ``<...>`` that is not a time).
+    time going backwards), ``bad_tag`` (a ``<...>`` that is not a time),
+    ``merged_units`` (several words or Chinese characters under one pair of times: the
+    span is split evenly among them).
     """
     s = normalize(text)
     result = ParsedSRWT()
@@ -72,8 +71,11 @@ def parse(text: str) -> ParsedSRWT:
         if end < start or start < last_end - 1e-6:
             _flag(result, "bad_times")
         last_end = max(last_end, end)
-        result.alignment.append((start, end, unit))
-        words.append(unit)
+        pieces = split_to_units([(start, end, unit)])
+        if len(pieces) > 1:
+            _flag(result, "merged_units")
+        result.alignment.extend(pieces)
+        words.extend(u for _, _, u in pieces)
         pos = m.end()
     if s[pos:].strip():
         _untimed(s[pos:], words, result)

@@ -187,7 +187,12 @@ def validate_task_files(data_dir: Path, registry: Mapping[str, Task] | None = No
 
 def _check_alignment(path, utt, words, duration, tolerance=0.02) -> List[str]:
     errors, last_end = [], 0.0
-    for start, end, _word, line in words:
+    for start, end, word, line in words:
+        if "<" in word or ">" in word:
+            errors.append(
+                f"{path}:{line}: {utt}: word {word!r} has '<' or '>', which the "
+                "timestamp format reserves (drop <unk>, <sil> and the like)"
+            )
         if start < last_end - 1e-6:
             errors.append(
                 f"{path}:{line}: {utt}: word starts at {start:.2f} s, before the "

@@ -177,6 +177,16 @@ class Task:
         return out
 
 
+# how the single-label prompts name each field, in English and in Chinese
+FIELD_NAMES = {
+    "event": ("vocal event", "音频事件"),
+    "emotion": ("emotion", "情感"),
+    "style": ("speaking style", "风格"),
+    "gender": ("speaker gender", "性别"),
+    "age": ("speaker age", "年龄"),
+}
+
+
 def _prompts(en: List[str], zh: List[str]) -> Dict[str, List[str]]:
     return {"en": en, "zh": zh}
 
@@ -235,31 +245,31 @@ TASKS: Dict[str, Task] = {
         Task(
             "VED",
             "<TRANSCRIBE> <CAPTION>",
-            _label_prompts("vocal event", "音频事件", LABEL_SETS["event"]),
+            _label_prompts(*FIELD_NAMES["event"], LABEL_SETS["event"]),
             fields=("event",),
         ),
         Task(
             "SER",
             "<TRANSCRIBE> <EMOTION>",
-            _label_prompts("emotion", "情感", LABEL_SETS["emotion"]),
+            _label_prompts(*FIELD_NAMES["emotion"], LABEL_SETS["emotion"]),
             fields=("emotion",),
         ),
         Task(
             "SSR",
             "<TRANSCRIBE> <STYLE>",
-            _label_prompts("speaking style", "风格", LABEL_SETS["style"]),
+            _label_prompts(*FIELD_NAMES["style"], LABEL_SETS["style"]),
             fields=("style",),
         ),
         Task(
             "SGC",
             "<TRANSCRIBE> <GENDER>",
-            _label_prompts("speaker gender", "性别", LABEL_SETS["gender"]),
+            _label_prompts(*FIELD_NAMES["gender"], LABEL_SETS["gender"]),
             fields=("gender",),
         ),
         Task(
             "SAP",
             "<TRANSCRIBE> <AGE>",
-            _label_prompts("speaker age", "年龄", LABEL_SETS["age"]),
+            _label_prompts(*FIELD_NAMES["age"], LABEL_SETS["age"]),
             fields=("age",),
         ),
         Task(
@@ -342,15 +352,22 @@ def build_registry(
     for k, v in (extra_labels or {}).items():
         sets.setdefault(k, [])
         sets[k] += [normalize(x) for x in v if normalize(x) not in sets[k]]
-    registry = {}
-    for name, task in TASKS.items():
-        task = replace(task, label_sets={f: sets[f] for f in task.fields})
-        if overrides and name in overrides:
-            task = replace(task, **overrides[name])
-        registry[name] = task
     unknown = set(overrides or {}) - set(TASKS)
     if unknown:
         raise ValueError(f"unknown tasks {sorted(unknown)}; known: {list(TASKS)}")
+    changed = set(label_sets or {}) | set(extra_labels or {})
+    registry = {}
+    for name, task in TASKS.items():
+        over = dict((overrides or {}).get(name, {}))
+        fields = tuple(over.get("fields", task.fields))
+        missing = [f for f in fields if f not in sets]
+        if missing:
+            raise ValueError(f"task {name}: no label set for {missing}; known: {sorted(sets)}")
+        if len(fields) == 1 and fields[0] in changed and "prompts" not in over:
+            # the single-label prompts list the labels: say the ones in use
+            what, zh_what = FIELD_NAMES[fields[0]]
+            over["prompts"] = _label_prompts(what, zh_what, sets[fields[0]])
+        registry[name] = replace(task, **over, label_sets={f: sets[f] for f in fields})
     return registry
 
 

@@ -56,6 +56,8 @@ def test_single_and_list_calls(s2t, speech_data):
         s2t(w["en0-000"], task="NOPE")
     with pytest.raises(ValueError, match="too short"):
         s2t(np.zeros(100, dtype=np.float32))
+    pcm = (w["en0-000"] * 32768).astype(np.int16)  # integer PCM is scaled, not misread
+    assert torch.allclose(s2t.prepare(pcm, 16000, 0), torch.from_numpy(w["en0-000"]), atol=1e-4)
 
 
 def test_long_audio_is_decoded_in_chunks_and_joined(s2t, speech_data):
@@ -130,6 +132,8 @@ def test_osum_inference_writes_kaldi_files_and_resumes(exp, speech_data, tmp_pat
     assert sorted(r["utt"] for r in rows) == sorted(
         k.split()[0] for k in open(speech_data / "wav.scp")
     )
+    res = subprocess.run(cmd + ["--task", "ASR"], capture_output=True, text=True)
+    assert res.returncode != 0 and "was decoded with other options (task differ" in res.stderr
     text = (out / "text").read_text().splitlines()
     assert len(text) == 12 and len((out / "utt2emotion").read_text().splitlines()) == 12
     assert all(len(line.split()) >= 2 for line in (out / "flags").read_text().splitlines())
@@ -166,6 +170,8 @@ def test_join_rules(s2t):
     assert ser.parsed.labels["emotion"] == "happy" and ser.parsed.transcript == "a b c"
     tie = s2t._join(reg["SER"], [(0, hyp("a<sad>")), (30, hyp("b<happy>"))])
     assert tie.parsed.labels["emotion"] == "sad"
+    unread = s2t._join(reg["SER"], [(0, hyp("a")), (30, hyp("b<happy>")), (60, hyp("c"))])
+    assert unread.parsed.labels["emotion"] == "happy"  # chunks without a label do not vote
     chat = s2t._join(reg["STTC"], [(0, hyp("一加")), (30, hyp("一<开始回答>二"))])
     assert chat.parsed.transcript == "一加一" and chat.parsed.answer == "二"
     assert chat.parsed.flags == []  # only the last chunk must carry the answer marker

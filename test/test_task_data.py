@@ -249,3 +249,33 @@ def test_command_line_tools(task_dir, tmp_path):
     )
     res = run("osum.bin.prepare_task_info", str(task_dir))
     assert res.returncode == 1 and "prepare_task_info: " in res.stderr
+
+
+def test_ctm_words_with_brackets_are_rejected(task_dir):
+    edit(task_dir / "ctm", "0.32 0.18 the", "0.32 0.18 <unk>")
+    assert any("ctm:2: en0-001: word '<unk>'" in e for e in validate_task_files(task_dir))
+
+
+def test_mix_of_segmented_and_plain_dirs(task_dir, tmp_path):
+    seg = tmp_path / "seg"
+    seg.mkdir()
+    wav = dict(line.split() for line in (task_dir / "wav.scp").read_text().splitlines())
+    write(seg / "wav.scp", {"rec1": wav["en0-000"]})
+    write(seg / "segments", {"sx-a": "rec1 0.0 0.5", "sx-b": "rec1 0.5 1.0"})
+    write(seg / "text", {"sx-a": "turn on", "sx-b": "the light"})
+    write(seg / "utt2spk", {"sx-a": "sx", "sx-b": "sx"})
+    out = tmp_path / "mix"
+    mix_data_dirs([(str(seg), 1), (str(task_dir), 1)], str(out))
+    segments = dict(line.split(" ", 1) for line in (out / "segments").read_text().splitlines())
+    recos = dict(line.split(" ", 1) for line in (out / "wav.scp").read_text().splitlines())
+    assert len(segments) == 14 and segments["sx-b"] == "rec1 0.5 1.0"
+    assert segments["en0-003"].startswith("en0-003 0 ") and recos["en0-003"] == wav["en0-003"]
+    assert set(recos) == {s.split()[0] for s in segments.values()}
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    res = subprocess.run(
+        [str(REPO / "utils/validate_data_dir.sh"), "--no-feats", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr

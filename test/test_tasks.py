@@ -109,3 +109,14 @@ def test_prompts_and_errors():
         REG["SER"].build_target(dict(text="hi"))
     with pytest.raises(ValueError, match="unknown tasks"):
         build_registry(overrides={"NOPE": {}})
+
+
+def test_config_label_sets_reach_the_prompts_and_fields_can_change():
+    reg = build_registry(label_sets={"style": ["Default", "Whisper"]})
+    assert "default, whisper" in reg["SSR"].prompts["en"][0]
+    assert "news/science" not in "".join(reg["SSR"].prompts["zh"])
+    assert "news/science" in REG["SSR"].prompts["en"][0]
+    two = build_registry(overrides={"SER": {"fields": ("emotion", "gender")}})["SER"]
+    assert two.parse("hi<sad><male>").labels == {"emotion": "sad", "gender": "male"}
+    with pytest.raises(ValueError, match="no label set"):
+        build_registry(overrides={"SER": {"fields": ("mood",)}})

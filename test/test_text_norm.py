@@ -61,3 +61,10 @@ def test_srwt_format_parse_round_trip(items):
 def test_srwt_parse_never_raises(s):
     p = srwt.parse(s)
     assert isinstance(p.flags, list)
+
+
+def test_srwt_splits_merged_units_with_a_flag():
+    p = srwt.parse("<0.10>new york<0.50><0.50>打开<0.90>")
+    assert [w for *_, w in p.alignment] == ["new", "york", "打", "开"]
+    assert abs(p.alignment[1][0] - 0.3) < 1e-9 and p.alignment[1][1] == 0.5
+    assert p.flags == ["merged_units"] and p.transcript == "new york打开"

@@ -2,7 +2,7 @@
 """Score a decode dir against its data dir, per task; writes <decode_dir>/scores/.
 
     python -m osum.bin.osum_score --decode_dir exp/osum/decode_test --data_dir data/test
-        [--normalizer osum|whisper_en] [--task_conf conf.yaml]
+        [--normalizer osum|osum_nopunct|whisper_en] [--task_conf conf.yaml]
         [--judge_url http://host:port/v1 --judge_model NAME --judge_api_key_env VAR]
 
 The judge (STTC replies rated by an LLM through an OpenAI-compatible endpoint) is off
@@ -22,7 +22,9 @@ def main(cmd=None):
     parser.add_argument("--decode_dir", required=True)
     parser.add_argument("--data_dir", required=True)
     parser.add_argument("--out_dir", default=None, help="default: <decode_dir>/scores")
-    parser.add_argument("--normalizer", default="osum", choices=["osum", "whisper_en"])
+    parser.add_argument(
+        "--normalizer", default="osum", choices=["osum", "osum_nopunct", "whisper_en"]
+    )
     parser.add_argument("--task_conf", default=None, help="YAML: build_registry() arguments")
     parser.add_argument("--judge_url", default=None)
     parser.add_argument("--judge_model", default=None)
