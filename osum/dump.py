@@ -1,0 +1,184 @@
+"""Feature dump (stage 2): a Kaldi data dir -> audio or Whisper log-mel ready for training.
+
+    raw          16 kHz mono 16-bit wav files (converted from any rate, channel count or
+                 format soundfile reads; segments cut out), ``wav.scp`` and
+                 ``speech_shape`` (samples)
+    whisper_mel  Whisper log-mel (80 or 128 bins) in kaldiio ark/scp (``feats.scp``),
+                 ``feats_shape`` (``frames,bins``) and ``utt2num_frames``
+
+Both copy the data dir's text and task files for the utterances they keep. An utterance
+whose audio is missing, unreadable, empty or longer than the limit is skipped and listed
+with the reason in ``<out>/skipped``; the good ones are never lost. With ``nj`` jobs,
+job ``j`` dumps every ``nj``-th utterance into ``<out>/split<nj>/<j>`` and
+:func:`merge` joins the parts.
+"""
+
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import kaldiio
+import numpy as np
+import soundfile
+import torch
+
+from osum.frontend import SAMPLE_RATE, WhisperFrontend
+from osum.task_data import DataError, read_table
+
+COPIED = [
+    "text",
+    "utt2spk",
+    "utt2task",
+    "utt2taskinfo",
+    "utt2emotion",
+    "utt2event",
+    "utt2style",
+    "utt2gender",
+    "utt2age",
+    "utt2answer",
+    "ctm",
+]
+
+
+def read_audio(path: str, start: float = 0.0, end: float | None = None) -> np.ndarray:
+    """Mono float32 at 16 kHz from any file soundfile reads, optionally a segment."""
+    audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    first = int(round(start * rate))
+    last = None if end is None or end < 0 else int(round(end * rate))
+    audio = audio[first:last].mean(axis=1)
+    if rate != SAMPLE_RATE:
+        import torchaudio
+
+        audio = torchaudio.functional.resample(torch.from_numpy(audio), rate, SAMPLE_RATE).numpy()
+    return audio
+
+
+def utterances(data_dir: Path) -> List[Tuple[str, str, float, float | None]]:
+    """(utt, audio path, start s, end s or None) for every utterance of utt2spk."""
+    wav = {k: v for k, (v, _) in read_table(data_dir / "wav.scp").items()}
+    utts = read_table(data_dir / "utt2spk")
+    out = []
+    if (data_dir / "segments").is_file():
+        for utt, (v, _) in read_table(data_dir / "segments").items():
+            reco, start, end = v.split()[:3]
+            if utt in utts:
+                out.append((utt, wav.get(reco, ""), float(start), float(end)))
+    else:
+        out = [(utt, wav.get(utt, ""), 0.0, None) for utt in utts]
+    return sorted(out)
+
+
+def dump(
+    data_dir: str,
+    out_dir: str,
+    feats_type: str = "raw",
+    n_mels: int = 80,
+    max_seconds: float = 30.0,
+    nj: int = 1,
+    job: int = 1,
+) -> Dict[str, int]:
+    """Dump job ``job`` of ``nj`` (1-based); returns counts of dumped and skipped."""
+    data_dir, out = Path(data_dir), Path(out_dir)
+    if feats_type not in ("raw", "whisper_mel"):
+        raise ValueError(f"feats_type must be raw or whisper_mel, not {feats_type!r}")
+    if nj > 1:
+        out = out / f"split{nj}" / str(job)
+    out.mkdir(parents=True, exist_ok=True)
+    todo = utterances(data_dir)[job - 1 :: nj]
+    frontend = WhisperFrontend(n_mels=n_mels) if feats_type == "whisper_mel" else None
+    kept, skipped = [], []
+    scp_lines, shapes = [], []
+    writer = None
+    if frontend is not None:
+        writer = kaldiio.WriteHelper(f"ark,scp:{out / 'feats.ark'},{out / 'feats.scp'}")
+    try:
+        for utt, path, start, end in todo:
+            reason, audio = None, None
+            if not path or not Path(path).is_file():
+                reason = f"audio file {path or '(none in wav.scp)'} not found"
+            else:
+                try:
+                    audio = read_audio(path, start, end)
+                except (RuntimeError, soundfile.LibsndfileError, ValueError) as e:
+                    reason = f"cannot read {path}: {e}"
+            if reason is None and len(audio) <= 200:
+                reason = f"{path}: empty or shorter than 201 samples"
+            if reason is None and len(audio) > max_seconds * SAMPLE_RATE:
+                reason = f"{len(audio) / SAMPLE_RATE:.1f} s is longer than {max_seconds} s"
+            if reason is None and not np.isfinite(audio).all():
+                reason = f"{path}: NaN or inf samples"
+            if reason is not None:
+                skipped.append((utt, reason))
+                continue
+            if frontend is None:
+                wav_dir = out / "wav"
+                wav_dir.mkdir(exist_ok=True)
+                target = (wav_dir / f"{utt}.wav").resolve()
+                soundfile.write(target, audio, SAMPLE_RATE, subtype="PCM_16")
+                scp_lines.append(f"{utt} {target}")
+                shapes.append(f"{utt} {len(audio)}")
+            else:
+                x = torch.from_numpy(audio)[None]
+                feats, n = frontend(x, torch.tensor([x.shape[1]]))
+                writer(utt, feats[0].numpy())
+                shapes.append(f"{utt} {int(n[0])},{n_mels}")
+            kept.append(utt)
+    finally:
+        if writer is not None:
+            writer.close()
+    if frontend is None:
+        _write(out / "wav.scp", scp_lines)
+        _write(out / "speech_shape", shapes)
+    else:
+        _write(out / "feats_shape", shapes)
+        _write(
+            out / "utt2num_frames", [f"{s.split()[0]} {s.split()[1].split(',')[0]}" for s in shapes]
+        )
+    _write(out / "skipped", [f"{u} {r}" for u, r in skipped])
+    _copy_task_files(data_dir, out, set(kept))
+    return {"dumped": len(kept), "skipped": len(skipped)}
+
+
+def _write(path: Path, lines: List[str]) -> None:
+    path.write_text("".join(f"{x}\n" for x in sorted(lines)), encoding="utf-8")
+
+
+def _copy_task_files(src: Path, out: Path, keep: set) -> None:
+    for name in COPIED:
+        if not (src / name).is_file():
+            continue
+        with open(src / name, encoding="utf-8") as f:
+            lines = [ln for ln in f if ln.split(maxsplit=1)[0] in keep]
+        (out / name).write_text("".join(lines), encoding="utf-8")
+    utt2spk = out / "utt2spk"
+    if utt2spk.is_file():
+        spk2utt: Dict[str, List[str]] = {}
+        for line in utt2spk.read_text(encoding="utf-8").splitlines():
+            utt, spk = line.split()
+            spk2utt.setdefault(spk, []).append(utt)
+        _write(out / "spk2utt", [f"{s} {' '.join(u)}" for s, u in spk2utt.items()])
+
+
+def merge(out_dir: str, nj: int) -> Dict[str, int]:
+    """Join ``split<nj>/<j>`` parts into ``out_dir`` (scp files point into the parts)."""
+    out = Path(out_dir)
+    parts = [out / f"split{nj}" / str(j) for j in range(1, nj + 1)]
+    for p in parts:
+        if not p.is_dir():
+            raise DataError(f"{p}: dump job {p.name} of {nj} has not run")
+    names = {f.name for p in parts for f in p.iterdir() if f.is_file() and f.suffix != ".ark"}
+    counts = {"dumped": 0, "skipped": 0}
+    for name in sorted(names):
+        lines: List[str] = []
+        for p in parts:
+            if (p / name).is_file():
+                lines += (p / name).read_text(encoding="utf-8").splitlines()
+        if name == "ctm":  # several lines an utterance: keep their order
+            lines.sort(key=lambda x: x.split(maxsplit=1)[0])
+            (out / name).write_text("".join(f"{x}\n" for x in lines), encoding="utf-8")
+        else:
+            _write(out / name, lines)
+        if name in ("speech_shape", "feats_shape"):
+            counts["dumped"] = len(lines)
+        if name == "skipped":
+            counts["skipped"] = len(lines)
+    return counts
