@@ -107,6 +107,8 @@ def decode_data(
     _check_options(
         output_dir,
         dict(
+            train_config=str(s2t.train_config),
+            model_file=str(s2t.model_file),
             task=task,
             search=vars(s2t.options),
             prompt_languages=s2t.pre.prompt_languages,

@@ -63,6 +63,7 @@ class Speech2Text:
     ):
         from osum.task import OSUMTask
 
+        self.train_config, self.model_file = train_config, model_file
         self.model, self.args = OSUMTask.build_model_from_file(train_config, model_file, device)
         self.model.eval()
         self.device = device

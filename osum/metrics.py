@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,8 +236,10 @@ def confusion_png(c: Classification, path: Path, title: str) -> None:
     for i, row in enumerate(m):
         for j, v in enumerate(row):
             ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with warnings.catch_warnings():  # labels the font lacks glyphs for still plot as boxes
+        warnings.simplefilter("ignore", UserWarning)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
     plt.close(fig)
 
 

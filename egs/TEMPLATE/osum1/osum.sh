@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# osum.sh: the stages of every osum recipe. A recipe's run.sh names its sets and configs
+# and calls this script with "$@"; every variable below is an option (--name value).
+#
+# | stage | what                                  | writes                                   |
+# |-------|---------------------------------------|------------------------------------------|
+# | 1     | data preparation (local/data.sh),     | data/<set>/ (+ task files, utt2taskinfo) |
+# |       | validation, task information          |                                          |
+# | 2     | dump: training sets as ${feats_type}, | dump/<type>/<set>/ (wav.scp or feats.scp,|
+# |       | test sets as 16 kHz wav               | shapes, task files, skipped)             |
+# | 3     | training, one sub-step per phase,     | exp/<tag>/<phase>/ (ESPnet output,       |
+# |       | each initialised from the previous    | images/*.png training curves)            |
+# | 4     | decoding of every test set in jobs    | exp/<tag>/decode_<set>/                  |
+# | 5     | scoring, RESULTS.md                   | exp/<tag>/decode_<set>/scores/, RESULTS.md|
+#
+# Every finished step leaves a .done marker and is skipped when run again; training and
+# decoding resume an interrupted step. Nothing passes between stages but files.
+set -euo pipefail
+
+log() {
+  local fname=${BASH_SOURCE[1]##*/}
+  echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*" >&2
+}
+SECONDS=0
+
+# General
+stage=1              # first stage to run
+stop_stage=5         # last stage to run
+nj=4                 # jobs of stage 2
+decode_nj=4          # jobs of stage 4
+ngpu=0               # GPUs for training and decoding (0: CPU)
+# Data
+train_set=           # training set (a dir under data/)
+valid_set=           # validation set
+test_sets=           # sets to decode and score (space separated)
+local_data_opts=     # options of local/data.sh
+task_conf=           # YAML of osum.tasks.build_registry() arguments (label sets, prompts)
+# Dump
+feats_type=raw       # raw (16 kHz wav) or whisper_mel (log-mel arks) for training
+n_mels=80            # mel bins of whisper_mel
+max_seconds=30       # longer utterances are skipped (and listed) by the dump
+# Training
+train_phases=        # "name:config ..." in order, e.g. "1_adapter:conf/a.yaml 2_lora:conf/b.yaml"
+train_args=          # extra options of osum.bin.osum_train for every phase
+init_model=          # a model file the first phase starts from (--init_param)
+exp_tag=osum         # experiment dir: exp/${exp_tag}
+# Decoding and scoring
+decode_model=valid.loss.ave.pth  # checkpoint of the last phase used for decoding
+decode_args=         # options of osum.bin.osum_inference (--beam_size 4 ...)
+batch_size=8         # decoding batch size
+score_args=          # options of osum.bin.osum_score (--normalizer osum_nopunct ...)
+results_title=       # heading of RESULTS.md (default: the recipe dir)
+
+help_message=$(sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//')
+. utils/parse_options.sh
+. ./path.sh
+. ./cmd.sh
+
+[ -n "${train_set}" ] && [ -n "${valid_set}" ] && [ -n "${test_sets}" ] || {
+  log "error: --train_set, --valid_set and --test_sets are required"; exit 1; }
+[ -n "${train_phases}" ] || { log "error: --train_phases is required"; exit 1; }
+expdir=exp/${exp_tag}
+task_opt=()
+[ -n "${task_conf}" ] && task_opt=(--task_conf "${task_conf}")
+
+# ---------------------------------------------------------------- stage 1
+if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
+  log "stage 1: data preparation"
+  if [ ! -f data/.stage1.done ]; then
+    # shellcheck disable=SC2086
+    local/data.sh ${local_data_opts}
+    for set in ${train_set} ${valid_set} ${test_sets}; do
+      utils/validate_data_dir.sh --no-feats "data/${set}"
+      python -m osum.bin.prepare_task_info "${task_opt[@]}" "data/${set}"
+    done
+    touch data/.stage1.done
+  fi
+  log "stage 1 done: $(for s in ${train_set} ${valid_set} ${test_sets}; do echo -n "${s}=$(wc -l < data/${s}/utt2spk) "; done)"
+fi
+
+# ---------------------------------------------------------------- stage 2
+if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
+  log "stage 2: dump (${feats_type} for training, raw for testing)"
+  for set in ${train_set} ${valid_set} ${test_sets}; do
+    t=${feats_type}
+    case " ${test_sets} " in *" ${set} "*) t=raw ;; esac
+    out=dump/${t}/${set}
+    [ -f "${out}/.done" ] && continue
+    ${train_cmd} JOB=1:"${nj}" "${out}/logs/dump.JOB.log" \
+      python -m osum.bin.dump --feats_type "${t}" --n_mels "${n_mels}" \
+        --max_seconds "${max_seconds}" --nj "${nj}" --job JOB "data/${set}" "${out}"
+    python -m osum.bin.dump --merge --nj "${nj}" "data/${set}" "${out}" > "${out}/counts.json"
+    log "dumped ${out}: $(cat "${out}/counts.json")"
+    touch "${out}/.done"
+  done
+fi
+
+data_args() {  # the ESPnet data options of a dumped set for osum_train
+  local mode=$1 set=$2 dir=dump/${feats_type}/$2
+  if [ "${feats_type}" = raw ]; then
+    echo "--${mode}_data_path_and_name_and_type ${dir}/wav.scp,speech,sound --${mode}_shape_file ${dir}/speech_shape"
+  else
+    echo "--${mode}_data_path_and_name_and_type ${dir}/feats.scp,speech,kaldi_ark --${mode}_shape_file ${dir}/feats_shape"
+  fi
+  echo "--${mode}_data_path_and_name_and_type ${dir}/text,text,text"
+  echo "--${mode}_data_path_and_name_and_type ${dir}/utt2taskinfo,task,text"
+}
+
+# ---------------------------------------------------------------- stage 3
+if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+  init=${init_model}
+  for phase in ${train_phases}; do
+    name=${phase%%:*}
+    config=${phase#*:}
+    dir=${expdir}/${name}
+    if [ -f "${dir}/.done" ]; then
+      log "stage 3: ${name} already trained"
+    else
+      log "stage 3: training ${name} (${config}) -> ${dir}"
+      mkdir -p "${dir}"
+      feats_opt=()
+      [ "${feats_type}" = whisper_mel ] && feats_opt=(--frontend none --input_size "${n_mels}")
+      init_opt=()
+      [ -n "${init}" ] && init_opt=(--init_param "${init}")
+      # shellcheck disable=SC2046,SC2086
+      ${cuda_cmd} --gpu "${ngpu}" "${dir}/train.log" \
+        python -m osum.bin.osum_train --config "${config}" --output_dir "${dir}" \
+          --ngpu "${ngpu}" --resume true "${feats_opt[@]}" "${init_opt[@]}" \
+          $(data_args train "${train_set}") $(data_args valid "${valid_set}") ${train_args}
+      touch "${dir}/.done"
+    fi
+    init=${dir}/${decode_model}
+  done
+  log "stage 3 done: $(grep -h 'epoch results' "${dir}/train.log" | tail -n 1 | sed 's/.*INFO: //' | cut -c1-160)"
+fi
+last_phase=${train_phases##* }
+last_phase=${expdir}/${last_phase%%:*}
+
+# ---------------------------------------------------------------- stage 4
+if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+  for set in ${test_sets}; do
+    dir=${expdir}/decode_${set}
+    [ -f "${dir}/.done" ] && { log "stage 4: ${set} already decoded"; continue; }
+    log "stage 4: decoding ${set} in ${decode_nj} jobs -> ${dir}"
+    logdir=${dir}/logdir
+    mkdir -p "${logdir}"
+    keys=()
+    for n in $(seq "${decode_nj}"); do keys+=("${logdir}/keys.${n}.scp"); done
+    utils/split_scp.pl "dump/raw/${set}/wav.scp" "${keys[@]}"
+    gpu_opt=0
+    [ "${ngpu}" -gt 0 ] && gpu_opt=1
+    # shellcheck disable=SC2086
+    ${decode_cmd} --gpu "${gpu_opt}" JOB=1:"${decode_nj}" "${logdir}/decode.JOB.log" \
+      python -m osum.bin.osum_inference --train_config "${last_phase}/config.yaml" \
+        --model_file "${last_phase}/${decode_model}" --ngpu "${gpu_opt}" \
+        --data_path_and_name_and_type "dump/raw/${set}/wav.scp,speech,sound" \
+        --data_path_and_name_and_type "dump/raw/${set}/utt2taskinfo,task,text" \
+        --key_file "${logdir}/keys.JOB.scp" --output_dir "${logdir}/output.JOB" \
+        --batch_size "${batch_size}" ${decode_args}
+    python -m osum.bin.merge_decodes --out "${dir}" "${logdir}"/output.*
+    touch "${dir}/.done"
+  done
+fi
+
+# ---------------------------------------------------------------- stage 5
+if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
+  for set in ${test_sets}; do
+    log "stage 5: scoring ${set}"
+    # shellcheck disable=SC2086
+    python -m osum.bin.osum_score --decode_dir "${expdir}/decode_${set}" \
+      --data_dir "dump/raw/${set}" "${task_opt[@]}" ${score_args} > "${expdir}/decode_${set}/scores.json"
+  done
+  python -m osum.bin.make_results --out RESULTS.md \
+    --title "${results_title:-$(basename "$(dirname "$PWD")")}" \
+    --commands "./run.sh --stage 1 --stop_stage 5" "${expdir}"
+  log "stage 5 done: RESULTS.md"
+fi
+log "finished in ${SECONDS} s"
