@@ -42,6 +42,10 @@ def collect(exp_dirs: Iterable[str]) -> List[dict]:
             decode = result.parent.parent
             date = datetime.date.fromtimestamp(result.stat().st_mtime).isoformat()
             test_set = decode.name.removeprefix("decode_")
+            config = exp / "config.yaml"
+            options = decode / "decode_options.json"
+            if options.is_file():  # written by osum_inference: the config it decoded with
+                config = Path(json.loads(options.read_text(encoding="utf-8"))["train_config"])
             for task, res in summary["tasks"].items():
                 entries.append(
                     dict(
@@ -49,8 +53,8 @@ def collect(exp_dirs: Iterable[str]) -> List[dict]:
                         test_set=test_set,
                         task=task,
                         date=date,
-                        model=_model_of(exp / "config.yaml"),
-                        config=str(exp / "config.yaml"),
+                        model=_model_of(config),
+                        config=str(config),
                         result=res,
                     )
                 )

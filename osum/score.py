@@ -63,7 +63,7 @@ def score(
     data_dir: str,
     registry: Dict[str, Task] | None = None,
     normalizer: str = "osum",
-    judge: Callable[[List[str], List[str], List[str]], float] | None = None,
+    judge: Callable[[List[str], List[str], List[str]], dict] | None = None,
     out_dir: str | None = None,
 ) -> dict:
     decode_dir, data_dir = Path(decode_dir), Path(data_dir)
@@ -144,9 +144,10 @@ def score(
             )
             res["answer_chrf"] = round(chrf(ref_ans, hyp_ans), 2)
             if judge is not None:
-                res["judge_score"] = round(
-                    judge([texts.get(u, "") for u in utts], ref_ans, hyp_ans), 2
-                )
+                verdict = judge([texts.get(u, "") for u in utts], ref_ans, hyp_ans)
+                mean = verdict["mean"]
+                res["judge_score"] = None if mean is None else round(mean, 2)
+                res["judge_rated"], res["judge_failed"] = verdict["rated"], verdict["failed"]
         summary["tasks"][name] = res
     (out / "result.json").write_text(
         json.dumps(summary, indent=1, ensure_ascii=False), encoding="utf-8"
