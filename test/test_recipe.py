@@ -1,0 +1,89 @@
+"""The stage engine end to end on the mini recipe: stages 1-5, skipping finished work,
+resuming interrupted training and decoding."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPE = REPO / "egs" / "mini_osum" / "osum1"
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory):
+    """A copy of egs/mini_osum/osum1 whose links point into this checkout."""
+    d = tmp_path_factory.mktemp("egs") / "mini_osum" / "osum1"
+    d.mkdir(parents=True)
+    for name in ("run.sh", "cmd.sh", "conf", "local"):
+        src = RECIPE / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, d / name)
+    (d / "osum.sh").symlink_to(REPO / "egs" / "TEMPLATE" / "osum1" / "osum.sh")
+    (d / "utils").symlink_to(REPO / "utils")
+    (d / "path.sh").write_text(
+        (RECIPE / "path.sh").read_text().replace("../../../tools", str(REPO / "tools"))
+    )
+    return d
+
+
+def run(recipe, *args):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    opts = ["--local_data_opts", "--train 6 --dev 2 --test 3", "--train_args", "--max_epoch 1"]
+    return subprocess.run(
+        ["./run.sh", *opts, *args],
+        cwd=recipe,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1200,
+    )
+
+
+def test_stages_1_to_5_then_skip_and_resume(recipe):
+    res = run(recipe)
+    assert res.returncode == 0, res.stderr[-4000:]
+    for f in [
+        "data/train/utt2taskinfo",
+        "data/test/utt2gender",
+        "dump/raw/train/wav.scp",
+        "dump/raw/train/speech_shape",
+        "dump/raw/test/skipped",
+        "exp/osum/1_adapter/valid.loss.ave.pth",
+        "exp/osum/3_lora/valid.loss.ave.pth",
+        "exp/osum/3_lora/images/loss.png",
+        "exp/osum/decode_test/text",
+        "exp/osum/decode_test/scores/result.json",
+        "RESULTS.md",
+        "RESULTS.json",
+    ]:
+        assert (recipe / f).exists(), f
+    log = (recipe / "exp/osum/2_encoder/train.log").read_text()
+    assert "Loading pretrained params from exp/osum/1_adapter/valid.loss.ave.pth" in log
+    results = (recipe / "RESULTS.md").read_text()
+    assert "## ASR / test" in results and "## SGC / test" in results
+    assert "gender acc %" in results
+
+    again = run(recipe)
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert "1_adapter already trained" in again.stderr and "test already decoded" in again.stderr
+
+    # an interrupted decode: one job's results lost their last line, no .done marker
+    (recipe / "exp/osum/decode_test/.done").unlink()
+    job = recipe / "exp/osum/decode_test/logdir/output.1/results.jsonl"
+    lines = job.read_text().splitlines()
+    job.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])
+    # and an interrupted last phase: its .done marker gone, its checkpoint kept
+    (recipe / "exp/osum/3_lora/.done").unlink()
+    res = run(recipe, "--stage", "3", "--stop_stage", "4")
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert (
+        "The training has already reached at max_epoch"
+        in (recipe / "exp/osum/3_lora/train.log").read_text()
+    )
+    decode_log = (recipe / "exp/osum/decode_test/logdir/decode.1.log").read_text()
+    assert f"{len(lines) - 1} of {len(lines)} utterances already decoded" in decode_log
+    assert len((recipe / "exp/osum/decode_test/text").read_text().splitlines()) == 6
