@@ -73,13 +73,18 @@ def test_non_utf8_label_file(task_dir):
     assert any("utt2emotion:1: not valid UTF-8" in e for e in validate_task_files(task_dir))
 
 
-def test_validate_data_dir_sh_runs_the_task_checks(task_dir):
+def validate_sh(data_dir):
+    """utils/validate_data_dir.sh with this interpreter's osum on the PATH."""
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    cmd = [str(REPO / "utils" / "validate_data_dir.sh"), "--no-feats", str(task_dir)]
-    ok = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    cmd = [str(REPO / "utils" / "validate_data_dir.sh"), "--no-feats", str(data_dir)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env)
+
+
+def test_validate_data_dir_sh_runs_the_task_checks(task_dir):
+    ok = validate_sh(task_dir)
     assert ok.returncode == 0, ok.stderr
     edit(task_dir / "utt2emotion", "happy", "bored")
-    bad = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    bad = validate_sh(task_dir)
     assert bad.returncode == 1 and "utt2emotion:1:" in bad.stderr
 
 
@@ -145,13 +150,7 @@ def test_mix_with_weights_and_report(task_dir, tmp_path):
     info = load_task_info(out)
     assert info["en0-003_rep2"] == {"task": "SER", "emotion": "happy"}
     assert validate_task_files(out) == []
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    res = subprocess.run(
-        [str(REPO / "utils/validate_data_dir.sh"), "--no-feats", str(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    res = validate_sh(out)
     assert res.returncode == 0, res.stderr
     with pytest.raises(ValueError, match="in both"):
         mix_data_dirs([(str(task_dir), 1), (str(task_dir), 1)], str(tmp_path / "dup"))
@@ -221,13 +220,7 @@ def test_one_recording_serves_several_tasks(task_dir):
         "task": "SGC",
         "gender": "male",
     }
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    res = subprocess.run(
-        [str(REPO / "utils/validate_data_dir.sh"), "--no-feats", str(task_dir)],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    res = validate_sh(task_dir)
     assert res.returncode == 0, res.stderr
 
 
@@ -271,11 +264,5 @@ def test_mix_of_segmented_and_plain_dirs(task_dir, tmp_path):
     assert len(segments) == 14 and segments["sx-b"] == "rec1 0.5 1.0"
     assert segments["en0-003"].startswith("en0-003 0 ") and recos["en0-003"] == wav["en0-003"]
     assert set(recos) == {s.split()[0] for s in segments.values()}
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    res = subprocess.run(
-        [str(REPO / "utils/validate_data_dir.sh"), "--no-feats", str(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    res = validate_sh(out)
     assert res.returncode == 0, res.stderr
