@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from osum.decode import DecodeOptions
+from osum.frontend import WhisperFrontend
 from osum.preprocess import OSUMPreprocessor
 from osum.tasks import Parsed
 from osum.text_norm import normalize
@@ -65,6 +66,10 @@ class Speech2Text:
 
         self.train_config, self.model_file = train_config, model_file
         self.model, self.args = OSUMTask.build_model_from_file(train_config, model_file, device)
+        if self.model.frontend is None:
+            # trained on dumped log-mel (stage 2's whisper_mel): the same frontend makes
+            # the same features from the audio
+            self.model.frontend = WhisperFrontend(n_mels=self.model.encoder.n_mels).to(device)
         self.model.eval()
         self.device = device
         conf = dict(self.args.preprocessor_conf)

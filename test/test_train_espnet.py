@@ -109,6 +109,12 @@ def test_dumped_log_mel_from_kaldiio_ark(tiny_dirs, speech_data, tmp_path):
     out = run_train(cmd, cwd=tmp_path)
     assert "1epoch results" in out.stderr
     assert (exp / "1epoch.pth").exists()
+    # a model trained on dumped log-mel decodes audio through the same frontend
+    from osum.inference import Speech2Text
+
+    s2t = Speech2Text(exp / "config.yaml", exp / "1epoch.pth", max_new_tokens=4)
+    assert isinstance(s2t.model.frontend, WhisperFrontend)
+    assert isinstance(s2t(audio).text, str)
 
 
 def test_multitask_training_reads_utt2taskinfo(tiny_dirs, task_dir, tmp_path):
