@@ -3,7 +3,10 @@
 forward() takes a batch collated by ESPnet:
     speech (batch, samples) raw 16 kHz audio, or (batch, frames, n_mels) dumped features
     prompt (batch, P) prompt token ids;   text (batch, T) target ids ending in the end token
-and returns the causal-LM cross entropy over the target tokens only.
+and returns the causal-LM cross entropy over the target tokens only. With
+``ctc_weight`` > 0 an auxiliary CTC head (ESPnet's :class:`~espnet2.asr.ctc.CTC`) on the
+encoder output learns the transcript (``ctc_text``, added by the preprocessor), and the
+loss is ``ctc_weight * ctc + (1 - ctc_weight) * lm``, both per target token.
 """
 
 import logging
@@ -39,6 +42,12 @@ class OSUMModel(AbsESPnetModel):
             the weights that did not come from a pretrained dir; frozen pretrained
             weights (the LLM base, a frozen encoder loaded from ``encoder_conf.init``)
             are reloaded from the dirs named in config.yaml when the model is built.
+        ctc_weight: weight of an auxiliary CTC loss on the encoder output (50 Hz) over
+            the LLM's tokens (0: none). It makes an encoder trained from scratch learn words
+            much faster (random-weight encoders); with a pretrained Whisper it is rarely
+            needed, and with a large LLM vocabulary its output layer is large. The head
+            trains with the encoder and is not used for decoding. 1.0: CTC only, the
+            encoder alone (adapter and LLM are not run), as an encoder-pretraining phase.
     """
 
     def __init__(
@@ -50,6 +59,7 @@ class OSUMModel(AbsESPnetModel):
         llm: nn.Module,
         trainable: Iterable[str] = ("adapter",),
         save_base_weights: bool = False,
+        ctc_weight: float = 0.0,
     ):
         super().__init__()
         self.frontend = frontend
@@ -64,17 +74,34 @@ class OSUMModel(AbsESPnetModel):
             )
         # rows: 0 = speech BOS, 1 = speech EOS (trained with the adapter)
         self.speech_boundary = nn.Embedding(2, hidden)
+        if not 0.0 <= ctc_weight <= 1.0:
+            raise ValueError(f"ctc_weight must be in [0, 1], not {ctc_weight}")
+        self.ctc_weight = ctc_weight
+        self.ctc = None
+        if ctc_weight > 0:
+            from espnet2.asr.ctc import CTC
+
+            # output 0 is the blank; token id t is output t + 1
+            vocab = base_model(llm).get_output_embeddings().weight.shape[0]
+            self.ctc = CTC(odim=vocab + 1, encoder_output_size=encoder.output_size())
         self.save_base_weights = save_base_weights
         # pretrained-dir weights later overwritten from a checkpoint (an encoder trained in
         # an earlier phase, say): saved from then on, even while frozen
         self._loaded_over_base: set[str] = set()
         self.set_trainable(trainable)
+        if ctc_weight == 1.0 and set(self.trainable) != {"encoder"}:
+            raise ValueError(
+                "ctc_weight 1.0 (CTC only) runs the encoder alone: trainable must be [encoder], "
+                f"not {self.trainable}"
+            )
 
     # ------------------------------------------------------------------ freezing
     def _part_of(self, name: str) -> str:
         if name.startswith("llm."):
             return "lora" if "lora_" in name else "llm"
         if name.startswith("encoder."):
+            return "encoder"
+        if name.startswith("ctc."):
             return "encoder"
         return "adapter"  # adapter, speech_boundary
 
@@ -157,14 +184,18 @@ class OSUMModel(AbsESPnetModel):
         return self.frontend(speech, speech_lengths)
 
     def encode_speech(
-        self, speech: torch.Tensor, speech_lengths: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Speech -> (batch, frames at 12.5 Hz, LLM hidden) embeddings and lengths."""
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor, return_encoder: bool = False
+    ):
+        """Speech -> (batch, frames at 12.5 Hz, LLM hidden) embeddings and lengths (and,
+        with ``return_encoder``, the encoder output and its lengths too)."""
         feats, feats_lengths = self.extract_feats(speech, speech_lengths)
         if self.specaug is not None and self.training:
             feats, feats_lengths = self.specaug(feats, feats_lengths)
         enc, enc_lengths = self.encoder(feats, feats_lengths)
-        return self.adapter(enc, enc_lengths)
+        emb, emb_lengths = self.adapter(enc, enc_lengths)
+        if return_encoder:
+            return emb, emb_lengths, enc, enc_lengths
+        return emb, emb_lengths
 
     def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
         """Token ids (batch, len) -> LLM input embeddings; negative (pad) ids map to 0."""
@@ -213,7 +244,32 @@ class OSUMModel(AbsESPnetModel):
         **kwargs,
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
         batch = speech.shape[0]
-        speech_emb, speech_emb_lengths = self.encode_speech(speech, speech_lengths)
+        stats: Dict[str, torch.Tensor] = {}
+        if self.ctc_weight == 1.0:  # CTC only: the encoder alone, as a pretraining phase
+            feats, feats_lengths = self.extract_feats(speech, speech_lengths)
+            if self.specaug is not None and self.training:
+                feats, feats_lengths = self.specaug(feats, feats_lengths)
+            enc, enc_lengths = self.encoder(feats, feats_lengths)
+            loss = self._ctc_loss(enc, enc_lengths, kwargs)
+            stats["loss_ctc"] = loss.detach()
+        else:
+            speech_emb, speech_emb_lengths, enc, enc_lengths = self.encode_speech(
+                speech, speech_lengths, return_encoder=True
+            )
+            loss, acc = self._lm_loss(
+                speech_emb, speech_emb_lengths, prompt, prompt_lengths, text, text_lengths
+            )
+            stats["acc"] = acc.detach()
+            if self.ctc is not None:
+                loss_ctc = self._ctc_loss(enc, enc_lengths, kwargs)
+                stats.update(loss_lm=loss.detach(), loss_ctc=loss_ctc.detach())
+                loss = self.ctc_weight * loss_ctc + (1 - self.ctc_weight) * loss
+        stats["loss"] = loss.detach()
+        loss, stats, weight = force_gatherable((loss, stats, batch), loss.device)
+        return loss, stats, weight
+
+    def _lm_loss(self, speech_emb, speech_emb_lengths, prompt, prompt_lengths, text, text_lengths):
+        """Cross entropy and accuracy of the LLM over the target tokens."""
         embeds, mask, labels = self.build_inputs(
             speech_emb, speech_emb_lengths, prompt, prompt_lengths, text, text_lengths
         )
@@ -229,10 +285,18 @@ class OSUMModel(AbsESPnetModel):
         logits = base_model(self.llm).get_output_embeddings()(hidden[:, :-1][selected]).float()
         target = target[selected]
         loss = nn.functional.cross_entropy(logits, target)
-        acc = (logits.argmax(-1) == target).float().mean()
-        stats = dict(loss=loss.detach(), acc=acc.detach())
-        loss, stats, weight = force_gatherable((loss, stats, batch), loss.device)
-        return loss, stats, weight
+        return loss, (logits.argmax(-1) == target).float().mean()
+
+    def _ctc_loss(self, enc, enc_lengths, batch) -> torch.Tensor:
+        """CTC on the encoder output over the transcript's tokens, per token."""
+        ctc_text, ctc_lengths = batch.get("ctc_text"), batch.get("ctc_text_lengths")
+        if ctc_text is None:
+            raise ValueError(
+                "ctc_weight > 0 needs ctc_text in the batch (OSUMPreprocessor(ctc_text=True))"
+            )
+        # ESPnet's CTC averages over the batch: make it per token like the LM loss
+        loss = self.ctc(enc, enc_lengths, ctc_text + 1, ctc_lengths)
+        return loss * enc.shape[0] / ctc_lengths.sum().clamp(min=1)
 
     @torch.no_grad()
     def decode(

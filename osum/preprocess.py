@@ -13,6 +13,7 @@ import numpy as np
 
 from osum.llm import load_tokenizer
 from osum.tasks import build_registry
+from osum.text_norm import normalize
 
 MAX_SECONDS = 30.0  # the Whisper encoder's window
 SAMPLE_RATE = 16000
@@ -31,6 +32,8 @@ class OSUMPreprocessor:
         task_conf: arguments of :func:`osum.tasks.build_registry` (label sets, prompts).
         end_token: appended to every target; the LLM learns to stop on it.
         speech_name, text_name, task_name: data names in the ESPnet dataset.
+        ctc_text: also add ``ctc_text``, the transcript's token ids (empty for tasks
+            without a transcript), for the model's CTC head (``ctc_weight`` > 0).
     """
 
     def __init__(
@@ -44,6 +47,7 @@ class OSUMPreprocessor:
         speech_name: str = "speech",
         text_name: str = "text",
         task_name: str = "task",
+        ctc_text: bool = False,
     ):
         self.train = train
         self.tokenizer = load_tokenizer(tokenizer)
@@ -55,6 +59,7 @@ class OSUMPreprocessor:
         self.prompt_languages = list(prompt_languages)
         self.speech_name, self.text_name, self.task_name = speech_name, text_name, task_name
         self._prompt_ids: Dict[str, np.ndarray] = {}
+        self.ctc_text = ctc_text
 
     def encode(self, text: str):
         return self.tokenizer.encode(text, add_special_tokens=False)
@@ -96,6 +101,11 @@ class OSUMPreprocessor:
             except ValueError as e:
                 raise ValueError(f"utterance {uid}: {e}") from None
             data[self.text_name] = np.array(self.encode(target) + [self.end_id], dtype=np.int64)
+            if self.ctc_text:
+                task = self.registry[name]
+                said = task.transcript or task.timestamps or task.chat
+                ids = self.encode(normalize(text)) if said else []
+                data["ctc_text"] = np.array(ids, dtype=np.int64)
         data["prompt"] = self.prompt_ids(self.prompt_for(name))
         return data
 

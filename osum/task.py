@@ -21,6 +21,11 @@ from typing import Callable, Collection, Dict, List, Tuple
 
 import numpy as np
 import torch
+
+# isort: off
+import osum.espnet_import  # noqa: F401  (first: ESPnet without its import-time downloads)
+
+# isort: on
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from espnet2.asr.specaug.abs_specaug import AbsSpecAug
 from espnet2.asr.specaug.specaug import SpecAug
@@ -34,7 +39,6 @@ from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import int_or_none, str2bool, str_or_none
 from torch import nn
 
-import osum.espnet_import  # noqa: F401, I001  (first: ESPnet without its import-time downloads)
 from osum.adapter import OSUMAdapter
 from osum.data_check import check_data_keys, check_sample_rate
 from osum.encoder import WhisperEncoder
@@ -124,6 +128,7 @@ class OSUMTask(AbsTask):
         conf.setdefault("tokenizer", args.llm_conf.get("path"))
         if conf["tokenizer"] is None:
             raise ValueError("llm_conf.path (or preprocessor_conf.tokenizer) must name the LLM dir")
+        conf.setdefault("ctc_text", float(args.model_conf.get("ctc_weight", 0.0)) > 0)
         return OSUMPreprocessor(train=train, **conf)
 
     @classmethod

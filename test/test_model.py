@@ -181,3 +181,50 @@ def test_frozen_base_weights_are_not_broadcast_by_ddp(tiny_dirs):
         if n in dict(model.named_parameters())
     )
     assert not any("lora_" in n or n.startswith("adapter.") for n in ignored)
+
+
+def test_ctc_loss_is_espnet_ctc_per_token_mixed_with_the_lm_loss(tiny_dirs):
+    batch = batch_of()
+    plain = make_model(tiny_dirs, trainable=("adapter", "encoder"))
+    model = make_model(tiny_dirs, trainable=("adapter", "encoder"), ctc_weight=0.3)
+    assert model.ctc.ctc_lo.in_features == model.encoder.output_size()
+    ctc_text = torch.tensor([[5, 6, 7], [8, -1, -1], [-1, -1, -1]])
+    ctc_lengths = torch.tensor([3, 1, 0])  # the last utterance has no transcript
+    loss, stats, _ = model(**batch, ctc_text=ctc_text, ctc_text_lengths=ctc_lengths)
+    assert torch.allclose(stats["loss_lm"], plain(**batch)[0])
+    _, _, enc, enc_lengths = model.encode_speech(
+        batch["speech"], batch["speech_lengths"], return_encoder=True
+    )
+    logp = model.ctc.ctc_lo(enc).log_softmax(-1).transpose(0, 1)
+    targets = torch.tensor([6, 7, 8, 9])  # token t is output t + 1; 0 is the blank
+    ref = (
+        torch.nn.functional.ctc_loss(
+            logp, targets, enc_lengths, ctc_lengths, reduction="sum", zero_infinity=True
+        )
+        / 4
+    )
+    assert torch.allclose(stats["loss_ctc"], ref, atol=1e-5)
+    assert torch.allclose(loss, 0.3 * ref + 0.7 * stats["loss_lm"], atol=1e-5)
+    assert model._part_of("ctc.ctc_lo.weight") == "encoder"
+    model.train()
+    model(**batch, ctc_text=ctc_text, ctc_text_lengths=ctc_lengths)[0].backward()
+    assert model.ctc.ctc_lo.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="needs ctc_text"):
+        model(**batch)
+    with pytest.raises(ValueError, match="ctc_weight must be in"):
+        make_model(tiny_dirs, ctc_weight=1.5)
+
+
+def test_ctc_only_trains_the_encoder_alone(tiny_dirs):
+    batch = batch_of()
+    ctc = dict(
+        ctc_text=torch.tensor([[5, 6], [7, 8], [9, -1]]), ctc_text_lengths=torch.tensor([2, 2, 1])
+    )
+    model = make_model(tiny_dirs, trainable=("encoder",), ctc_weight=1.0).train()
+    loss, stats, _ = model(**batch, **ctc)
+    assert set(stats) == {"loss", "loss_ctc"} and torch.allclose(loss, stats["loss_ctc"])
+    loss.backward()
+    grads = {model._part_of(n) for n, p in model.named_parameters() if p.grad is not None}
+    assert grads == {"encoder"}
+    with pytest.raises(ValueError, match="trainable must be \\[encoder\\]"):
+        make_model(tiny_dirs, trainable=("encoder", "adapter"), ctc_weight=1.0)

@@ -119,6 +119,23 @@ def test_batch_of_every_task_through_the_model(task_dir, tiny_dirs):
     loss.backward()
 
 
+def test_ctc_text_is_the_transcript_of_every_task_that_says_one(task_dir, tiny_dirs):
+    write_task_info(task_dir)
+    pre = OSUMPreprocessor(train=True, tokenizer=tiny_dirs["llm"], ctc_text=True)
+    uids, batch = load_batch(task_dir, pre)
+    ctc = {
+        u: pre.tokenizer.decode(t[:n].tolist())
+        for u, t, n in zip(uids, batch["ctc_text"], batch["ctc_text_lengths"])
+    }
+    assert ctc["en0-002"] == "one two three"  # VED: the transcript, not the tag
+    assert ctc["en0-001"].startswith("open the")  # SRWT: no times
+    assert ctc["zh0-005"] == ""  # AGE_GENDER: no transcript
+    model = make_model(tiny_dirs, trainable=("adapter", "encoder"), ctc_weight=0.5).train()
+    loss, stats, _ = model(**batch)
+    assert torch.isfinite(loss) and stats["loss_ctc"] > 0
+    loss.backward()
+
+
 def test_validation_prompt_is_fixed_and_training_prompts_vary(tiny_dirs):
     train = OSUMPreprocessor(train=True, tokenizer=tiny_dirs["llm"])
     valid = OSUMPreprocessor(train=False, tokenizer=tiny_dirs["llm"], prompt_languages=["zh"])
