@@ -20,9 +20,9 @@ from typing import Dict, List, Sequence, Tuple
 
 from espnet2.fileio.read_text import read_2columns_text
 from espnet2.fileio.sound_scp import SoundScpReader
-from tqdm import tqdm
 
 from osum.inference import Result, Speech2Text
+from osum.progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def decode_data(
         logger.info(f"{len(keys) - len(todo)} of {len(keys)} utterances already decoded")
     with (
         open(output_dir / RESULTS, "a", encoding="utf-8") as out,
-        tqdm(total=len(todo), desc="decoding", unit="utt", disable=None) as bar,
+        progress(len(todo), f"decoding {output_dir.name}") as bar,
     ):
         for start in range(0, len(todo), group):
             batch = todo[start : start + group]

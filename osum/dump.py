@@ -22,6 +22,7 @@ import soundfile
 import torch
 
 from osum.frontend import SAMPLE_RATE, WhisperFrontend
+from osum.progress import progress
 from osum.task_data import DataError, read_table
 
 COPIED = [
@@ -90,8 +91,10 @@ def dump(
     writer = None
     if frontend is not None:
         writer = kaldiio.WriteHelper(f"ark,scp:{out / 'feats.ark'},{out / 'feats.scp'}")
+    bar = progress(len(todo), f"dump {data_dir.name}" + (f" {job}/{nj}" if nj > 1 else ""))
     try:
         for utt, path, start, end in todo:
+            bar.update()
             reason, audio = None, None
             if not path or not Path(path).is_file():
                 reason = f"audio file {path or '(none in wav.scp)'} not found"
@@ -123,6 +126,7 @@ def dump(
                 shapes.append(f"{utt} {int(n[0])},{n_mels}")
             kept.append(utt)
     finally:
+        bar.close()
         if writer is not None:
             writer.close()
     if frontend is None:
