@@ -48,10 +48,23 @@ exp_tag=osum         # experiment dir: exp/${exp_tag}
 decode_model=valid.loss.ave.pth  # checkpoint of the last phase used for decoding
 decode_args=         # options of osum.bin.osum_inference (--beam_size 4 ...)
 batch_size=8         # decoding batch size
+decode_threads=1     # CPU threads of each decoding job (OMP_NUM_THREADS)
 score_args=          # options of osum.bin.osum_score (--normalizer osum_nopunct ...)
 results_title=       # heading of RESULTS.md (default: the recipe dir)
 
-help_message=$(sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//')
+help_message=$(
+  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+  echo; echo "Options (--name value), with their defaults:"
+  awk '/^# General$/ { on = 1 } /^help_message=/ { on = 0 }
+       on && /^# / { printf "\n  %s\n", substr($0, 3) }
+       on && /^[a-z_]+=/ {
+         i = index($0, "="); name = substr($0, 1, i - 1); rest = substr($0, i + 1)
+         j = index(rest, "#"); value = rest; help = ""
+         if (j) { value = substr(rest, 1, j - 1); help = substr(rest, j + 2) }
+         gsub(/ +$/, "", value)
+         printf "    --%-18s %-24s %s\n", name, (value == "" ? "\"\"" : value), help
+       }' "$0"
+)
 . utils/parse_options.sh
 . ./path.sh
 . ./cmd.sh
@@ -150,8 +163,8 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     gpu_opt=0
     [ "${ngpu}" -gt 0 ] && gpu_opt=1
     # shellcheck disable=SC2086
-    ${decode_cmd} --gpu "${gpu_opt}" JOB=1:"${decode_nj}" "${logdir}/decode.JOB.log" \
-      python -m osum.bin.osum_inference --train_config "${last_phase}/config.yaml" \
+    OMP_NUM_THREADS=${decode_threads} ${decode_cmd} --gpu "${gpu_opt}" --num-threads "${decode_threads}" \
+      JOB=1:"${decode_nj}" "${logdir}/decode.JOB.log" python -m osum.bin.osum_inference --train_config "${last_phase}/config.yaml" \
         --model_file "${last_phase}/${decode_model}" --ngpu "${gpu_opt}" \
         --data_path_and_name_and_type "dump/raw/${set}/wav.scp,speech,sound" \
         --data_path_and_name_and_type "dump/raw/${set}/utt2taskinfo,task,text" \
