@@ -32,7 +32,8 @@ def recipe(tmp_path_factory):
 
 def run(recipe, *args):
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    opts = ["--local_data_opts", "--train 6 --dev 2 --test 3", "--train_args", "--max_epoch 1"]
+    data = "--train 4 --dev 2 --test 2 --whisper_dim 64 --llm_dim 64 --llm_layers 2"  # per task
+    opts = ["--local_data_opts", data, "--train_args", "--max_epoch 1"]
     return subprocess.run(
         ["./run.sh", *opts, *args],
         cwd=recipe,
@@ -49,27 +50,32 @@ def test_stages_1_to_5_then_skip_and_resume(recipe):
     for f in [
         "data/train/utt2taskinfo",
         "data/test/utt2gender",
+        "data/test/ctm",
+        "data/test/utt2answer",
+        "data/test/utt2event",
         "dump/raw/train/wav.scp",
         "dump/raw/train/speech_shape",
         "dump/raw/test/skipped",
-        "exp/osum/1_adapter/valid.loss.ave.pth",
-        "exp/osum/3_lora/valid.loss.ave.pth",
-        "exp/osum/3_lora/images/loss.png",
+        "exp/osum/1_encoder/valid.loss.ave.pth",
+        "exp/osum/3_all/valid.loss.ave.pth",
+        "exp/osum/3_all/images/loss.png",
         "exp/osum/decode_test/text",
         "exp/osum/decode_test/scores/result.json",
         "RESULTS.md",
         "RESULTS.json",
     ]:
         assert (recipe / f).exists(), f
-    log = (recipe / "exp/osum/2_encoder/train.log").read_text()
-    assert "Loading pretrained params from exp/osum/1_adapter/valid.loss.ave.pth" in log
+    log = (recipe / "exp/osum/2_adapter/train.log").read_text()
+    assert "Loading pretrained params from exp/osum/1_encoder/valid.loss.ave.pth" in log
     results = (recipe / "RESULTS.md").read_text()
-    assert "## ASR / test" in results and "## SGC / test" in results
-    assert "gender acc %" in results
+    for task in ("ASR", "SRWT", "VED", "SER", "SSR", "SGC", "SAP", "STTC"):
+        assert f"## {task} / test" in results, task
+    for column in ("gender acc %", "emotion acc %", "event acc %", "AAS ms", "answer acc %"):
+        assert column in results, column
 
     again = run(recipe)
     assert again.returncode == 0, again.stderr[-4000:]
-    assert "1_adapter already trained" in again.stderr and "test already decoded" in again.stderr
+    assert "1_encoder already trained" in again.stderr and "test already decoded" in again.stderr
 
     # an interrupted decode: one job's results lost their last line, no .done marker
     (recipe / "exp/osum/decode_test/.done").unlink()
@@ -77,13 +83,13 @@ def test_stages_1_to_5_then_skip_and_resume(recipe):
     lines = job.read_text().splitlines()
     job.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])
     # and an interrupted last phase: its .done marker gone, its checkpoint kept
-    (recipe / "exp/osum/3_lora/.done").unlink()
+    (recipe / "exp/osum/3_all/.done").unlink()
     res = run(recipe, "--stage", "3", "--stop_stage", "4")
     assert res.returncode == 0, res.stderr[-4000:]
     assert (
         "The training has already reached at max_epoch"
-        in (recipe / "exp/osum/3_lora/train.log").read_text()
+        in (recipe / "exp/osum/3_all/train.log").read_text()
     )
     decode_log = (recipe / "exp/osum/decode_test/logdir/decode.1.log").read_text()
     assert f"{len(lines) - 1} of {len(lines)} utterances already decoded" in decode_log
-    assert len((recipe / "exp/osum/decode_test/text").read_text().splitlines()) == 6
+    assert len((recipe / "exp/osum/decode_test/text").read_text().splitlines()) == 16

@@ -1,32 +1,62 @@
 #!/usr/bin/env python3
 """Synthesise the mini_osum corpus and its tiny random-weight Whisper and Qwen2 models.
 
-python -m osum.bin.mini_corpus --data data --models models --train 60 --dev 10 --test 10
+python -m osum.bin.mini_corpus --data data --models models --train 300 --dev 30 --test 60
+
+Sizes are utterances per task and split (eight tasks). The models are written with
+``save_pretrained`` (random weights; the tokenizer is a byte-level BPE trained on the
+corpus' text, with Qwen2's special tokens and single-digit numbers).
 """
 
 import argparse
 import json
-import random
 
-from osum.mini_corpus import make_corpus, sentences
-from osum.smoke import make_models
+from osum.mini_corpus import corpus_text, make_corpus
+from osum.tiny import build_qwen2, build_whisper
 
 
 def main(cmd=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--data", default="data")
     parser.add_argument("--models", default="models")
-    parser.add_argument("--train", type=int, default=60, help="sentences (2 voices each)")
-    parser.add_argument("--dev", type=int, default=10)
-    parser.add_argument("--test", type=int, default=10)
+    parser.add_argument("--train", type=int, default=300, help="utterances per task")
+    parser.add_argument("--dev", type=int, default=30)
+    parser.add_argument("--test", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--nj", type=int, default=2, help="synthesis processes")
+    parser.add_argument("--whisper_dim", type=int, default=128)
+    parser.add_argument("--whisper_layers", type=int, default=2)
+    parser.add_argument("--whisper_init_std", type=float, default=0.1)
+    parser.add_argument("--llm_dim", type=int, default=128)
+    parser.add_argument("--llm_layers", type=int, default=4)
+    parser.add_argument("--vocab_size", type=int, default=1000, help="BPE vocabulary")
     args = parser.parse_args(cmd)
     counts = make_corpus(
-        args.data, {"train": args.train, "dev": args.dev, "test": args.test}, args.seed
+        args.data,
+        {"train": args.train, "dev": args.dev, "test": args.test},
+        args.seed,
+        nj=args.nj,
     )
-    corpus = [t for _, t in sentences(random.Random(args.seed))]
-    models = make_models(args.models, corpus)
-    print(json.dumps({"utterances": counts, "models": models}))
+    llm = build_qwen2(
+        f"{args.models}/qwen2",
+        tokenizer_corpus=corpus_text(args.seed),
+        hidden_size=args.llm_dim,
+        num_layers=args.llm_layers,
+        num_heads=4,
+        num_kv_heads=2,
+        intermediate_size=4 * args.llm_dim,
+        vocab_size=args.vocab_size,
+        seed=args.seed,
+    )
+    whisper = build_whisper(
+        f"{args.models}/whisper",
+        d_model=args.whisper_dim,
+        layers=args.whisper_layers,
+        heads=4,
+        seed=args.seed,
+        init_std=args.whisper_init_std,
+    )
+    print(json.dumps({"utterances": counts, "models": {"llm": str(llm), "whisper": str(whisper)}}))
 
 
 if __name__ == "__main__":

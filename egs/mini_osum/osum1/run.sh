@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# mini_osum: synthetic English/Mandarin speech (espeak-ng + sox) and tiny random-weight
-# models; runs anywhere, CPU included, with nothing to download.
+# mini_osum: all eight OSUM tasks on synthetic English/Mandarin speech (espeak-ng + sox)
+# and tiny random-weight Whisper and Qwen2 models; runs anywhere, CPU included, with
+# nothing to download. See README.md.
 set -euo pipefail
 
 ./osum.sh \
   --train_set train --valid_set dev --test_sets test \
-  --local_data_opts "--train 60 --dev 10 --test 10" \
-  --feats_type raw --nj 2 --decode_nj 2 \
-  --train_phases "1_adapter:conf/train_adapter.yaml 2_encoder:conf/train_encoder.yaml 3_lora:conf/train_lora.yaml" \
+  --local_data_opts "--train 300 --dev 30 --test 60" \
+  --feats_type raw --nj 2 --decode_nj 2 --batch_size 16 \
+  --train_phases "1_encoder:conf/train_1_encoder.yaml 2_adapter:conf/train_2_adapter.yaml 3_all:conf/train_3_all.yaml" \
   --exp_tag osum "$@"
