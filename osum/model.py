@@ -264,7 +264,7 @@ class OSUMModel(AbsESPnetModel):
                 loss_ctc = self._ctc_loss(enc, enc_lengths, kwargs)
                 stats.update(loss_lm=loss.detach(), loss_ctc=loss_ctc.detach())
                 loss = self.ctc_weight * loss_ctc + (1 - self.ctc_weight) * loss
-        stats["loss"] = loss.detach()
+        stats = {"loss": loss.detach(), **stats}  # loss first in ESPnet's logs
         loss, stats, weight = force_gatherable((loss, stats, batch), loss.device)
         return loss, stats, weight
 
