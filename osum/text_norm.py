@@ -1,7 +1,9 @@
 """Text normalisation shared by targets and hypotheses (OSUM's rules).
 
     English lower-cased; whitespace collapsed; no spaces around CJK characters
-    (Chinese text carries no spaces) nor around the tag brackets ``<`` and ``>``.
+    (Chinese text carries no spaces) nor around the tag brackets ``<`` and ``>``;
+    control and format characters (a byte-level model can emit them) dropped: they are
+    never words, and sclite cannot read a line holding them.
 
 The same function is applied to training targets and to decoded hypotheses, so
 scores never depend on spacing conventions.
@@ -23,7 +25,10 @@ def is_cjk(ch: str) -> bool:
 
 def normalize(text: str) -> str:
     """OSUM normalisation; idempotent: normalize(normalize(x)) == normalize(x)."""
-    s = _SPACES.sub(" ", text.lower()).strip()
+    s = _SPACES.sub(" ", text)
+    if not s.isprintable():  # control, format, unassigned characters
+        s = "".join(ch for ch in s if ch.isprintable())
+    s = _SPACES.sub(" ", s.lower()).strip()
     # twice: "a < 中" has two spaces to remove on either side of overlapping matches
     for _ in range(2):
         s = _AROUND_BRACKETS.sub(r"\1", s)

@@ -84,6 +84,10 @@ def test_sclite_agrees_with_jiwer(tmp_path):
     refs.append("Turn ON the light, please")  # real-looking text through the normaliser
     hyps.append("turn on a light please")
     utts.append("spk-999")
+    # what an untrained byte-level model emits: control and format characters, broken bytes
+    refs.append("打开厨房的灯")
+    hyps.append("\ufffd\ufe05开et\x13l\x00为anger\u200b厨wri" * 20)
+    utts.append("spk-998")
     ours = error_rate(utts, refs, hyps)
     errors, n = sclite_error_rate(utts, refs, hyps, tmp_path / "sclite")
     assert (errors, n) == (ours.errors, ours.ref_units)
