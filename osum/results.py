@@ -62,7 +62,8 @@ def collect(exp_dirs: Iterable[str]) -> List[dict]:
 
 
 def columns(res: dict) -> Dict[str, object]:
-    cols = {name: res[key] for key, name in METRICS if res.get(key) is not None}
+    # a metric the task has but could not compute (AAS with no timed unit matched) shows "-"
+    cols = {name: "-" if res[key] is None else res[key] for key, name in METRICS if key in res}
     for field, value in res.items():
         if isinstance(value, dict) and "accuracy" in value:
             cols[f"{field} acc %"] = value["accuracy"]

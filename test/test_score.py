@@ -147,3 +147,10 @@ def test_osum_score_command(task_dir, decoded):
     )
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["tasks"]["ASR"]["error_rate"] == 0.0
+
+
+def test_a_metric_that_could_not_be_computed_shows_a_dash():
+    from osum.results import columns
+
+    cols = columns({"error_rate": 50.0, "aas_ms": None, "utterances": 3})
+    assert cols == {"WER/CER %": 50.0, "AAS ms": "-", "utts": 3}
