@@ -183,19 +183,20 @@ class OSUMModel(AbsESPnetModel):
             return speech, speech_lengths
         return self.frontend(speech, speech_lengths)
 
-    def encode_speech(
-        self, speech: torch.Tensor, speech_lengths: torch.Tensor, return_encoder: bool = False
-    ):
-        """Speech -> (batch, frames at 12.5 Hz, LLM hidden) embeddings and lengths (and,
-        with ``return_encoder``, the encoder output and its lengths too)."""
+    def run_encoder(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Speech -> (batch, frames at 50 Hz, encoder width) encoder output and lengths."""
         feats, feats_lengths = self.extract_feats(speech, speech_lengths)
         if self.specaug is not None and self.training:
             feats, feats_lengths = self.specaug(feats, feats_lengths)
-        enc, enc_lengths = self.encoder(feats, feats_lengths)
-        emb, emb_lengths = self.adapter(enc, enc_lengths)
-        if return_encoder:
-            return emb, emb_lengths, enc, enc_lengths
-        return emb, emb_lengths
+        return self.encoder(feats, feats_lengths)
+
+    def encode_speech(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Speech -> (batch, frames at 12.5 Hz, LLM hidden) embeddings and lengths."""
+        return self.adapter(*self.run_encoder(speech, speech_lengths))
 
     def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
         """Token ids (batch, len) -> LLM input embeddings; negative (pad) ids map to 0."""
@@ -245,17 +246,12 @@ class OSUMModel(AbsESPnetModel):
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
         batch = speech.shape[0]
         stats: Dict[str, torch.Tensor] = {}
+        enc, enc_lengths = self.run_encoder(speech, speech_lengths)
         if self.ctc_weight == 1.0:  # CTC only: the encoder alone, as a pretraining phase
-            feats, feats_lengths = self.extract_feats(speech, speech_lengths)
-            if self.specaug is not None and self.training:
-                feats, feats_lengths = self.specaug(feats, feats_lengths)
-            enc, enc_lengths = self.encoder(feats, feats_lengths)
             loss = self._ctc_loss(enc, enc_lengths, kwargs)
             stats["loss_ctc"] = loss.detach()
         else:
-            speech_emb, speech_emb_lengths, enc, enc_lengths = self.encode_speech(
-                speech, speech_lengths, return_encoder=True
-            )
+            speech_emb, speech_emb_lengths = self.adapter(enc, enc_lengths)
             loss, acc = self._lm_loss(
                 speech_emb, speech_emb_lengths, prompt, prompt_lengths, text, text_lengths
             )

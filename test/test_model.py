@@ -192,9 +192,7 @@ def test_ctc_loss_is_espnet_ctc_per_token_mixed_with_the_lm_loss(tiny_dirs):
     ctc_lengths = torch.tensor([3, 1, 0])  # the last utterance has no transcript
     loss, stats, _ = model(**batch, ctc_text=ctc_text, ctc_text_lengths=ctc_lengths)
     assert torch.allclose(stats["loss_lm"], plain(**batch)[0])
-    _, _, enc, enc_lengths = model.encode_speech(
-        batch["speech"], batch["speech_lengths"], return_encoder=True
-    )
+    enc, enc_lengths = model.run_encoder(batch["speech"], batch["speech_lengths"])
     logp = model.ctc.ctc_lo(enc).log_softmax(-1).transpose(0, 1)
     targets = torch.tensor([6, 7, 8, 9])  # token t is output t + 1; 0 is the blank
     ref = (
