@@ -249,7 +249,7 @@ def render(row: dict, tmp: str) -> Tuple[np.ndarray, List[Tuple[float, float, st
     rng = random.Random(row["seed"])
     voice, task, text = row["voice"], row["task"], row["text"]
     if task == "SRWT":
-        pieces, times, t = [silence(rng.uniform(0.1, 0.3))], [], 0.0
+        pieces, times = [silence(rng.uniform(0.1, 0.3))], []
         t = len(pieces[0]) / RATE
         for k, unit in enumerate(units(text)):
             if k:
@@ -345,9 +345,8 @@ def make_corpus(out_dir: str, sizes: Dict[str, int], seed: int = 0, nj: int = 1)
     for split, rows in plan(sizes, seed).items():
         d = Path(out_dir) / split
         (d / "wav").mkdir(parents=True, exist_ok=True)
-        jobs = [(rows[k::nj], str(d / "wav")) for k in range(nj)]
         rendered: Dict[str, tuple] = {}
-        chunks = [(job[0][i : i + 20], job[1]) for job in jobs for i in range(0, len(job[0]), 20)]
+        chunks = [(rows[i : i + 20], str(d / "wav")) for i in range(0, len(rows), 20)]
         bar = progress(len(rows), f"synthesising {split}")
         with ProcessPoolExecutor(max_workers=nj) as pool:
             for part in pool.map(_render_job, chunks):
