@@ -16,6 +16,16 @@ exactly what it would be alone, so a batch gives the answers of one-at-a-time de
   divided by it when positive, multiplied when negative: the logits in greedy search and
   sampling, the log-probabilities in beam search), ``max_new_tokens``.
 
+* joint CTC/attention decoding (``ctc_weight`` > 0, for models trained with a CTC head):
+  as ESPnet's hybrid decoding, the ``ctc_candidates`` best tokens of the LLM at each step
+  are rescored by ``(1 - ctc_weight) * log p_llm + ctc_weight * log p_ctc``, the CTC term
+  being the prefix score of the transcript so far (ESPnet's ``CTCPrefixScoreTH``). The CTC
+  covers the transcript only: it scores the tokens of the target up to the first token
+  that opens a tag (``<``: a label, the answer marker) or ends it, and that token gets the
+  CTC's end-of-transcript score; the tokens after it are scored by the LLM alone
+  (weighted ``1 - ctc_weight``). Tasks whose target is not a transcript first (SRWT's
+  timestamps) are decoded by the LLM alone. Hypothesis scores are then the joint scores.
+
 Greedy and beam search give the same tokens at any batch size. Sampling draws from one
 generator for the whole batch, so its output depends on the batch (a seed makes a run
 repeatable, not batch-invariant).
@@ -25,6 +35,7 @@ from dataclasses import dataclass
 from typing import List
 
 import torch
+from espnet.nets.ctc_prefix_score import CTCPrefixScoreTH
 from transformers import DynamicCache
 
 from osum.llm import base_model, decoder_body
@@ -43,6 +54,8 @@ class DecodeOptions:
     top_k: int = 0
     top_p: float = 1.0
     seed: int | None = None
+    ctc_weight: float = 0.0
+    ctc_candidates: int = 10
 
     def __post_init__(self):
         if self.beam_size < 1 or self.nbest < 1 or self.nbest > self.beam_size:
@@ -51,6 +64,65 @@ class DecodeOptions:
             raise ValueError("sampling is implemented for beam_size 1")
         if self.repetition_penalty <= 0 or self.temperature <= 0:
             raise ValueError("repetition_penalty and temperature must be > 0")
+        if not 0.0 <= self.ctc_weight < 1.0:
+            raise ValueError(f"ctc_weight must be in [0, 1), got {self.ctc_weight}")
+        if self.ctc_weight > 0 and self.do_sample:
+            raise ValueError("joint CTC decoding (ctc_weight > 0) does not sample")
+        if self.ctc_candidates < 1:
+            raise ValueError(f"ctc_candidates must be >= 1, got {self.ctc_candidates}")
+
+
+@dataclass
+class CTCPrefix:
+    """What joint CTC/attention decoding needs from the model and the tasks."""
+
+    logp: torch.Tensor  # (batch, frames, vocab + 1) CTC log-posteriors: blank 0, token i at i + 1
+    lengths: torch.Tensor  # (batch,) valid frames
+    rows: torch.Tensor  # (batch,) bool: the row's target starts with a transcript
+    closes: torch.Tensor  # (vocab,) bool: tokens that end the transcript (tags, end token)
+
+
+class _JointCTC:
+    """CTC prefix scores of the transcript part of every hypothesis (n_hyps per row)."""
+
+    def __init__(self, ctc: CTCPrefix, end_id: int, opts: DecodeOptions, n_hyps: int):
+        self.weight, self.k, self.n_hyps = opts.ctc_weight, opts.ctc_candidates, n_hyps
+        self.eos = end_id + 1
+        self.odim = ctc.logp.shape[-1]
+        self.scorer = CTCPrefixScoreTH(ctc.logp.float().clone(), ctc.lengths, 0, self.eos)
+        self.closes = ctc.closes.clone()
+        self.closes[end_id] = True
+        self.on = ctc.rows.bool().repeat_interleave(n_hyps)  # scoring the transcript still
+        self.last = [self.eos] * len(self.on)  # the start symbol, as ESPnet's sos
+        self.t, self.state, self.pending = 0, None, None
+
+    def scores(self, logp: torch.Tensor) -> torch.Tensor:
+        """LLM log-probabilities (n_bh, vocab) -> joint score increments."""
+        w = self.weight
+        out = (1 - w) * logp
+        self.pending = None
+        if not bool(self.on.any()):
+            return out
+        k = min(self.k, logp.shape[-1])
+        cand = logp.topk(k, dim=-1).indices  # (n_bh, k)
+        ctc_ids = (cand + 1).clamp(max=self.odim - 1)
+        y = [[self.eos] * self.t + [last] for last in self.last]
+        inc, self.pending = self.scorer(y, self.state, scoring_ids=ctc_ids)
+        ctc = inc.gather(1, ctc_ids)
+        ctc = torch.where(self.closes[cand], inc[:, self.eos : self.eos + 1].expand_as(ctc), ctc)
+        joint = torch.full_like(logp, float("-inf"))
+        joint.scatter_(1, cand, (1 - w) * logp.gather(1, cand) + w * ctc.to(logp.dtype))
+        return torch.where(self.on[:, None], joint, out)
+
+    def advance(self, src: torch.Tensor, tokens: torch.Tensor):
+        """The new hypotheses: ``tokens`` appended to hypotheses ``src`` (global indices)."""
+        if self.pending is not None:
+            local = src % self.n_hyps
+            best = (local * self.odim + (tokens + 1).clamp(max=self.odim - 1)).view(-1, self.n_hyps)
+            self.state = self.scorer.index_select_state(self.pending, best)
+        self.on = self.on[src] & ~self.closes[tokens]
+        self.last = (tokens + 1).clamp(max=self.odim - 1).tolist()
+        self.t += 1
 
 
 @dataclass
@@ -92,18 +164,31 @@ class Decoder:
 
     @torch.no_grad()
     def __call__(
-        self, embeds: torch.Tensor, mask: torch.Tensor, opts: DecodeOptions
+        self,
+        embeds: torch.Tensor,
+        mask: torch.Tensor,
+        opts: DecodeOptions,
+        ctc: CTCPrefix | None = None,
     ) -> List[List[Hypothesis]]:
         """embeds (batch, L, hidden) left-padded, mask (batch, L) -> n-best lists.
 
-        Greedy or sampling for one beam, beam search otherwise."""
+        Greedy or sampling for one beam, beam search otherwise; ``ctc`` is needed when
+        ``opts.ctc_weight`` > 0."""
         search = self._greedy if opts.beam_size == 1 else self._beam
-        return search(*self._prefill(embeds, mask), opts)
+        return search(*self._prefill(embeds, mask), opts, self._check_ctc(ctc, opts))
 
     @torch.no_grad()
-    def beam_search(self, embeds, mask, opts: DecodeOptions) -> List[List[Hypothesis]]:
+    def beam_search(self, embeds, mask, opts: DecodeOptions, ctc=None) -> List[List[Hypothesis]]:
         """Beam search whatever the beam size (with one beam it equals greedy)."""
-        return self._beam(*self._prefill(embeds, mask), opts)
+        return self._beam(*self._prefill(embeds, mask), opts, self._check_ctc(ctc, opts))
+
+    @staticmethod
+    def _check_ctc(ctc: CTCPrefix | None, opts: DecodeOptions) -> CTCPrefix | None:
+        if opts.ctc_weight == 0:
+            return None
+        if ctc is None:
+            raise ValueError("ctc_weight > 0 needs the CTC posteriors (a model with a CTC head)")
+        return ctc
 
     def _prefill(self, embeds, mask):
         if mask[:, -1].min() == 0:
@@ -118,8 +203,9 @@ class Decoder:
         emb = self.embed(tokens)[:, None]
         return self._logits(emb, mask, next_pos, cache), mask, next_pos + 1
 
-    def _greedy(self, logits, mask, next_pos, cache, opts):
+    def _greedy(self, logits, mask, next_pos, cache, opts, ctc=None):
         rows = logits.shape[0]
+        joint = None if ctc is None else _JointCTC(ctc, self.end_id, opts, 1)
         device = logits.device
         gen = None
         if opts.do_sample:
@@ -133,11 +219,16 @@ class Decoder:
             logp = torch.log_softmax(logits, dim=-1)
             if opts.do_sample:
                 nxt = _sample(logits, opts, gen)
+            elif joint is not None:
+                logp = joint.scores(logp)
+                nxt = logp.argmax(-1)
             else:
                 nxt = logits.argmax(-1)
             nxt = torch.where(done, torch.full_like(nxt, self.end_id), nxt)
             logprob += torch.where(done, 0.0, logp.gather(1, nxt[:, None])[:, 0])
             seqs = torch.cat([seqs, nxt[:, None]], dim=1)
+            if joint is not None:
+                joint.advance(torch.arange(rows, device=device), nxt)
             done |= nxt == self.end_id
             if bool(done.all()):
                 break
@@ -152,9 +243,10 @@ class Decoder:
             out.append([Hypothesis(toks, lp, lp / max(length, 1) ** opts.length_penalty, finished)])
         return out
 
-    def _beam(self, logits, mask, next_pos, cache, opts):
+    def _beam(self, logits, mask, next_pos, cache, opts, ctc=None):
         batch, vocab = logits.shape
         k = opts.beam_size
+        joint = None if ctc is None else _JointCTC(ctc, self.end_id, opts, k)
         device = logits.device
         cache.batch_repeat_interleave(k)
         mask = mask.repeat_interleave(k, dim=0)
@@ -170,6 +262,8 @@ class Decoder:
             # as HF's beam search: the penalty applies to log-probabilities
             logp = torch.log_softmax(logits, dim=-1)
             logp = self._penalise(logp, seqs, opts.repetition_penalty)
+            if joint is not None:
+                logp = joint.scores(logp)
             cand = (beam_scores.view(-1, 1) + logp).view(batch, k * vocab)
             top_scores, top_idx = cand.topk(2 * k, dim=1)
             top_scores, top_idx = top_scores.tolist(), top_idx.tolist()
@@ -204,6 +298,8 @@ class Decoder:
             if all(row_done):
                 break
             src = new_src.view(-1)
+            if joint is not None:
+                joint.advance(src, new_tok.view(-1))
             cache.reorder_cache(src)
             seqs = torch.cat([seqs[src], new_tok.view(-1, 1)], dim=1)
             mask, next_pos = mask[src], next_pos[src]
@@ -221,6 +317,15 @@ class Decoder:
             hyps.sort(key=lambda h: -h.score)
             out.append(hyps[: opts.nbest])
         return out
+
+
+def transcript_closers(tokenizer, vocab_size: int) -> torch.Tensor:
+    """(vocab_size,) bool: the tokens that end the transcript part of a target for joint
+    CTC decoding: those containing ``<`` (a label tag, the answer marker, special tokens)."""
+    out = torch.zeros(vocab_size, dtype=torch.bool)
+    ids = [i for tok, i in tokenizer.get_vocab().items() if "<" in tok and i < vocab_size]
+    out[ids] = True
+    return out
 
 
 def _sample(logits: torch.Tensor, opts: DecodeOptions, gen: torch.Generator) -> torch.Tensor:

@@ -19,7 +19,7 @@ from typing import List, Sequence
 import numpy as np
 import torch
 
-from osum.decode import DecodeOptions
+from osum.decode import DecodeOptions, transcript_closers
 from osum.frontend import WhisperFrontend
 from osum.preprocess import OSUMPreprocessor
 from osum.tasks import Parsed
@@ -79,6 +79,15 @@ class Speech2Text:
         self.tokenizer = self.pre.tokenizer
         self.registry = self.pre.registry
         self.options = DecodeOptions(**decode_options)
+        self.ctc_closes = None
+        if self.options.ctc_weight > 0:
+            if self.model.ctc is None:
+                raise ValueError(
+                    f"ctc_weight {self.options.ctc_weight}: the model of {train_config} has "
+                    "no CTC head (it was trained with model_conf.ctc_weight 0)"
+                )
+            vocab = self.model.ctc.ctc_lo.out_features - 1
+            self.ctc_closes = transcript_closers(self.tokenizer, vocab).to(device)
         self.batch_size = batch_size
         self.chunk_samples = int(chunk_seconds * SAMPLE_RATE)
 
@@ -151,6 +160,10 @@ class Speech2Text:
                 torch.tensor([len(p) for p in prompts], device=self.device),
                 end_id=self.pre.end_id,
                 options=self.options,
+                ctc_rows=torch.tensor(
+                    [self._ctc_scored(tasks[jobs[j][0]]) for j in idx], device=self.device
+                ),
+                ctc_closes=self.ctc_closes,
             )
             for j, n in zip(idx, nbest):
                 hyps[j] = n[0]
@@ -159,6 +172,11 @@ class Speech2Text:
             mine = [(jobs[j][2], hyps[j]) for j in range(len(jobs)) if jobs[j][0] == u]
             results.append(self._join(self.registry[task_name], mine))
         return results
+
+    def _ctc_scored(self, task_name: str) -> bool:
+        """Joint CTC decoding scores the targets that start with a transcript."""
+        task = self.registry[task_name]
+        return bool(task.transcript and not task.timestamps)
 
     def _join(self, task, pieces) -> Result:
         texts = [self.tokenizer.decode(h.tokens, skip_special_tokens=True) for _, h in pieces]

@@ -303,18 +303,35 @@ class OSUMModel(AbsESPnetModel):
         prompt_lengths: torch.Tensor,
         end_id: int,
         options=None,
+        ctc_rows: torch.Tensor | None = None,
+        ctc_closes: torch.Tensor | None = None,
     ):
         """Decode a batch (osum.decode): n-best lists of token ids per utterance.
 
         ``end_id`` is the token that ends training targets (the preprocessor's ``end_id``).
+        Joint CTC decoding (``options.ctc_weight`` > 0) needs ``ctc_rows`` (batch,) bool,
+        the rows whose target starts with a transcript, and ``ctc_closes`` (vocab,) bool,
+        the tokens that end a transcript (:func:`osum.decode.transcript_closers`).
         """
-        from osum.decode import DecodeOptions, Decoder
+        from osum.decode import CTCPrefix, DecodeOptions, Decoder
 
-        speech_emb, speech_emb_lengths = self.encode_speech(speech, speech_lengths)
+        options = options or DecodeOptions()
+        enc, enc_lengths = self.run_encoder(speech, speech_lengths)
+        ctc = None
+        if options.ctc_weight > 0:
+            if self.ctc is None:
+                raise ValueError(
+                    "joint CTC decoding (ctc_weight > 0) needs a model trained with a CTC "
+                    "head (model_conf.ctc_weight > 0)"
+                )
+            if ctc_rows is None or ctc_closes is None:
+                raise ValueError("joint CTC decoding needs ctc_rows and ctc_closes")
+            ctc = CTCPrefix(self.ctc.log_softmax(enc), enc_lengths, ctc_rows, ctc_closes)
+        speech_emb, speech_emb_lengths = self.adapter(enc, enc_lengths)
         embeds, mask, _ = self.build_inputs(
             speech_emb, speech_emb_lengths, prompt, prompt_lengths, pad_side="left"
         )
-        return Decoder(self.llm, end_id)(embeds, mask, options or DecodeOptions())
+        return Decoder(self.llm, end_id)(embeds, mask, options, ctc)
 
     def generate(self, speech, speech_lengths, prompt, prompt_lengths, end_id, max_new_tokens=64):
         """Greedy decoding: the best token ids of each utterance, without the end token."""

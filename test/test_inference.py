@@ -177,3 +177,8 @@ def test_join_rules(s2t):
     assert chat.parsed.flags == []  # only the last chunk must carry the answer marker
     no_answer = s2t._join(reg["STTC"], [(0, hyp("一加")), (30, hyp("一"))])
     assert no_answer.parsed.flags == ["missing_answer"]
+
+
+def test_joint_ctc_decoding_needs_a_model_with_a_ctc_head(exp):
+    with pytest.raises(ValueError, match="no CTC head"):
+        Speech2Text(exp / "config.yaml", exp / "1epoch.pth", ctc_weight=0.3)

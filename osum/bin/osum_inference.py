@@ -48,6 +48,16 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--top_k", type=int, default=0)
     g.add_argument("--top_p", type=float, default=1.0)
     g.add_argument("--seed", type=int, default=None)
+    g.add_argument(
+        "--ctc_weight",
+        type=float,
+        default=0.0,
+        help="joint CTC/attention decoding: weight of the CTC prefix score of the "
+        "transcript (models trained with model_conf.ctc_weight > 0)",
+    )
+    g.add_argument(
+        "--ctc_candidates", type=int, default=10, help="LLM tokens rescored by CTC per step"
+    )
     parser.add_argument("--log_level", default="INFO")
     return parser
 
@@ -74,6 +84,8 @@ def main(cmd=None):
         top_k=args.top_k,
         top_p=args.top_p,
         seed=args.seed,
+        ctc_weight=args.ctc_weight,
+        ctc_candidates=args.ctc_candidates,
     )
     out = decode_data(
         s2t, args.data_path_and_name_and_type, args.output_dir, args.key_file, args.task
