@@ -253,7 +253,13 @@ class OSUMModel(AbsESPnetModel):
         else:
             speech_emb, speech_emb_lengths = self.adapter(enc, enc_lengths)
             loss, acc = self._lm_loss(
-                speech_emb, speech_emb_lengths, prompt, prompt_lengths, text, text_lengths
+                speech_emb,
+                speech_emb_lengths,
+                prompt,
+                prompt_lengths,
+                text,
+                text_lengths,
+                kwargs.get("text_weight"),
             )
             stats["acc"] = acc.detach()
             if self.ctc is not None:
@@ -264,8 +270,18 @@ class OSUMModel(AbsESPnetModel):
         loss, stats, weight = force_gatherable((loss, stats, batch), loss.device)
         return loss, stats, weight
 
-    def _lm_loss(self, speech_emb, speech_emb_lengths, prompt, prompt_lengths, text, text_lengths):
-        """Cross entropy and accuracy of the LLM over the target tokens."""
+    def _lm_loss(
+        self,
+        speech_emb,
+        speech_emb_lengths,
+        prompt,
+        prompt_lengths,
+        text,
+        text_lengths,
+        text_weight=None,
+    ):
+        """Cross entropy and accuracy of the LLM over the target tokens; with
+        ``text_weight`` (batch, T) the mean over tokens is weighted by it."""
         embeds, mask, labels = self.build_inputs(
             speech_emb, speech_emb_lengths, prompt, prompt_lengths, text, text_lengths
         )
@@ -280,8 +296,20 @@ class OSUMModel(AbsESPnetModel):
         selected = target != IGNORE_ID
         logits = base_model(self.llm).get_output_embeddings()(hidden[:, :-1][selected]).float()
         target = target[selected]
-        loss = nn.functional.cross_entropy(logits, target)
-        return loss, (logits.argmax(-1) == target).float().mean()
+        acc = (logits.argmax(-1) == target).float().mean()
+        if text_weight is None:
+            return nn.functional.cross_entropy(logits, target), acc
+        # the targets appear in the labels row by row, in order: the same order as the
+        # valid positions of text
+        if text_weight.shape[0] != text.shape[0] or text_weight.shape[1] < text.shape[1]:
+            raise ValueError(
+                f"text_weight {tuple(text_weight.shape)}: need one token weight per target "
+                f"token, text is {tuple(text.shape)}"
+            )
+        valid = torch.arange(text.shape[1], device=text.device)[None] < text_lengths[:, None]
+        weight = text_weight[:, : text.shape[1]][valid].to(logits.dtype)
+        loss = nn.functional.cross_entropy(logits, target, reduction="none")
+        return (loss * weight).sum() / weight.sum().clamp(min=1e-8), acc
 
     def _ctc_loss(self, enc, enc_lengths, batch) -> torch.Tensor:
         """CTC on the encoder output over the transcript's tokens, per token."""

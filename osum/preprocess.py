@@ -34,6 +34,11 @@ class OSUMPreprocessor:
         speech_name, text_name, task_name: data names in the ESPnet dataset.
         ctc_text: also add ``ctc_text``, the transcript's token ids (empty for tasks
             without a transcript), for the model's CTC head (``ctc_weight`` > 0).
+        label_weight: weight in the LM loss of the target tokens that follow the
+            transcript (the "X" of ASR+X: label tags such as ``<happy>``, STTC's answer
+            marker and answer), relative to the other target tokens; with a value other
+            than 1 the preprocessor adds ``text_weight``, one weight per target token. A
+            label is one decision but a small share of the tokens of a target.
     """
 
     def __init__(
@@ -48,6 +53,7 @@ class OSUMPreprocessor:
         text_name: str = "text",
         task_name: str = "task",
         ctc_text: bool = False,
+        label_weight: float = 1.0,
     ):
         self.train = train
         self.tokenizer = load_tokenizer(tokenizer)
@@ -60,6 +66,9 @@ class OSUMPreprocessor:
         self.speech_name, self.text_name, self.task_name = speech_name, text_name, task_name
         self._prompt_ids: Dict[str, np.ndarray] = {}
         self.ctc_text = ctc_text
+        if label_weight <= 0:
+            raise ValueError(f"label_weight must be > 0, got {label_weight}")
+        self.label_weight = float(label_weight)
 
     def encode(self, text: str):
         return self.tokenizer.encode(text, add_special_tokens=False)
@@ -100,7 +109,10 @@ class OSUMPreprocessor:
                 target = self.registry[name].build_target(dict(info, text=text))
             except ValueError as e:
                 raise ValueError(f"utterance {uid}: {e}") from None
-            data[self.text_name] = np.array(self.encode(target) + [self.end_id], dtype=np.int64)
+            ids = self.encode(target) + [self.end_id]
+            data[self.text_name] = np.array(ids, dtype=np.int64)
+            if self.label_weight != 1.0:
+                data["text_weight"] = self._weights(self.registry[name], text, ids)
             if self.ctc_text:
                 task = self.registry[name]
                 said = task.transcript or task.timestamps or task.chat
@@ -108,6 +120,17 @@ class OSUMPreprocessor:
                 data["ctc_text"] = np.array(ids, dtype=np.int64)
         data["prompt"] = self.prompt_ids(self.prompt_for(name))
         return data
+
+    def _weights(self, task, text: str, ids) -> np.ndarray:
+        """``label_weight`` on the target's tokens after the transcript (tags, answer)."""
+        weight = np.ones(len(ids), dtype=np.float32)
+        if (task.fields or task.chat) and not task.timestamps:
+            head = self.encode(normalize(text)) if task.transcript else []
+            first = len(head)
+            while first > 0 and ids[:first] != head[:first]:  # merged across the boundary
+                first -= 1
+            weight[first:-1] = self.label_weight  # the tags; the end token keeps 1
+        return weight
 
     @staticmethod
     def _check_speech(uid: str, speech: np.ndarray) -> np.ndarray:

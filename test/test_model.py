@@ -226,3 +226,39 @@ def test_ctc_only_trains_the_encoder_alone(tiny_dirs):
     assert grads == {"encoder"}
     with pytest.raises(ValueError, match="trainable must be \\[encoder\\]"):
         make_model(tiny_dirs, trainable=("encoder", "adapter"), ctc_weight=1.0)
+
+
+def test_token_weights_weight_the_mean_over_target_tokens(tiny_dirs):
+    model = make_model(tiny_dirs)
+    batch = batch_of()
+    with torch.no_grad():
+        plain = model(**batch)[0]
+        ones = torch.zeros(3, 6)  # ESPnet pads float arrays with 0
+        for i, n in enumerate(batch["text_lengths"].tolist()):
+            ones[i, :n] = 1.0
+        assert torch.allclose(model(**batch, text_weight=ones)[0], plain, atol=1e-6)
+        weight = ones.clone()
+        weight[0, 1], weight[2, 5] = 5.0, 3.0
+        # the weighted mean of the per-token losses of the rows, computed row by row
+        total, norm = 0.0, 0.0
+        for i in range(3):
+            one = select(batch, i)
+            n = int(one["text_lengths"][0])
+            for j in range(n):
+                w = float(weight[i, j])
+                # one token's loss: the difference of the summed losses of the prefixes
+                full = model(
+                    **dict(one, text=one["text"][:, : j + 1], text_lengths=torch.tensor([j + 1]))
+                )[0]
+                if j:
+                    part = model(
+                        **dict(one, text=one["text"][:, :j], text_lengths=torch.tensor([j]))
+                    )[0]
+                    token = full * (j + 1) - part * j
+                else:
+                    token = full
+                total += w * token
+                norm += w
+        assert torch.allclose(model(**batch, text_weight=weight)[0], total / norm, atol=1e-4)
+        with pytest.raises(ValueError, match="one token weight per target"):
+            model(**batch, text_weight=weight[:, :2])

@@ -283,3 +283,33 @@ def test_mix_of_segmented_and_plain_dirs(task_dir, tmp_path):
     assert set(recos) == {s.split()[0] for s in segments.values()}
     res = validate_sh(out)
     assert res.returncode == 0, res.stderr
+
+
+def test_label_weight_marks_the_label_tags(task_dir, tiny_dirs):
+    pre = OSUMPreprocessor(train=False, tokenizer=tiny_dirs["llm"], label_weight=4.0)
+    tok = pre.tokenizer
+    for info, tags in [
+        ({"task": "SER", "emotion": "happy"}, "<happy>"),
+        ({"task": "AGE_GENDER", "age": "adult", "gender": "female"}, "<adult><female>"),
+        ({"task": "ASR"}, ""),
+        ({"task": "STTC", "answer": "four"}, "<开始回答>four"),
+    ]:
+        out = pre("u1", {"text": "turn on the light", "task": json.dumps(info)})
+        ids, weight = out["text"].tolist(), out["text_weight"]
+        assert len(weight) == len(ids) and weight[-1] == 1.0  # the end token
+        n_tags = len(tok.encode(tags, add_special_tokens=False)) if tags else 0
+        assert (weight == 4.0).sum() == n_tags
+        if n_tags:
+            assert tok.decode(ids[-1 - n_tags : -1]) == tags
+    assert "text_weight" not in OSUMPreprocessor(train=False, tokenizer=tiny_dirs["llm"])(
+        "u1", {"text": "hi", "task": json.dumps({"task": "SER", "emotion": "sad"})}
+    )
+    # through ESPnet's collate (pads with 0) into the model's weighted loss
+    write_task_info(task_dir)
+    _, batch = load_batch(task_dir, pre)
+    assert batch["text_weight"].shape == batch["text"].shape
+    assert ((batch["text_weight"] > 0) == (batch["text"] >= 0)).all()
+    model = make_model(tiny_dirs, trainable=("adapter",))
+    assert torch.isfinite(model(**batch)[0])
+    with pytest.raises(ValueError, match="label_weight"):
+        OSUMPreprocessor(train=False, tokenizer=tiny_dirs["llm"], label_weight=0)
