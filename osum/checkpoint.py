@@ -55,3 +55,68 @@ def load_hf_state_dict(model_dir: Path, prefixes: Iterable[str]) -> Dict[str, to
     if not out:
         raise ValueError(f"{model_dir}: no tensor names start with any of {prefixes}")
     return out
+
+
+def load_model_file(path, device: str = "cpu") -> Dict[str, torch.Tensor]:
+    """A state dict from ``.safetensors`` or a ``torch.save`` file, never unpickling
+    code (``weights_only``)."""
+    if str(path).endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return load_file(str(path), device=device)
+    return torch.load(path, map_location=device, weights_only=True)
+
+
+def load_pretrained_model(
+    init_param: str, model: torch.nn.Module, ignore_init_mismatch: bool, map_location="cpu"
+):
+    """ESPnet's ``--init_param`` loading (``path:src_key:dst_key:exclude,prefixes``, the
+    file's tensors merged into the model's state dict), reading the file with
+    :func:`load_model_file`: ESPnet's own loader unpickles whatever the file holds."""
+    from espnet2.torch_utils.load_pretrained_model import filter_state_dict
+
+    path, src_key, dst_key, excludes = (init_param.split(":", 3) + [None] * 3)[:4]
+    src_key, dst_key, excludes = src_key or None, dst_key or None, excludes or None
+    obj = model
+    for name in (dst_key or "").split("."):
+        if name:
+            obj = getattr(obj, name)
+    src = load_model_file(path, map_location)
+    if "module" in src and isinstance(src["module"], dict):
+        src = src["module"]
+    for prefix in (excludes or "").split(","):
+        if prefix:
+            src = {k: v for k, v in src.items() if not k.startswith(prefix)}
+    if src_key is not None:
+        src = {k[len(src_key) + 1 :]: v for k, v in src.items() if k.startswith(src_key + ".")}
+    dst = obj.state_dict()
+    if ignore_init_mismatch:
+        src = filter_state_dict(dst, src)
+    dst.update(src)
+    obj.load_state_dict(dst)
+
+
+class LazyTensors:
+    """The tensors of an HF model dir, read one at a time by name (safetensors opened on
+    demand; ``.bin`` shards memory-mapped)."""
+
+    def __init__(self, model_dir):
+        self.files: Dict[str, Path] = {}
+        self._bins: Dict[Path, Dict[str, torch.Tensor]] = {}
+        for f in _weight_files(Path(model_dir)):
+            if f.suffix == ".safetensors":
+                with safe_open(str(f), framework="pt", device="cpu") as sf:
+                    self.files.update({k: f for k in sf.keys()})
+            else:
+                self._bins[f] = torch.load(f, map_location="cpu", mmap=True, weights_only=True)
+                self.files.update({k: f for k in self._bins[f]})
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.files
+
+    def get(self, name: str) -> torch.Tensor:
+        f = self.files[name]
+        if f in self._bins:
+            return self._bins[f][name]
+        with safe_open(str(f), framework="pt", device="cpu") as sf:
+            return sf.get_tensor(name)

@@ -21,11 +21,13 @@ from typing import Callable, Collection, Dict, List, Tuple
 
 import numpy as np
 import torch
+import yaml
 
 # isort: off
 import osum.espnet_import  # noqa: F401  (first: ESPnet without its import-time downloads)
 
 # isort: on
+import espnet2.tasks.abs_task
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from espnet2.asr.specaug.abs_specaug import AbsSpecAug
 from espnet2.asr.specaug.specaug import SpecAug
@@ -40,6 +42,7 @@ from espnet2.utils.types import int_or_none, str2bool, str_or_none
 from torch import nn
 
 from osum.adapter import OSUMAdapter
+from osum.checkpoint import load_model_file, load_pretrained_model
 from osum.data_check import check_data_keys, check_sample_rate
 from osum.encoder import WhisperEncoder
 from osum.frontend import WhisperFrontend
@@ -68,6 +71,11 @@ encoder_choices = ClassChoices(
 adapter_choices = ClassChoices(
     name="speech_adapter", classes=dict(osum=OSUMAdapter), type_check=nn.Module, default="osum"
 )
+
+
+# ``--init_param`` files are read without unpickling code (ESPnet's loader would run
+# whatever a downloaded checkpoint holds); the syntax and semantics stay ESPnet's.
+espnet2.tasks.abs_task.load_pretrained_model = load_pretrained_model
 
 
 class OSUMTask(AbsTask):
@@ -208,21 +216,47 @@ class OSUMTask(AbsTask):
 
     @classmethod
     def build_model_from_file(
-        cls, config_file, model_file=None, device: str = "cpu"
+        cls, config_file, model_file=None, device: str = "cpu", base_dir=None
     ) -> Tuple[OSUMModel, argparse.Namespace]:
-        """Rebuild from config.yaml (which names the base weights' dirs) and a checkpoint."""
+        """Rebuild from config.yaml (which names the base weights' dirs) and a checkpoint.
+
+        The config may hold only what differs from the defaults (an imported or exported
+        model's config does). ``base_dir``: relative model and tokenizer paths in the
+        config are taken relative to it (an exported dir), not to the working dir. The
+        checkpoint (``.pth`` or ``.safetensors``) is read without unpickling code, and
+        anything but base weights missing from it is an error.
+        """
         for f in (config_file, model_file):
             if f is not None and not Path(f).is_file():
                 raise FileNotFoundError(f"{f} does not exist")
-        # ESPnet loads non-strictly; a checkpoint missing anything but base weights is refused
-        model, args = super().build_model_from_file(config_file, None, device)
+        with open(config_file, encoding="utf-8") as f:
+            conf = yaml.safe_load(f)
+        args = cls.get_default_config()
+        args.update(conf)
+        if base_dir is not None:
+            resolve_paths(args, Path(base_dir))
+        args = argparse.Namespace(**args)
+        model = cls.build_model(args)
+        model.to(device)
         if model_file is not None:
-            state = torch.load(model_file, map_location=device, weights_only=True)
+            state = load_model_file(model_file, device)
             try:
                 model.load_state_dict(state, strict=True)
             except RuntimeError as e:
                 raise RuntimeError(f"{model_file}: {e}") from None
         return model, args
+
+
+def resolve_paths(conf: Dict, base: Path) -> None:
+    """Relative model and tokenizer paths of a config -> paths under ``base``."""
+    for section, key in (
+        ("llm_conf", "path"),
+        ("encoder_conf", "init"),
+        ("preprocessor_conf", "tokenizer"),
+    ):
+        value = (conf.get(section) or {}).get(key)
+        if value and not Path(value).is_absolute():
+            conf[section] = dict(conf[section], **{key: str(base / value)})
 
 
 def main(cmd: Collection[str] | None = None):
