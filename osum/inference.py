@@ -14,12 +14,14 @@ flags are the union.
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import List, Sequence
 
 import numpy as np
 import torch
 
 from osum.decode import DecodeOptions, transcript_closers
+from osum.export import CONFIG, WEIGHTS, is_export
 from osum.frontend import WhisperFrontend
 from osum.preprocess import OSUMPreprocessor
 from osum.tasks import Parsed
@@ -42,7 +44,8 @@ class Speech2Text:
     """Decoding with a trained OSUM model.
 
     Args:
-        train_config: the experiment's config.yaml (names the base model dirs).
+        train_config: the experiment's config.yaml (names the base model dirs), or a
+            dir written by ``osum.bin.export_model`` (then ``model_file`` is its own).
         model_file: a checkpoint (``valid.acc.ave.pth`` ...); None: the base weights only.
         device: cpu, cuda, cuda:1 ...
         prompt_language: language of the fixed task prompts (en or zh); None: the
@@ -64,8 +67,14 @@ class Speech2Text:
     ):
         from osum.task import OSUMTask
 
+        base_dir = None
+        if is_export(train_config):
+            base_dir = Path(train_config)
+            train_config, model_file = base_dir / CONFIG, base_dir / WEIGHTS
         self.train_config, self.model_file = train_config, model_file
-        self.model, self.args = OSUMTask.build_model_from_file(train_config, model_file, device)
+        self.model, self.args = OSUMTask.build_model_from_file(
+            train_config, model_file, device, base_dir=base_dir
+        )
         if self.model.frontend is None:
             # trained on dumped log-mel (stage 2's whisper_mel): the same frontend makes
             # the same features from the audio

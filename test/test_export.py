@@ -1,0 +1,83 @@
+"""Export: a self-contained dir (config, safetensors, LLM + tokenizer) that Speech2Text
+loads from its path alone, with the same outputs; LoRA kept or merged."""
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import batch_of
+from osum.bin.export_model import main as export_main
+from osum.export import export_model
+from osum.inference import Speech2Text
+from osum.smoke import tiny_config, write_config
+from osum.task import OSUMTask
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_dirs, tmp_path_factory):
+    """A config and a checkpoint as training leaves them, LoRA and adapter changed."""
+    root = tmp_path_factory.mktemp("export")
+    config = write_config(
+        root / "config.yaml",
+        tiny_config(
+            tiny_dirs,
+            model_conf=dict(trainable=["adapter", "lora"], ctc_weight=0.3),
+            preprocessor_conf=dict(prompt_languages=["zh", "en"]),
+        ),
+    )
+    model, _ = OSUMTask.build_model_from_file(config)
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(0.05 * torch.randn(p.shape, generator=g))
+    torch.save(model.state_dict(), root / "model.pth")
+    return config, root / "model.pth"
+
+
+def logits(model, batch):
+    with torch.no_grad():
+        emb, lens = model.encode_speech(batch["speech"], batch["speech_lengths"])
+        embeds, mask, _ = model.build_inputs(
+            emb,
+            lens,
+            batch["prompt"],
+            batch["prompt_lengths"],
+            batch["text"],
+            batch["text_lengths"],
+        )
+        out = model.llm(inputs_embeds=embeds, attention_mask=mask).logits
+        return out[mask.bool()]
+
+
+@pytest.mark.parametrize("merge", [False, True])
+def test_exported_dir_loads_alone_with_the_same_outputs(trained, tiny_dirs, tmp_path, merge):
+    config, model_file = trained
+    export_model(config, model_file, tmp_path / "exp", merge_lora=merge)
+    moved = tmp_path / "elsewhere" / "model"
+    shutil.copytree(tmp_path / "exp", moved)  # nothing points back to the original paths
+    shutil.rmtree(tmp_path / "exp")
+    text = (moved / "config.yaml").read_text(encoding="utf-8")
+    assert str(tmp_path) not in text and tiny_dirs["llm"] not in text
+    assert tiny_dirs["whisper"] not in text
+    original = Speech2Text(config, model_file, max_new_tokens=10)
+    exported = Speech2Text(moved, max_new_tokens=10)
+    assert exported.args.llm_conf["lora"] is not merge
+    batch = batch_of()
+    want, got = logits(original.model.eval(), batch), logits(exported.model.eval(), batch)
+    assert torch.allclose(got, want, atol=1e-4 if merge else 1e-5)
+    wave = 0.1 * np.random.default_rng(0).standard_normal(20000).astype(np.float32)
+    for task in ("SER", "ASR"):
+        assert exported(wave, task=task).text == original(wave, task=task).text
+    assert exported.pre.prompt_for("ASR") == original.pre.prompt_for("ASR")  # zh first
+    assert exported.model.ctc is not None
+
+
+def test_export_refuses_a_non_empty_dir(trained, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "x").write_text("keep")
+    with pytest.raises(FileExistsError, match="not empty"):
+        export_main(["--train_config", str(trained[0]), "--out", str(tmp_path / "out")])
+    assert (tmp_path / "out" / "x").read_text() == "keep"
