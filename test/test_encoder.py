@@ -108,3 +108,54 @@ def test_128_mel_encoder_from_hf_dir(tmp_path):
         expected = hf(mel).last_hidden_state
         got, _ = ours(mel.transpose(1, 2), torch.tensor([3000]))
     assert (got - expected).abs().max().item() <= 1e-4
+
+
+HF_TO_OPENAI = [  # HF WhisperEncoder names -> openai-whisper's AudioEncoder names
+    (r"^embed_positions\.weight$", "positional_embedding"),
+    (r"^layers\.(\d+)\.self_attn\.q_proj\.", r"blocks.\1.attn.query."),
+    (r"^layers\.(\d+)\.self_attn\.k_proj\.", r"blocks.\1.attn.key."),
+    (r"^layers\.(\d+)\.self_attn\.v_proj\.", r"blocks.\1.attn.value."),
+    (r"^layers\.(\d+)\.self_attn\.out_proj\.", r"blocks.\1.attn.out."),
+    (r"^layers\.(\d+)\.self_attn_layer_norm\.", r"blocks.\1.attn_ln."),
+    (r"^layers\.(\d+)\.fc1\.", r"blocks.\1.mlp.0."),
+    (r"^layers\.(\d+)\.fc2\.", r"blocks.\1.mlp.2."),
+    (r"^layers\.(\d+)\.final_layer_norm\.", r"blocks.\1.mlp_ln."),
+    (r"^layer_norm\.", "ln_post."),
+]
+
+
+def test_hf_dir_and_openai_pt_of_the_same_weights_agree(tiny_dirs, tmp_path):
+    """The same random weights written both ways load to the same encoder output."""
+    import re
+
+    hf = WhisperForConditionalGeneration.from_pretrained(tiny_dirs["whisper"]).model.encoder
+    c = hf.config
+    dims = ModelDimensions(
+        n_mels=c.num_mel_bins,
+        n_audio_ctx=c.max_source_positions,
+        n_audio_state=c.d_model,
+        n_audio_head=c.encoder_attention_heads,
+        n_audio_layer=c.encoder_layers,
+        n_vocab=128,
+        n_text_ctx=32,
+        n_text_state=c.d_model,
+        n_text_head=c.encoder_attention_heads,
+        n_text_layer=1,
+    )
+    openai_model = whisper.model.Whisper(dims)
+    state = openai_model.state_dict()
+    for key, value in hf.state_dict().items():
+        name = key
+        for pattern, repl in HF_TO_OPENAI:
+            name = re.sub(pattern, repl, name)
+        assert "encoder." + name in state, key
+        state["encoder." + name] = value.clone()
+    torch.save({"dims": asdict(dims), "model_state_dict": state}, tmp_path / "same.pt")
+    from_pt = WhisperEncoder(init=str(tmp_path / "same.pt")).eval()
+    from_dir = WhisperEncoder(init=tiny_dirs["whisper"]).eval()
+    mel = torch.randn(2, 730, c.num_mel_bins)  # 7.3 s, not Whisper's 30 s
+    with torch.no_grad():
+        a, a_lens = from_pt(mel, torch.tensor([730, 512]))
+        b, b_lens = from_dir(mel, torch.tensor([730, 512]))
+    assert torch.equal(a_lens, b_lens)
+    assert (a - b).abs().max().item() <= 1e-6

@@ -66,3 +66,52 @@ def test_model_dtype_cast_keeps_the_llm_dtype(tiny_dirs):
     model.to(torch.float64)
     assert all(p.dtype == torch.bfloat16 for p in base)
     assert model.speech_boundary.weight.dtype == torch.float64
+
+
+def test_another_causal_lm_family_splices_and_decodes(tiny_dirs, tmp_path):
+    """A Llama dir works as the LLM: training loss, and greedy decoding equal to HF's."""
+    import shutil
+
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from osum.decode import DecodeOptions, Decoder
+
+    tok = AutoTokenizer.from_pretrained(tiny_dirs["llm"])
+    end = tok.convert_tokens_to_ids("<|endoftext|>")
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        bos_token_id=end,
+        eos_token_id=end,
+        pad_token_id=end,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(tmp_path / "llama")
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(f"{tiny_dirs['llm']}/{f}", tmp_path / "llama" / f)
+    model = make_model(dict(tiny_dirs, llm=str(tmp_path / "llama")), trainable=("adapter", "lora"))
+    assert type(model.llm.get_base_model()).__name__ == "LlamaForCausalLM"
+    batch = batch_of()
+    loss = model.train()(**batch)[0]
+    assert torch.isfinite(loss)
+    loss.backward()
+    model.eval()
+    with torch.no_grad():
+        emb, lens = model.encode_speech(batch["speech"][:1], batch["speech_lengths"][:1])
+        embeds, mask, _ = model.build_inputs(
+            emb, lens, batch["prompt"][:1, :3], batch["prompt_lengths"][:1], pad_side="left"
+        )
+        ours = Decoder(model.llm, end)(embeds, mask, DecodeOptions(max_new_tokens=8))[0][0]
+        hf = model.llm.generate(
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            max_new_tokens=8,
+            do_sample=False,
+            eos_token_id=end,
+            pad_token_id=end,
+        )
+    assert hf[0].tolist() == ours.tokens + ([end] if ours.finished else [])

@@ -23,3 +23,41 @@ def test_help_lists_every_option_with_its_default():
         assert line.group(1) == (default or '""'), name
         assert line.group(2).strip(), f"--{name} has no description"
     assert "\n  Training\n" in out and "\n  Decoding and scoring\n" in out
+
+
+def recipe_in(tmp_path):
+    """An empty recipe dir on the shared engine."""
+    repo = ENGINE.parents[3]
+    d = tmp_path / "recipe"
+    d.mkdir()
+    (d / "osum.sh").symlink_to(ENGINE)
+    (d / "utils").symlink_to(repo / "utils")
+    (d / "path.sh").write_text(f". {repo}/tools/activate_python.sh\n")
+    (d / "cmd.sh").write_text(
+        "export train_cmd=utils/run.pl cuda_cmd=utils/run.pl decode_cmd=utils/run.pl\n"
+    )
+    return d
+
+
+def stage3(recipe, *opts):
+    cmd = ["./osum.sh", "--stage", "3", "--stop_stage", "3", "--train_set", "tr"]
+    cmd += ["--valid_set", "dv", "--test_sets", "ts", "--train_phases", "a:conf/a.yaml", *opts]
+    return subprocess.run(cmd, cwd=recipe, capture_output=True, text=True, timeout=60)
+
+
+def test_pretrained_model_paths_are_checked_before_training(tmp_path):
+    recipe = recipe_in(tmp_path)
+    proc = stage3(recipe, "--llm_path", str(tmp_path / "no_qwen"))
+    assert proc.returncode != 0
+    assert f"llm_path={tmp_path / 'no_qwen'}" in proc.stderr
+    assert "config.json" in proc.stderr and "tokenizer" in proc.stderr
+    whisper = tmp_path / "whisper"
+    whisper.mkdir()  # a dir without config.json
+    proc = stage3(recipe, "--encoder_init", str(whisper))
+    assert proc.returncode != 0 and f"encoder_init={whisper}" in proc.stderr
+    assert "openai-whisper .pt" in proc.stderr
+    # the recipe's pretrained.sh (like ESPnet's db.sh) sets them; options override it
+    (recipe / "pretrained.sh").write_text(f"llm_path={tmp_path / 'from_file'}\n")
+    proc = stage3(recipe)
+    assert proc.returncode != 0 and f"llm_path={tmp_path / 'from_file'}" in proc.stderr
+    assert not (recipe / "exp").exists()

@@ -39,10 +39,13 @@ task_conf=           # YAML of osum.tasks.build_registry() arguments (label sets
 feats_type=raw       # raw (16 kHz wav) or whisper_mel (log-mel arks) for training
 n_mels=80            # mel bins of whisper_mel
 max_seconds=30       # longer utterances are skipped (and listed) by the dump
+# Pretrained models (a recipe's pretrained.sh may set them, as ESPnet's db.sh does corpora)
+encoder_init=        # Whisper for every phase: HF dir or openai-whisper .pt (encoder_conf.init)
+llm_path=            # LLM for every phase: HF dir with weights and tokenizer (llm_conf.path)
 # Training
 train_phases=        # "name:config ..." in order, e.g. "1_adapter:conf/a.yaml 2_lora:conf/b.yaml"
 train_args=          # extra options of osum.bin.osum_train for every phase
-init_model=          # a model file the first phase starts from (--init_param)
+init_model=          # a model file the first phase starts from (--init_param; e.g. import_osum's model.pth)
 exp_tag=osum         # experiment dir: exp/${exp_tag}
 # Decoding and scoring
 decode_model=valid.loss.ave.pth  # checkpoint of the last phase used for decoding
@@ -65,6 +68,7 @@ help_message=$(
          printf "    --%-18s %-24s %s\n", name, (value == "" ? "\"\"" : value), help
        }' "$0"
 )
+[ -f ./pretrained.sh ] && . ./pretrained.sh
 . utils/parse_options.sh
 . ./path.sh
 . ./cmd.sh
@@ -121,6 +125,21 @@ data_args() {  # the ESPnet data options of a dumped set for osum_train
 
 # ---------------------------------------------------------------- stage 3
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+  pretrained_opts=()
+  if [ -n "${encoder_init}" ]; then
+    [ -f "${encoder_init}/config.json" ] || [ -f "${encoder_init}" ] || {
+      log "error: encoder_init=${encoder_init}: expected an HF Whisper dir (config.json and" \
+        "weights, from save_pretrained) or an openai-whisper .pt file"; exit 1; }
+    pretrained_opts+=(--encoder_conf "init=${encoder_init}")
+  fi
+  if [ -n "${llm_path}" ]; then
+    [ -f "${llm_path}/config.json" ] && { [ -f "${llm_path}/tokenizer.json" ] ||
+      [ -f "${llm_path}/tokenizer_config.json" ]; } || {
+      log "error: llm_path=${llm_path}: expected an HF causal LM dir: config.json, its" \
+        "weights (*.safetensors) and its tokenizer (tokenizer.json, tokenizer_config.json)"
+      exit 1; }
+    pretrained_opts+=(--llm_conf "path=${llm_path}")
+  fi
   init=${init_model}
   for phase in ${train_phases}; do
     name=${phase%%:*}
@@ -138,7 +157,7 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
       # shellcheck disable=SC2046,SC2086
       ${cuda_cmd} --gpu "${ngpu}" "${dir}/train.log" \
         python -m osum.bin.osum_train --config "${config}" --output_dir "${dir}" \
-          --ngpu "${ngpu}" --resume true "${feats_opt[@]}" "${init_opt[@]}" \
+          --ngpu "${ngpu}" --resume true "${feats_opt[@]}" "${init_opt[@]}" "${pretrained_opts[@]}" \
           $(data_args train "${train_set}") $(data_args valid "${valid_set}") ${train_args}
       touch "${dir}/.done"
     fi
