@@ -90,8 +90,8 @@ def load_pretrained_model(
     if src_key is not None:
         src = {k[len(src_key) + 1 :]: v for k, v in src.items() if k.startswith(src_key + ".")}
     dst = obj.state_dict()
-    if ignore_init_mismatch:
-        src = filter_state_dict(dst, src)
+    if ignore_init_mismatch:  # against every weight: the model's state_dict leaves base ones out
+        src = filter_state_dict(torch.nn.Module.state_dict(obj), src)
     dst.update(src)
     obj.load_state_dict(dst)
 

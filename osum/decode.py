@@ -76,7 +76,9 @@ class DecodeOptions:
 class CTCPrefix:
     """What joint CTC/attention decoding needs from the model and the tasks."""
 
-    logp: torch.Tensor  # (batch, frames, vocab + 1) CTC log-posteriors: blank 0, token i at i + 1
+    # (batch, frames, vocab + 1) CTC log-posteriors: blank 0, token i at i + 1; the
+    # decoder overwrites its padded frames
+    logp: torch.Tensor
     lengths: torch.Tensor  # (batch,) valid frames
     rows: torch.Tensor  # (batch,) bool: the row's target starts with a transcript
     closes: torch.Tensor  # (vocab,) bool: tokens that end the transcript (tags, end token)
@@ -89,7 +91,10 @@ class _JointCTC:
         self.weight, self.k, self.n_hyps = opts.ctc_weight, opts.ctc_candidates, n_hyps
         self.eos = end_id + 1
         self.odim = ctc.logp.shape[-1]
-        self.scorer = CTCPrefixScoreTH(ctc.logp.float().clone(), ctc.lengths, 0, self.eos)
+        # the scorer overwrites the padded frames of logp in place: no copy of a tensor
+        # that is batch x frames x vocabulary large
+        self.scorer = CTCPrefixScoreTH(ctc.logp.float(), ctc.lengths, 0, self.eos)
+        self.frames = ctc.lengths.to(ctc.rows.device).repeat_interleave(n_hyps)
         self.closes = ctc.closes.clone()
         self.closes[end_id] = True
         self.on = ctc.rows.bool().repeat_interleave(n_hyps)  # scoring the transcript still
@@ -101,6 +106,9 @@ class _JointCTC:
         w = self.weight
         out = (1 - w) * logp
         self.pending = None
+        # a prefix of t + 1 tokens needs t + 1 frames: a row whose audio is shorter than
+        # the text so far is left to the LLM (ESPnet caps the output length instead)
+        self.on &= self.t < self.frames
         if not bool(self.on.any()):
             return out
         k = min(self.k, logp.shape[-1])

@@ -67,10 +67,12 @@ def export_model(
         n_ctx=enc.n_ctx,
     )
     conf["llm_conf"] = dict(conf["llm_conf"], path=LLM_DIR, lora=lora and not merge_lora)
+    # the LLM's base weights are in llm/, not in model.safetensors
+    model_conf = dict(conf.get("model_conf") or {}, save_base_weights=False)
     if not conf["llm_conf"]["lora"]:  # merged: no LoRA left to train
-        model_conf = dict(conf.get("model_conf") or {})
         parts = [p for p in model_conf.get("trainable", ["adapter"]) if p != "lora"]
-        conf["model_conf"] = dict(model_conf, trainable=parts or ["adapter"])
+        model_conf["trainable"] = parts or ["adapter"]
+    conf["model_conf"] = model_conf
     pre = dict(conf.get("preprocessor_conf") or {})
     pre.pop("tokenizer", None)  # the LLM dir's
     conf["preprocessor_conf"] = pre

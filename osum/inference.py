@@ -71,6 +71,9 @@ class Speech2Text:
         if is_export(train_config):
             base_dir = Path(train_config)
             train_config, model_file = base_dir / CONFIG, base_dir / WEIGHTS
+        elif Path(train_config).name == CONFIG and is_export(Path(train_config).parent):
+            base_dir = Path(train_config).parent  # an export's config: paths relative to it
+            model_file = model_file or base_dir / WEIGHTS
         self.train_config, self.model_file = train_config, model_file
         self.model, self.args = OSUMTask.build_model_from_file(
             train_config, model_file, device, base_dir=base_dir
@@ -84,7 +87,8 @@ class Speech2Text:
         conf = dict(self.args.preprocessor_conf)
         if prompt_language is not None:
             conf["prompt_languages"] = [prompt_language]
-        self.pre = OSUMPreprocessor(train=False, tokenizer=self.args.llm_conf["path"], **conf)
+        conf.setdefault("tokenizer", self.args.llm_conf["path"])
+        self.pre = OSUMPreprocessor(train=False, **conf)
         self.tokenizer = self.pre.tokenizer
         self.registry = self.pre.registry
         self.options = DecodeOptions(**decode_options)

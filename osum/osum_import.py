@@ -15,6 +15,7 @@ this project's names as follows (``N`` a block index):
 | ``speech_token_emded.weight`` rows 4097, 4098 | ``speech_boundary.weight`` rows 0 (BOS), 1 (EOS) |
 | ``llama_model.base_model.model.<name>`` | ``llm.base_model.model.<name>`` (LoRA kept) or ``llm.<name>`` (merged) |
 | ``speaker_head.*``, ``ln_speech.*`` | not used by the reference's decoding: ignored, listed |
+| ``llama_model.*.rotary_emb.inv_freq`` (older transformers saved it) | recomputed by the LLM: ignored, listed |
 
 LLM names come with or without peft's ``.base_layer.`` (it depends on the peft version
 that saved them); both are read. The model's sizes are read from the tensors' shapes
@@ -229,7 +230,7 @@ def convert(
     lora: Dict[str, Dict[str, torch.Tensor]] = {}
     llm_has_peft = any(k.startswith("llm." + PEFT_PREFIX) for k in expected)
     for key, value in state.items():
-        if key.startswith(IGNORED_PREFIXES):
+        if key.startswith(IGNORED_PREFIXES) or key.endswith(".rotary_emb.inv_freq"):
             ignored.append(key)
         elif key == "encoder.embed.pos_enc.pe":
             table = value.reshape(-1, value.shape[-1])
@@ -237,7 +238,7 @@ def convert(
                 raise CheckpointMismatch(
                     f"{key}: {table.shape[0]} positions, the encoder needs {n_ctx}"
                 )
-            out["encoder.positional_embedding"] = table[:n_ctx]
+            out["encoder.positional_embedding"] = table[:n_ctx].clone()
         elif key.startswith("encoder."):
             new = _encoder_key(key[len("encoder.") :])
             if new is None:

@@ -203,7 +203,9 @@ def run_smoke(out: Path, epochs: int = 2) -> dict:
 
     model, args = OSUMTask.build_model_from_file(exp / "config.yaml", init, "cpu")
     model.eval()
-    pre = OSUMPreprocessor(train=False, tokenizer=args.llm_conf["path"], **args.preprocessor_conf)
+    pre = OSUMPreprocessor(
+        train=False, **{"tokenizer": args.llm_conf["path"], **args.preprocessor_conf}
+    )
     wav = dict(line.split(maxsplit=1) for line in open(data / "wav.scp", encoding="utf-8"))
     refs = dict(
         line.rstrip("\n").split(maxsplit=1) for line in open(data / "text", encoding="utf-8")

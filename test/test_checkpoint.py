@@ -62,3 +62,18 @@ def test_safetensors_files(tmp_path):
     load_pretrained_model(str(tmp_path / "m.safetensors"), dst, False)
     for k, v in src.state_dict().items():
         assert torch.equal(dst.state_dict()[k], v)
+
+
+def test_ignore_init_mismatch_keeps_base_weights_of_the_model(tiny_dirs, tmp_path):
+    """Base weights (left out of the model's checkpoints) are still the model's weights:
+    --ignore_init_mismatch must not filter them out of an --init_param file."""
+    from helpers import make_model
+
+    model = make_model(tiny_dirs, trainable=("adapter",))
+    key = "llm.base_model.model.model.norm.weight"
+    assert key not in model.state_dict()  # a base weight, from the LLM dir
+    new = torch.full_like(torch.nn.Module.state_dict(model)[key], 2.0)
+    torch.save({key: new, "adapter.nope": torch.ones(1)}, tmp_path / "m.pth")
+    load_pretrained_model(str(tmp_path / "m.pth"), model, True)
+    assert torch.equal(torch.nn.Module.state_dict(model)[key], new)
+    assert key in model.state_dict()  # overwritten: saved from now on

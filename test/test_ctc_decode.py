@@ -155,3 +155,26 @@ def test_errors(tiny_dirs, setup):
         no_ctc.decode(speech, lens, prompt, plens, pre.end_id, DecodeOptions(ctc_weight=0.3))
     with pytest.raises(ValueError, match="ctc_rows"):
         model.decode(speech, lens, prompt, plens, pre.end_id, DecodeOptions(ctc_weight=0.3))
+
+
+def test_audio_shorter_than_the_text_is_left_to_the_llm():
+    """A row with fewer CTC frames than tokens so far stops being CTC-scored (ESPnet's
+    scorer cannot score a prefix longer than its input) instead of failing."""
+    vocab, w = 8, 0.3
+    logp = torch.randn(2, 3, vocab + 1).log_softmax(-1)
+    ctc = CTCPrefix(
+        logp,
+        torch.tensor([3, 2]),
+        torch.ones(2, dtype=torch.bool),
+        torch.zeros(vocab, dtype=torch.bool),
+    )
+    joint = _JointCTC(ctc, END, DecodeOptions(ctc_weight=w, ctc_candidates=3), n_hyps=1)
+    llm = torch.randn(2, vocab).log_softmax(-1)
+    on = []
+    for _ in range(6):
+        scores = joint.scores(llm)
+        on.append(joint.on.tolist())
+        if not joint.on.any():
+            assert torch.equal(scores, (1 - w) * llm)
+        joint.advance(torch.tensor([0, 1]), torch.tensor([1, 2]))
+    assert on[:4] == [[True, True], [True, True], [True, False], [False, False]]

@@ -23,8 +23,8 @@ def trained(tiny_dirs, tmp_path_factory):
         root / "config.yaml",
         tiny_config(
             tiny_dirs,
-            model_conf=dict(trainable=["adapter", "lora"], ctc_weight=0.3),
-            preprocessor_conf=dict(prompt_languages=["zh", "en"]),
+            model_conf=dict(trainable=["adapter", "lora"], ctc_weight=0.3, save_base_weights=True),
+            preprocessor_conf=dict(prompt_languages=["zh", "en"], tokenizer=tiny_dirs["llm"]),
         ),
     )
     model, _ = OSUMTask.build_model_from_file(config)
@@ -73,6 +73,9 @@ def test_exported_dir_loads_alone_with_the_same_outputs(trained, tiny_dirs, tmp_
         assert exported(wave, task=task).text == original(wave, task=task).text
     assert exported.pre.prompt_for("ASR") == original.pre.prompt_for("ASR")  # zh first
     assert exported.model.ctc is not None
+    # the export's config file, named directly, reads its paths relative to its dir too
+    same = Speech2Text(moved / "config.yaml", max_new_tokens=10)
+    assert same(wave, task="ASR").text == original(wave, task="ASR").text
 
 
 def test_export_refuses_a_non_empty_dir(trained, tmp_path):
