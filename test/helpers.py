@@ -103,3 +103,18 @@ LABELS = {
 
 def write(path, rows):
     path.write_text("".join(f"{k} {v}\n" for k, v in sorted(rows.items())), encoding="utf-8")
+
+
+def valid_logits(model, batch):
+    """The LLM's logits at the valid positions of the spliced batch (targets included)."""
+    with torch.no_grad():
+        emb, lens = model.encode_speech(batch["speech"], batch["speech_lengths"])
+        embeds, mask, _ = model.build_inputs(
+            emb,
+            lens,
+            batch["prompt"],
+            batch["prompt_lengths"],
+            batch["text"],
+            batch["text_lengths"],
+        )
+        return model.llm(inputs_embeds=embeds, attention_mask=mask).logits[mask.bool()]

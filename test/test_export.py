@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import batch_of
+from helpers import batch_of, valid_logits
 from osum.bin.export_model import main as export_main
 from osum.export import export_model
 from osum.inference import Speech2Text
@@ -37,21 +37,6 @@ def trained(tiny_dirs, tmp_path_factory):
     return config, root / "model.pth"
 
 
-def logits(model, batch):
-    with torch.no_grad():
-        emb, lens = model.encode_speech(batch["speech"], batch["speech_lengths"])
-        embeds, mask, _ = model.build_inputs(
-            emb,
-            lens,
-            batch["prompt"],
-            batch["prompt_lengths"],
-            batch["text"],
-            batch["text_lengths"],
-        )
-        out = model.llm(inputs_embeds=embeds, attention_mask=mask).logits
-        return out[mask.bool()]
-
-
 @pytest.mark.parametrize("merge", [False, True])
 def test_exported_dir_loads_alone_with_the_same_outputs(trained, tiny_dirs, tmp_path, merge):
     config, model_file = trained
@@ -66,7 +51,8 @@ def test_exported_dir_loads_alone_with_the_same_outputs(trained, tiny_dirs, tmp_
     exported = Speech2Text(moved, max_new_tokens=10)
     assert exported.args.llm_conf["lora"] is not merge
     batch = batch_of()
-    want, got = logits(original.model.eval(), batch), logits(exported.model.eval(), batch)
+    want = valid_logits(original.model.eval(), batch)
+    got = valid_logits(exported.model.eval(), batch)
     assert torch.allclose(got, want, atol=1e-4 if merge else 1e-5)
     wave = 0.1 * np.random.default_rng(0).standard_normal(20000).astype(np.float32)
     for task in ("SER", "ASR"):

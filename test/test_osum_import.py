@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from helpers import batch_of, make_model, run_train
+from helpers import batch_of, make_model, run_train, valid_logits
 from osum.bin.import_osum import main as import_main
 from osum.inference import Speech2Text
 from osum.osum_import import STYLE_LABELS_ZH, CheckpointMismatch, import_osum
@@ -85,20 +85,6 @@ def osum_layout(model, base_layer=True):
     return out
 
 
-def logits(model, batch):
-    with torch.no_grad():
-        emb, lens = model.encode_speech(batch["speech"], batch["speech_lengths"])
-        embeds, mask, _ = model.build_inputs(
-            emb,
-            lens,
-            batch["prompt"],
-            batch["prompt_lengths"],
-            batch["text"],
-            batch["text_lengths"],
-        )
-        return model.llm(inputs_embeds=embeds, attention_mask=mask).logits, mask
-
-
 def heads(tiny_dirs):
     config = json.load(open(f"{tiny_dirs['whisper']}/config.json"))
     return config["encoder_attention_heads"]
@@ -128,10 +114,8 @@ def test_import_gives_the_same_logits(reference, tiny_dirs, tmp_path, merge, bas
     model.eval()
     assert args.llm_conf["lora"] is not merge
     batch = batch_of()
-    want, mask = logits(reference, batch)
-    got, _ = logits(model, batch)
-    valid = mask.bool()
-    assert torch.allclose(got[valid], want[valid], atol=1e-4 if merge else 1e-5)
+    want, got = valid_logits(reference, batch), valid_logits(model, batch)
+    assert torch.allclose(got, want, atol=1e-4 if merge else 1e-5)
 
 
 def test_imported_model_decodes_with_osums_prompts_and_labels(reference, tiny_dirs, tmp_path):
@@ -242,6 +226,5 @@ def test_llm_weights_that_differ_from_the_dir_are_kept(reference, tiny_dirs, tmp
         tmp_path / "out" / "config.yaml", tmp_path / "out" / "model.pth"
     )
     batch = batch_of()
-    want, mask = logits(changed, batch)
-    got, _ = logits(model.eval(), batch)
-    assert torch.allclose(got[mask.bool()], want[mask.bool()], atol=1e-5)
+    want, got = valid_logits(changed, batch), valid_logits(model.eval(), batch)
+    assert torch.allclose(got, want, atol=1e-5)
