@@ -162,7 +162,7 @@ def speak(
         if value is not None:
             cmd += [opt, str(value)]
     _run(cmd + [text])
-    _run(["sox", raw, "-r", str(RATE), "-c", "1", "-b", "16", out, *sox])
+    _run(["sox", "-R", raw, "-r", str(RATE), "-c", "1", "-b", "16", out, *sox])
     return _read(out)
 
 
@@ -185,6 +185,7 @@ def event_sound(event: str, rng: random.Random, tmp: str) -> np.ndarray:
         _run(
             [
                 "sox",
+                "-R",
                 "-n",
                 "-r",
                 str(RATE),

@@ -124,3 +124,13 @@ def test_every_rendering_differs(tmp_path):
     assert all(0.3 < len(x) / 16000 < 1.5 and abs(np.abs(x).max() - 0.5) < 1e-3 for x in events)
     with pytest.raises(ValueError, match="unknown event 'bark'"):
         mc.event_sound("bark", rng, str(tmp_path))
+
+
+def test_audio_is_the_same_in_every_run(corpus, tmp_path):
+    """sox runs in repeatable mode (-R): its dither and noise do not change between runs."""
+    again = tmp_path / "again"
+    mc.make_corpus(str(again), {"train": 8, "test": 4}, seed=3, nj=1)
+    first = sorted(p.relative_to(corpus) for p in corpus.rglob("*.wav"))
+    assert first and first == sorted(p.relative_to(again) for p in again.rglob("*.wav"))
+    for rel in first:
+        assert (corpus / rel).read_bytes() == (again / rel).read_bytes(), rel
