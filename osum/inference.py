@@ -67,17 +67,12 @@ class Speech2Text:
     ):
         from osum.task import OSUMTask
 
-        base_dir = None
-        if is_export(train_config):
-            base_dir = Path(train_config)
-            train_config, model_file = base_dir / CONFIG, base_dir / WEIGHTS
+        if is_export(train_config):  # its paths are relative to it (build_model_from_file)
+            train_config, model_file = Path(train_config) / CONFIG, Path(train_config) / WEIGHTS
         elif Path(train_config).name == CONFIG and is_export(Path(train_config).parent):
-            base_dir = Path(train_config).parent  # an export's config: paths relative to it
-            model_file = model_file or base_dir / WEIGHTS
+            model_file = model_file or Path(train_config).parent / WEIGHTS
         self.train_config, self.model_file = train_config, model_file
-        self.model, self.args = OSUMTask.build_model_from_file(
-            train_config, model_file, device, base_dir=base_dir
-        )
+        self.model, self.args = OSUMTask.build_model_from_file(train_config, model_file, device)
         if self.model.frontend is None:
             # trained on dumped log-mel (stage 2's whisper_mel): the same frontend makes
             # the same features from the audio

@@ -45,6 +45,7 @@ from osum.adapter import OSUMAdapter
 from osum.checkpoint import load_model_file, load_pretrained_model
 from osum.data_check import check_data_keys, check_sample_rate
 from osum.encoder import WhisperEncoder
+from osum.export import is_export
 from osum.frontend import WhisperFrontend
 from osum.llm import base_model, build_llm
 from osum.model import OSUMModel
@@ -222,7 +223,8 @@ class OSUMTask(AbsTask):
 
         The config may hold only what differs from the defaults (an imported or exported
         model's config does). ``base_dir``: relative model and tokenizer paths in the
-        config are taken relative to it (an exported dir), not to the working dir. The
+        config are taken relative to it, not to the working dir; the config of an
+        exported dir (``osum.bin.export_model``) is found to be one by itself. The
         checkpoint (``.pth`` or ``.safetensors``) is read without unpickling code, and
         anything but base weights missing from it is an error.
         """
@@ -233,6 +235,8 @@ class OSUMTask(AbsTask):
             conf = yaml.safe_load(f)
         args = cls.get_default_config()
         args.update(conf)
+        if base_dir is None and is_export(Path(config_file).parent):
+            base_dir = Path(config_file).parent  # an export's config: paths relative to it
         if base_dir is not None:
             resolve_paths(args, Path(base_dir))
         args = argparse.Namespace(**args)
