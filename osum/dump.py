@@ -1,18 +1,20 @@
 """Feature dump (stage 2): a Kaldi data dir -> audio or Whisper log-mel ready for training.
 
     raw          16 kHz mono 16-bit wav files (converted from any rate, channel count or
-                 format soundfile reads; segments cut out), ``wav.scp`` and
-                 ``speech_shape`` (samples)
+                 format; segments cut out), ``wav.scp`` and ``speech_shape`` (samples)
     whisper_mel  Whisper log-mel (80 or 128 bins) in kaldiio ark/scp (``feats.scp``),
                  ``feats_shape`` (``frames,bins``) and ``utt2num_frames``
 
 Both copy the data dir's text and task files for the utterances they keep. An utterance
 whose audio is missing, unreadable, empty or longer than the limit is skipped and listed
 with the reason in ``<out>/skipped``; the good ones are never lost. With ``nj`` jobs,
-job ``j`` dumps every ``nj``-th utterance into ``<out>/split<nj>/<j>`` and
+job ``j`` dumps the ``j``-th of ``nj`` contiguous parts into ``<out>/split<nj>/<j>`` and
 :func:`merge` joins the parts.
 """
 
+import io
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -40,17 +42,77 @@ COPIED = [
 ]
 
 
-def read_audio(path: str, start: float = 0.0, end: float | None = None) -> np.ndarray:
-    """Mono float32 at 16 kHz from any file soundfile reads, optionally a segment."""
-    audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
-    first = int(round(start * rate))
-    last = None if end is None or end < 0 else int(round(end * rate))
-    audio = audio[first:last].mean(axis=1)
-    if rate != SAMPLE_RATE:
-        import torchaudio
+FFMPEG_HINT = "install ffmpeg (tools/install.sh does) to read it"
 
-        audio = torchaudio.functional.resample(torch.from_numpy(audio), rate, SAMPLE_RATE).numpy()
-    return audio
+
+def _decode_bytes(data: bytes, what: str) -> Tuple[np.ndarray, int]:
+    try:
+        return soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError) as e:
+        raise RuntimeError(f"{what}: output is not audio soundfile reads ({e})") from None
+
+
+def _run(cmd, shell: bool, what: str) -> bytes:
+    proc = subprocess.run(cmd, shell=shell, capture_output=True)
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise RuntimeError(f"{what} failed (exit {proc.returncode}): {' / '.join(err[-3:])}")
+    return proc.stdout
+
+
+def _decode(entry: str) -> Tuple[np.ndarray, int]:
+    """(samples x channels float32, rate) of a wav.scp entry."""
+    if entry.endswith("|"):  # a Kaldi pipe: the command writes audio (wav) to stdout
+        cmd = entry[:-1].strip()
+        return _decode_bytes(_run(cmd, True, f"command '{cmd}'"), f"command '{cmd}'")
+    try:
+        return soundfile.read(entry, dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError) as e:
+        # containers libsndfile does not read (mp4, m4a, webm, ...): ffmpeg decodes them
+        if shutil.which("ffmpeg") is None:
+            raise RuntimeError(f"{e}; {FFMPEG_HINT}") from None
+        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", entry, "-vn", "-ac", "1"]
+        cmd += ["-ar", str(SAMPLE_RATE), "-f", "wav", "-"]
+        return _decode_bytes(_run(cmd, False, "ffmpeg"), f"ffmpeg on {entry}")
+
+
+def is_pipe(entry: str) -> bool:
+    return entry.rstrip().endswith("|")
+
+
+class AudioReader:
+    """Mono float32 16 kHz audio of ``wav.scp`` entries, optionally a segment of them.
+
+    An entry is a file soundfile reads (wav, flac, ogg/opus, mp3, ...), a file only
+    ffmpeg decodes (mp4 and other containers), or a Kaldi pipe ``command |`` writing wav
+    to stdout. The last recording read is kept, so the segments of one recording (which
+    sort together) decode it once, as Kaldi's ``extract-segments`` does.
+    """
+
+    def __init__(self):
+        self._entry: str | None = None
+        self._audio: np.ndarray | None = None
+
+    def __call__(self, entry: str, start: float = 0.0, end: float | None = None) -> np.ndarray:
+        if entry != self._entry:
+            self._entry, self._audio = None, None
+            audio, rate = _decode(entry)
+            audio = audio.mean(axis=1)
+            if rate != SAMPLE_RATE:
+                import torchaudio
+
+                audio = torchaudio.functional.resample(
+                    torch.from_numpy(audio), rate, SAMPLE_RATE
+                ).numpy()
+            self._entry, self._audio = entry, audio
+        first = int(round(start * SAMPLE_RATE))
+        last = None if end is None or end < 0 else int(round(end * SAMPLE_RATE))
+        return self._audio[first:last]
+
+
+def read_audio(entry: str, start: float = 0.0, end: float | None = None) -> np.ndarray:
+    """Mono float32 at 16 kHz of one wav.scp entry (see :class:`AudioReader`)."""
+    return AudioReader()(entry, start, end)
 
 
 def utterances(data_dir: Path) -> List[Tuple[str, str, float, float | None]]:
@@ -84,11 +146,13 @@ def dump(
     if nj > 1:
         out = out / f"split{nj}" / str(job)
     out.mkdir(parents=True, exist_ok=True)
-    todo = utterances(data_dir)[job - 1 :: nj]
+    todo = utterances(data_dir)
+    # contiguous parts (as Kaldi's split_scp.pl), so a recording's segments share a job
+    todo = todo[(job - 1) * len(todo) // nj : job * len(todo) // nj]
     frontend = WhisperFrontend(n_mels=n_mels) if feats_type == "whisper_mel" else None
     kept, skipped = [], []
     scp_lines, shapes = [], []
-    writer = None
+    writer, reader = None, AudioReader()
     if frontend is not None:
         writer = kaldiio.WriteHelper(f"ark,scp:{out / 'feats.ark'},{out / 'feats.scp'}")
     bar = progress(len(todo), f"dump {data_dir.name}" + (f" {job}/{nj}" if nj > 1 else ""))
@@ -96,11 +160,11 @@ def dump(
         for utt, path, start, end in todo:
             bar.update()
             reason, audio = None, None
-            if not path or not Path(path).is_file():
+            if not path or not (is_pipe(path) or Path(path).is_file()):
                 reason = f"audio file {path or '(none in wav.scp)'} not found"
             else:
                 try:
-                    audio = read_audio(path, start, end)
+                    audio = reader(path, start, end)
                 except (RuntimeError, soundfile.LibsndfileError, ValueError) as e:
                     reason = f"cannot read {path}: {e}"
             if reason is None and len(audio) <= 200:

@@ -7,6 +7,7 @@ import kaldiio
 import numpy as np
 import soundfile
 import torch
+import torchaudio
 import whisper
 
 from helpers import write
@@ -59,3 +60,70 @@ def test_dump_command_line(speech_data, tmp_path):
         text=True,
     )
     assert res.returncode == 0 and '"dumped": 12' in res.stdout
+
+
+def test_audio_formats_pipes_and_segments(tmp_path):
+    """wav.scp entries as real corpora have them: flac, mp3, ogg/opus, mp4 (ffmpeg), Kaldi
+    pipes, 44.1 kHz stereo, and segments of one recording decoded once."""
+    rate = 44100
+    t = np.arange(int(1.5 * rate)) / rate
+    stereo = np.stack([0.3 * np.sin(2 * np.pi * 440 * t), 0.3 * np.sin(2 * np.pi * 660 * t)], 1)
+    src = tmp_path / "src.wav"
+    soundfile.write(src, stereo, rate)
+    for ext, fmt, subtype in [
+        ("flac", "FLAC", None),
+        ("mp3", "MP3", None),
+        ("opus", "OGG", "OPUS"),
+    ]:
+        r, y = rate, stereo
+        if ext == "opus":  # opus has no 44.1 kHz
+            r, y = (
+                48000,
+                torchaudio.functional.resample(torch.from_numpy(stereo.T), rate, 48000).T.numpy(),
+            )
+        soundfile.write(tmp_path / f"a.{ext}", y, r, format=fmt, subtype=subtype)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(src),
+            "-c:a",
+            "aac",
+            str(tmp_path / "a.mp4"),
+        ],
+        check=True,
+    )
+    calls = tmp_path / "calls"
+    pipe = f"sh -c 'echo x >> {calls}; sox {src} -t wav -' |"
+    data = tmp_path / "data"
+    data.mkdir()
+    entries = {f"r-{e}": str(tmp_path / f"a.{e}") for e in ("flac", "mp3", "opus", "mp4")}
+    entries.update({"r-pipe": pipe, "r-fail": "sh -c 'echo broken >&2; exit 3' |"})
+    write(data / "wav.scp", entries)
+    segs = {f"r-{e}-1": (f"r-{e}", 0.25, 1.25) for e in ("flac", "mp3", "opus", "mp4", "fail")}
+    segs.update({"r-pipe-1": ("r-pipe", 0.0, 0.5), "r-pipe-2": ("r-pipe", 0.5, 1.5)})
+    write(data / "segments", {u: f"{r} {s} {e}" for u, (r, s, e) in segs.items()})
+    write(data / "utt2spk", {u: "r" for u in segs})
+    write(data / "text", {u: "hello" for u in segs})
+    counts = dump(str(data), str(tmp_path / "out"))
+    assert counts == {"dumped": 6, "skipped": 1}
+    skipped = (tmp_path / "out" / "skipped").read_text()
+    assert skipped.startswith("r-fail-1 cannot read sh -c") and "exit 3" in skipped
+    assert "broken" in skipped
+    assert calls.read_text() == "x\n"  # both segments of the pipe from one decoding
+    wavs = dict(x.split() for x in (tmp_path / "out" / "wav.scp").read_text().splitlines())
+    ref = stereo.mean(1)
+    ref = torchaudio.functional.resample(torch.from_numpy(ref), rate, 16000).numpy()
+    for utt, (_, s, e) in segs.items():
+        if utt == "r-fail-1":
+            continue
+        y, sr = soundfile.read(wavs[utt], dtype="float32")
+        assert sr == 16000 and abs(len(y) - (e - s) * 16000) <= 1, utt
+        if utt.startswith(("r-flac", "r-pipe")):  # lossless: the same samples
+            want = ref[int(s * 16000) : int(s * 16000) + len(y)]
+            assert np.abs(y - want).max() < 2e-3, utt
+        else:  # lossy codecs (and their delays): the same loudness
+            assert abs(np.sqrt((y**2).mean()) - np.sqrt((ref**2).mean())) < 0.05, utt

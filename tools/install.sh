@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what osum needs on a fresh machine, then does nothing on later calls:
-#   1. Debian tools the recipes run: sox, espeak-ng, sctk (sclite)   (apt-get, when missing;
-#      Debian puts sclite in /usr/lib/sctk/bin, which tools/activate_python.sh adds to PATH)
+#   1. Debian tools the recipes run: sox, espeak-ng, sctk (sclite), ffmpeg (audio in video
+#      and other containers) (apt-get, when missing; Debian puts sclite in
+#      /usr/lib/sctk/bin, which tools/activate_python.sh adds to PATH)
 #   2. tools/venv: a Python 3.11 virtual environment with osum installed editable, with
 #      its pinned dependencies (setup.py) and the test extras.
 # The venv is rebuilt when setup.py or this script changes (tools/venv/.osum_stamp).
@@ -18,7 +19,7 @@ force=false
 [ "${1:-}" = "--force" ] && force=true
 
 # 1. Debian packages: binary -> package
-declare -A debs=([sox]=sox [espeak-ng]=espeak-ng [sctk]=sctk)
+declare -A debs=([sox]=sox [espeak-ng]=espeak-ng [sctk]=sctk [ffmpeg]=ffmpeg)
 missing=()
 for bin in "${!debs[@]}"; do
   command -v "$bin" >/dev/null 2>&1 || missing+=("${debs[$bin]}")
