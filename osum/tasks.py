@@ -68,7 +68,9 @@ class Task:
         tag: OSUM's tag, e.g. ``<TRANSCRIBE> <EMOTION>``.
         prompts: language -> prompt wordings (first = the fixed decoding prompt).
         fields: label fields answered as tags after the transcript, in order.
-        transcript: whether the answer starts with the transcript.
+        transcript: whether the answer starts with the transcript. A label task accepts an
+            empty one (clips without speech: ESC-50, VocalSound); its answer is then the
+            tags alone.
         timestamps: SRWT-style timed transcript.
         chat: STTC-style transcript + marker + reply.
         metric: how the task is scored (wer, wer+aas, accuracy, chat).
@@ -103,7 +105,11 @@ class Task:
     # ---------------------------------------------------------------- targets
     def required(self) -> List[str]:
         """Data an utterance of this task must have, besides audio."""
-        need = ["text"] if self.transcript or self.timestamps or self.chat else []
+        need = (
+            ["text"]
+            if self.timestamps or self.chat or (self.transcript and not self.fields)
+            else []
+        )
         need += list(self.fields)
         if self.timestamps:
             need.append("alignment")
@@ -125,7 +131,7 @@ class Task:
             raise ValueError(f"task {self.name} needs {missing}")
         if self.timestamps:
             return srwt.format_alignment(info["alignment"])
-        out = normalize(info["text"]) if self.transcript else ""
+        out = normalize(info.get("text") or "") if self.transcript else ""
         for f in self.fields:
             label = normalize(info[f])
             self.check_label(f, label)

@@ -120,3 +120,17 @@ def test_config_label_sets_reach_the_prompts_and_fields_can_change():
     assert two.parse("hi<sad><male>").labels == {"emotion": "sad", "gender": "male"}
     with pytest.raises(ValueError, match="no label set"):
         build_registry(overrides={"SER": {"fields": ("mood",)}})
+
+
+def test_label_tasks_take_clips_without_speech():
+    """ESC-50 and VocalSound clips have no transcript: a label task answers the tags alone;
+    tasks whose answer is the transcript still need one."""
+    for text in ("", None):
+        assert REG["VED"].build_target(dict(text=text, event="sneeze")) == "<sneeze>"
+    assert REG["TRANSCRIBE_AGE_GENDER"].build_target(dict(age="old", gender="male")) == "<old><male>"
+    p = REG["VED"].parse("<cough>")
+    assert p.transcript == "" and p.labels == {"event": "cough"} and not p.flags
+    for name in ("ASR", "SRWT", "STTC"):
+        assert "text" in REG[name].required()
+    with pytest.raises(ValueError, match=r"needs \['text'\]"):
+        REG["ASR"].build_target(dict(text=""))
