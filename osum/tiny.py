@@ -133,3 +133,21 @@ def build_whisper(
     torch.manual_seed(seed)
     WhisperForConditionalGeneration(config).save_pretrained(out_dir)
     return Path(out_dir)
+
+
+def tokenizer_text(data_dirs: Iterable[str], registry=None) -> list:
+    """Text a tiny tokenizer is trained on: the data dirs' transcripts and answers, and
+    the registry's prompts, labels and timestamp tags."""
+    from osum.task_data import read_table
+    from osum.tasks import build_registry
+
+    text = []
+    for d in data_dirs:
+        for name in ("text", "utt2answer"):
+            if (Path(d) / name).is_file():
+                text += [v for v, _ in read_table(Path(d) / name).values() if v]
+    for task in (registry or build_registry()).values():
+        text += [p for ps in task.prompts.values() for p in ps]
+        text += [f"<{x}>" for labels in task.label_sets.values() for x in labels]
+    text += [f"<{t / 100:.2f}>" for t in range(0, 1000, 7)]
+    return text

@@ -1,7 +1,10 @@
 """Helpers shared by the tests."""
 
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import torch
 
@@ -118,3 +121,44 @@ def valid_logits(model, batch):
             batch["text_lengths"],
         )
         return model.llm(inputs_embeds=embeds, attention_mask=mask).logits[mask.bool()]
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def copy_recipe(name: str, dest: Path) -> Path:
+    """A copy of egs/<name>/osum1 in ``dest`` whose links point into this checkout, so a
+    test runs the recipe without writing into the repository."""
+    src = REPO / "egs" / name / "osum1"
+    d = Path(dest) / name / "osum1"
+    d.mkdir(parents=True)
+    for item in src.iterdir():
+        if item.name in ("data", "dump", "exp", "models", "downloads"):
+            continue
+        if item.is_symlink():
+            (d / item.name).symlink_to(item.resolve())
+        elif item.is_dir():
+            shutil.copytree(item, d / item.name, symlinks=False)
+        else:
+            shutil.copy2(item, d / item.name)
+    (d / "path.sh").write_text(
+        (src / "path.sh").read_text().replace("../../../tools", str(REPO / "tools"))
+    )
+    return d
+
+
+def run_recipe(recipe: Path, *args, env=None, timeout=1200):
+    """``./run.sh ARGS`` in a recipe dir with one thread; returns the CompletedProcess."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", **(env or {}))
+    return subprocess.run(
+        ["./run.sh", *args], cwd=recipe, capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
+def read_kv(path: Path) -> dict:
+    """``<key> <value>`` lines of a Kaldi table as a dict."""
+    out = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        k, _, v = line.partition(" ")
+        out[k] = v
+    return out

@@ -35,6 +35,7 @@ valid_set=           # validation set
 test_sets=           # sets to decode and score (space separated)
 local_data_opts=     # options of local/data.sh
 task_conf=           # YAML of osum.tasks.build_registry() arguments (label sets, prompts)
+tiny_models=         # a dir: stage 1 writes tiny random Whisper/Qwen2 there (the CPU configs)
 # Dump
 feats_type=raw       # raw (16 kHz wav) or whisper_mel (log-mel arks) for training
 n_mels=80            # mel bins of whisper_mel
@@ -91,6 +92,10 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
       python -m osum.bin.prepare_task_info "${task_opt[@]}" "data/${set}"
     done
     touch data/.stage1.done
+  fi
+  if [ -n "${tiny_models}" ] && [ ! -f "${tiny_models}/.done" ]; then
+    python -m osum.bin.tiny_models "${task_opt[@]}" --out "${tiny_models}" "data/${train_set}" >&2
+    touch "${tiny_models}/.done"
   fi
   log "stage 1 done: $(for s in ${train_set} ${valid_set} ${test_sets}; do echo -n "${s}=$(wc -l < data/${s}/utt2spk) "; done)"
 fi

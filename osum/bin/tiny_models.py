@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Tiny random-weight Whisper and Qwen2 models for a recipe's CPU config.
+
+python -m osum.bin.tiny_models --out models data/train [data/dev ...]
+
+Writes ``<out>/whisper`` and ``<out>/qwen2`` with ``save_pretrained``; the tokenizer is a
+byte-level BPE with Qwen2's special tokens, trained on the data dirs' transcripts and
+answers and on the task prompts and labels. It checks the recipe end to end on any
+machine; it is not a model to report.
+"""
+
+import argparse
+import json
+import sys
+
+from osum.bin.prepare_task_info import load_registry
+from osum.tiny import build_qwen2, build_whisper, tokenizer_text
+
+
+def main(cmd=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--out", default="models")
+    parser.add_argument("--task_conf", default=None, help="YAML: build_registry() arguments")
+    parser.add_argument("--n_mels", type=int, default=80, choices=[80, 128])
+    parser.add_argument("--whisper_dim", type=int, default=128)
+    parser.add_argument("--whisper_layers", type=int, default=2)
+    parser.add_argument("--whisper_init_std", type=float, default=0.1)
+    parser.add_argument("--llm_dim", type=int, default=128)
+    parser.add_argument("--llm_layers", type=int, default=4)
+    parser.add_argument("--vocab_size", type=int, default=1000, help="BPE vocabulary")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("data_dirs", nargs="+")
+    args = parser.parse_args(cmd)
+    try:
+        text = tokenizer_text(args.data_dirs, load_registry(args.task_conf))
+    except (OSError, ValueError) as e:
+        sys.exit(f"tiny_models: {e}")
+    llm = build_qwen2(
+        f"{args.out}/qwen2",
+        tokenizer_corpus=text,
+        hidden_size=args.llm_dim,
+        num_layers=args.llm_layers,
+        num_heads=4,
+        num_kv_heads=2,
+        intermediate_size=4 * args.llm_dim,
+        vocab_size=args.vocab_size,
+        seed=args.seed,
+    )
+    whisper = build_whisper(
+        f"{args.out}/whisper",
+        n_mels=args.n_mels,
+        d_model=args.whisper_dim,
+        layers=args.whisper_layers,
+        heads=4,
+        seed=args.seed,
+        init_std=args.whisper_init_std,
+    )
+    print(json.dumps({"llm": str(llm), "whisper": str(whisper), "tokenizer_lines": len(text)}))
+
+
+if __name__ == "__main__":
+    main()

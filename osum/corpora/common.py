@@ -1,0 +1,214 @@
+"""What every corpus preparer shares: layout checks, label maps, and the data dir writer.
+
+A preparer (``osum.corpora.<corpus>``) reads a corpus in its official layout and writes
+Kaldi data dirs through :class:`DataDir`, which keeps what is good and lists what is not:
+an utterance whose audio is missing, whose transcript is empty, or whose label the
+recipe's label map does not know is skipped with the reason in ``<dir>/skipped``, and the
+summary says how many. Nothing stops half way; an empty result is an error that shows the
+reasons.
+"""
+
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
+
+import soundfile
+import yaml
+
+from osum.task_data import LABEL_FILES
+
+
+class LayoutError(RuntimeError):
+    """The corpus is not where, or not what, the preparer expected."""
+
+
+def check_layout(corpus: str, root, expected: Sequence[Tuple[str, str]], hint: str = "") -> Path:
+    """Check ``root`` has every (relative path or glob, what it is) of ``expected``.
+
+    Raises :class:`LayoutError` listing all that are missing, so one look at the message
+    tells what the preparer wanted where.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise LayoutError(f"{corpus}: {root} is not a directory. {hint}".strip())
+    missing = []
+    for pattern, what in expected:
+        found = (
+            any(root.glob(pattern))
+            if any(c in pattern for c in "*?[")
+            else (root / pattern).exists()
+        )
+        if not found:
+            missing.append(f"  {root / pattern}  ({what})")
+    if missing:
+        raise LayoutError(
+            f"{corpus}: {root} does not have the expected layout; missing:\n"
+            + "\n".join(missing)
+            + (f"\n{hint}" if hint else "")
+        )
+    return root
+
+
+def load_label_map(path, field: str) -> Dict[str, str | None]:
+    """The recipe's map of a corpus's labels onto the task's, from YAML ``{field: {a: b}}``.
+
+    A label mapped to ``null`` is dropped on purpose (its utterances are skipped and
+    listed as such); a label missing from the map is skipped as unknown.
+    """
+    with open(path, encoding="utf-8") as f:
+        conf = yaml.safe_load(f) or {}
+    if field not in conf or not isinstance(conf[field], Mapping):
+        raise LayoutError(f"{path}: no '{field}:' mapping (corpus label: task label)")
+    return {str(k).strip().lower(): (None if v is None else str(v)) for k, v in conf[field].items()}
+
+
+def map_label(label_map: Mapping[str, str | None], label: str, field: str, where: str):
+    """(task label, None) or (None, reason to skip)."""
+    key = label.strip().lower()
+    if key not in label_map:
+        return None, f"{field} {label!r} is not in the label map ({where})"
+    if label_map[key] is None:
+        return None, f"{field} {label!r} is dropped by the label map ({where})"
+    return label_map[key], None
+
+
+def audio_duration(path) -> float | None:
+    """Seconds from the header of a file soundfile reads (None if it cannot)."""
+    try:
+        return soundfile.info(str(path)).duration
+    except (RuntimeError, soundfile.LibsndfileError):
+        return None
+
+
+class DataDir:
+    """Collects utterances and writes one validated Kaldi data dir.
+
+    Utterance ids must start with their speaker id (Kaldi's sorting convention); with
+    several tasks on the same audio, :meth:`add` is called once per task with distinct ids.
+    """
+
+    def __init__(self, out_dir, corpus: str):
+        self.out = Path(out_dir)
+        self.corpus = corpus
+        self.recordings: Dict[str, str] = {}
+        self.utts: Dict[str, dict] = {}
+        self.skipped: List[Tuple[str, str]] = []
+
+    def add(
+        self,
+        utt: str,
+        audio: str,
+        spk: str,
+        *,
+        text: str = "",
+        task: str = "ASR",
+        labels: Mapping[str, str] | None = None,
+        ctm: Sequence[Tuple[float, float, str]] | None = None,
+        answer: str | None = None,
+        segment: Tuple[str, float, float] | None = None,
+        duration: float | None = None,
+    ) -> bool:
+        """Add one utterance; returns False (and lists it) when it cannot be used."""
+        for what, value in (("utterance", utt), ("speaker", spk)):
+            if not value or any(c.isspace() for c in value):
+                raise ValueError(f"{self.corpus}: {what} id {value!r} is empty or has spaces")
+        if not utt.startswith(spk):
+            raise ValueError(f"{self.corpus}: utterance id {utt} does not start with {spk}")
+        if utt in self.utts:
+            return self.skip(utt, f"repeats an utterance id ({self.utts[utt]['audio']})")
+        text = " ".join(text.split())
+        labels = {k: " ".join(str(v).split()) for k, v in (labels or {}).items()}
+        for k in labels:
+            if f"utt2{k}" not in LABEL_FILES:
+                raise ValueError(f"{self.corpus}: unknown label field {k!r}")
+        reco = utt
+        if segment is not None:
+            reco, start, end = segment
+            if not end > start >= 0:
+                return self.skip(utt, f"segment {start}-{end} s of {reco} is empty")
+            duration = end - start
+        old = self.recordings.get(reco)
+        if old is not None and old != audio:
+            raise ValueError(f"{self.corpus}: recording {reco} is both {old} and {audio}")
+        self.recordings[reco] = audio
+        self.utts[utt] = dict(
+            audio=audio, spk=spk, text=text, task=task, labels=labels, ctm=ctm,
+            answer=answer, segment=segment, duration=duration,
+        )  # fmt: skip
+        return True
+
+    def skip(self, what: str, reason: str) -> bool:
+        self.skipped.append((what, " ".join(reason.split())))
+        return False
+
+    def write(self) -> dict:
+        """Write the dir (LC_ALL=C sorted files) and ``skipped``; returns the summary."""
+        if not self.utts:
+            reasons = "\n".join(f"  {w}: {r}" for w, r in self.skipped[:10])
+            raise LayoutError(
+                f"{self.corpus}: no usable utterance for {self.out}"
+                + (f"; skipped {len(self.skipped)}, e.g.:\n{reasons}" if reasons else "")
+            )
+        self.out.mkdir(parents=True, exist_ok=True)
+        for f in self.out.iterdir():  # a rerun replaces the dir's files
+            if f.is_file():
+                f.unlink()
+        u = self.utts
+        used = {(v["segment"][0] if v["segment"] else k) for k, v in u.items()}
+        files: Dict[str, List[str]] = {
+            "wav.scp": [f"{r} {a}" for r, a in self.recordings.items() if r in used],
+            "utt2spk": [f"{k} {v['spk']}" for k, v in u.items()],
+            "text": [f"{k} {v['text']}".rstrip() for k, v in u.items()],
+            "utt2task": [f"{k} {v['task']}" for k, v in u.items()],
+        }
+        if any(v["segment"] for v in u.values()):
+            if not all(v["segment"] for v in u.values()):
+                raise ValueError(f"{self.corpus}: mixing segments and whole recordings")
+            files["segments"] = [
+                f"{k} {s[0]} {s[1]:.3f} {s[2]:.3f}" for k, v in u.items() for s in [v["segment"]]
+            ]
+        if all(v["duration"] is not None for v in u.values()):
+            files["utt2dur"] = [f"{k} {v['duration']:.3f}" for k, v in u.items()]
+        for name, field in LABEL_FILES.items():
+            rows = [f"{k} {v['labels'][field]}" for k, v in u.items() if field in v["labels"]]
+            if rows:
+                files[name] = rows
+        answers = [f"{k} {' '.join(v['answer'].split())}" for k, v in u.items() if v["answer"]]
+        if answers:
+            files["utt2answer"] = answers
+        spk2utt: Dict[str, List[str]] = {}
+        for k in sorted(u):
+            spk2utt.setdefault(u[k]["spk"], []).append(k)
+        files["spk2utt"] = [f"{s} {' '.join(x)}" for s, x in spk2utt.items()]
+        for name, lines in files.items():
+            _write(self.out / name, sorted(lines))
+        ctm = [f"{k} {s:.3f} {e - s:.3f} {w}" for k in sorted(u) for s, e, w in (u[k]["ctm"] or [])]
+        if ctm:
+            (self.out / "ctm").write_text("".join(x + "\n" for x in ctm), encoding="utf-8")
+        _write(self.out / "skipped", [f"{w} {r}" for w, r in self.skipped])
+        summary = {
+            "dir": str(self.out),
+            "utterances": len(u),
+            "speakers": len(spk2utt),
+            "tasks": dict(sorted(Counter(v["task"] for v in u.values()).items())),
+            "skipped": len(self.skipped),
+        }
+        msg = f"{self.corpus}: {self.out}: {len(u)} utterances, {len(spk2utt)} speakers"
+        msg += ", tasks " + " ".join(f"{t}={n}" for t, n in summary["tasks"].items())
+        if self.skipped:
+            reasons = Counter(_kind(r) for _, r in self.skipped)
+            msg += f"; skipped {len(self.skipped)} (listed in {self.out / 'skipped'}): "
+            msg += "; ".join(f"{n} x {r}" for r, n in reasons.most_common(5))
+        print(msg, file=sys.stderr)
+        return summary
+
+
+def _kind(reason: str) -> str:
+    """A reason without its specifics, for counting (file names and quoted values out)."""
+    words = [w for w in reason.split() if not ("/" in w or w.startswith(("'", '"')))]
+    return " ".join(words)[:80]
+
+
+def _write(path: Path, lines: Iterable[str]) -> None:
+    path.write_text("".join(x + "\n" for x in lines), encoding="utf-8")

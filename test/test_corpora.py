@@ -1,0 +1,230 @@
+"""Corpus recipes' stage 1 on miniature copies of the corpora in their official layouts,
+with the known quirks of the real distributions; the data dirs are validated by the
+stage engine and their labels checked here."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from helpers import REPO, copy_recipe, read_kv, run_recipe
+from osum.corpora.common import DataDir, LayoutError, check_layout, load_label_map, map_label
+
+
+def tone(path: Path, seconds: float = 0.6, rate: int = 16000, fmt=None, channels: int = 1):
+    """A short tone-and-noise clip written in the corpus' format."""
+    rng = np.random.default_rng(len(str(path)))
+    t = np.arange(int(seconds * rate)) / rate
+    x = 0.2 * np.sin(2 * np.pi * 300 * t) + 0.02 * rng.standard_normal(len(t))
+    if channels > 1:
+        x = np.stack([x] * channels, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, x, rate, format=fmt)
+    return path
+
+
+def stage1(recipe: str, tmp_path: Path, env: dict, *args):
+    d = copy_recipe(recipe, tmp_path)
+    res = run_recipe(d, "--stage", "1", "--stop_stage", "1", *args, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return d, res
+
+
+# ---------------------------------------------------------------- the shared writer
+def test_data_dir_writer_lists_what_it_skips(tmp_path):
+    d = DataDir(tmp_path / "x", "Corpus")
+    assert d.add("s1-a", "/a.wav", "s1", text="hello  world", task="SER", labels={"emotion": "sad"})
+    assert not d.add("s1-a", "/b.wav", "s1", text="again")
+    d.skip("s2-b", "audio /b.flac is missing")
+    with pytest.raises(ValueError, match="does not start with"):
+        d.add("x-c", "/c.wav", "s1")
+    with pytest.raises(ValueError, match="unknown label field"):
+        d.add("s1-d", "/d.wav", "s1", labels={"mood": "x"})
+    summary = d.write()
+    assert summary["utterances"] == 1 and summary["skipped"] == 2
+    assert read_kv(tmp_path / "x" / "text") == {"s1-a": "hello world"}
+    assert read_kv(tmp_path / "x" / "utt2emotion") == {"s1-a": "sad"}
+    skipped = (tmp_path / "x" / "skipped").read_text()
+    assert "s1-a repeats an utterance id (/a.wav)" in skipped and "s2-b audio" in skipped
+    empty = DataDir(tmp_path / "y", "Corpus")
+    empty.skip("u1", "no audio")
+    with pytest.raises(LayoutError, match="(?s)no usable utterance.*u1: no audio"):
+        empty.write()
+
+
+def test_layout_check_and_label_map(tmp_path):
+    (tmp_path / "a").mkdir()
+    with pytest.raises(LayoutError) as e:
+        check_layout("Corp", tmp_path, [("a", "dir a"), ("b/*.txt", "texts"), ("c", "c")], "Hint.")
+    msg = str(e.value)
+    assert "b/*.txt  (texts)" in msg and "/c  (c)" in msg and "/a " not in msg and "Hint." in msg
+    conf = tmp_path / "labels.yaml"
+    conf.write_text("emotion:\n  Joy: happy\n  neutral: neutral\n  xxx: null\n")
+    m = load_label_map(conf, "emotion")
+    assert map_label(m, "joy", "emotion", "f:1") == ("happy", None)
+    assert "dropped by the label map" in map_label(m, "xxx", "emotion", "f:2")[1]
+    assert "not in the label map (f:3)" in map_label(m, "fru", "emotion", "f:3")[1]
+    with pytest.raises(LayoutError, match="no 'event:' mapping"):
+        load_label_map(conf, "event")
+
+
+# ---------------------------------------------------------------- LibriSpeech
+SPEAKERS = """\
+; LibriSpeech speakers (miniature)
+;
+;ID  |SEX| SUBSET           |MINUTES| NAME
+14   | F | train-clean-100  | 25.03 | Kristin LeMoine
+60   | M | train-clean-100  | 20.18 | |CBW|Simon
+121  | F | test-clean       | 24.82 | Anonymous
+1089 | M | test-clean       | 25.00 | Reader
+3752 | M | dev-clean        | 25.00 | Reader
+"""
+
+TEXTGRID = """File type = "ooTextFile"
+Object class = "TextGrid"
+
+xmin = 0
+xmax = 0.6
+tiers? <exists>
+size = 2
+item []:
+    item [1]:
+        class = "IntervalTier"
+        name = "words"
+        xmin = 0
+        xmax = 0.6
+        intervals: size = 3
+        intervals [1]:
+            xmin = 0
+            xmax = 0.05
+            text = ""
+        intervals [2]:
+            xmin = 0.05
+            xmax = 0.3
+            text = "good"
+        intervals [3]:
+            xmin = 0.3
+            xmax = 0.55
+            text = "night"
+    item [2]:
+        class = "IntervalTier"
+        name = "phones"
+        xmin = 0
+        xmax = 0.6
+        intervals: size = 1
+        intervals [1]:
+            xmin = 0
+            xmax = 0.6
+            text = "sil"
+"""
+
+
+def mini_librispeech(root: Path) -> Path:
+    root.mkdir(parents=True)
+    (root / "SPEAKERS.TXT").write_text(SPEAKERS)
+    chapters = {
+        "train-clean-100/14/208": ["HELLO THERE", "GOOD MORNING", "MISSING AUDIO"],
+        "train-clean-100/60/121082": ["GOOD NIGHT", "A SECOND ONE"],
+        "train-clean-100/999/1": ["NO SPEAKER LINE"],
+        "dev-clean/3752/4943": ["DEV ONE", "DEV TWO"],
+        "test-clean/121/121726": ["ALSO A POPULAR CONTRIVANCE", "TEST TWO"],
+        "test-clean/1089/134686": ["HE HOPED THERE WOULD BE STEW"],
+        "test-other/1089/134691": ["OTHER ONE"],
+    }
+    for rel, texts in chapters.items():
+        _, spk, ch = rel.split("/")
+        lines = []
+        for i, text in enumerate(texts):
+            utt = f"{spk}-{ch}-{i:04d}"
+            lines.append(f"{utt} {text}")
+            if text != "MISSING AUDIO":
+                tone(root / rel / f"{utt}.flac", fmt="FLAC")
+        (root / rel / f"{spk}-{ch}.trans.txt").write_text("\n".join(lines) + "\n")
+        # CorentinJ's alignments for every chapter but one (whose utterances have TextGrids)
+        words = [w for w in texts[0].split()]
+        ends = [0.1 + 0.2 * (k + 1) for k in range(len(words))]
+        if rel.startswith("train-clean-100/60"):
+            (root / rel / f"{spk}-{ch}-0000.TextGrid").write_text(TEXTGRID)
+        else:
+            (root / rel / f"{spk}-{ch}.alignment.txt").write_text(
+                f'{spk}-{ch}-0000 ",{",".join(words)}," '
+                f'"0.100,{",".join(f"{e:.3f}" for e in ends)},0.600" \n'
+            )
+    return root
+
+
+def test_librispeech_stage1(tmp_path):
+    root = mini_librispeech(tmp_path / "corpus" / "LibriSpeech")
+    env = {"LIBRISPEECH": str(root)}
+    opts = ["--local_data_opts", "--train_fractions 'SGC=1 SRWT=1'"]
+    d, res = stage1("librispeech", tmp_path / "egs", env, "--tiny", *opts)
+    data = d / "data"
+    train = data / "train"
+    task = read_kv(train / "utt2task")
+    assert task["14-208-0000"] == "ASR" and task["14-208-0000-sgc"] == "SGC"
+    assert task["14-208-0000-srwt"] == "SRWT" and "14-208-0001-srwt" not in task
+    assert "14-208-0002" not in task  # its flac is missing
+    assert read_kv(train / "utt2gender") == {
+        "14-208-0000-sgc": "female",
+        "14-208-0001-sgc": "female",
+        "60-121082-0000-sgc": "male",  # the name with '|' in SPEAKERS.TXT
+        "60-121082-0001-sgc": "male",
+    }
+    assert "999-1-0000" in task and "999-1-0000-sgc" not in task
+    skipped = (train / "skipped").read_text()
+    assert "14-208-0002 " in skipped and "is missing" in skipped
+    assert "999-1-0000-sgc speaker 999 has no F/M line" in skipped
+    assert "14-208-0001-srwt no word alignment" in skipped
+    assert "999-1-0000-srwt alignment ends at 0.70 s, after the audio (0.60 s)" in skipped
+    ctm = (train / "ctm").read_text().splitlines()
+    assert "14-208-0000-srwt 0.100 0.200 HELLO" in ctm
+    assert "60-121082-0000-srwt 0.050 0.250 good" in ctm  # from the TextGrid
+    assert read_kv(train / "utt2spk")["14-208-0000-sgc"] == "14-208"
+    assert (train / "utt2taskinfo").is_file() and (train / "utt2dur").is_file()
+    for s in ("dev_clean", "test_clean", "test_other"):
+        assert (data / s / "utt2taskinfo").is_file(), s
+    assert read_kv(data / "test_clean" / "utt2gender")["1089-134686-0000-sgc"] == "male"
+    assert (d / "models" / "qwen2" / "tokenizer.json").is_file()
+    assert "tasks ASR=" in res.stderr  # the preparer's summary
+
+
+def test_librispeech_layout_errors(tmp_path):
+    bad = tmp_path / "nothing_here"
+    bad.mkdir()
+    res = subprocess.run(
+        [sys.executable, "-m", "osum.corpora.librispeech", "--root", str(bad),
+         "--subsets", "test-clean", "--tasks", "ASR", "SGC", "--out", str(tmp_path / "o")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert res.returncode != 0
+    assert "test-clean/*/*/*.trans.txt  (test-clean transcripts)" in res.stderr
+    assert "SPEAKERS.TXT  (speaker genders)" in res.stderr and "LIBRISPEECH in db.sh" in res.stderr
+
+
+# ---------------------------------------------------------------- the shared configs
+@pytest.mark.parametrize("name", ["train_1_adapter", "train_2_encoder", "train_3_lora", "tiny"])
+def test_recipe_configs_parse_and_build(name, tiny_dirs, tmp_path):
+    """The real-scale and tiny configs every recipe links: ESPnet's parser accepts every
+    key, and the model builds (on the tiny models in place of Whisper-medium and Qwen2-7B)."""
+    import yaml
+
+    from osum.task import OSUMTask
+
+    conf = yaml.safe_load((REPO / "egs/TEMPLATE/osum1/conf" / f"{name}.yaml").read_text())
+    conf["encoder_conf"]["init"] = str(tiny_dirs["whisper"])
+    conf["llm_conf"]["path"] = str(tiny_dirs["llm"])
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(conf))
+    args = OSUMTask.get_parser().parse_args(["--config", str(path), "--output_dir", str(tmp_path)])
+    model = OSUMTask.build_model(args)
+    trains = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
+    want = {"train_1_adapter": {"adapter", "speech_boundary"}}.get(name)
+    if want:
+        assert trains == want
+    if name == "train_3_lora":
+        assert any("lora_" in n for n, p in model.named_parameters() if p.requires_grad)
+    if name != "tiny":
+        assert args.batch_type == "numel" and args.accum_grad == 4 and model.specaug is not None
