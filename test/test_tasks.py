@@ -127,7 +127,9 @@ def test_label_tasks_take_clips_without_speech():
     tasks whose answer is the transcript still need one."""
     for text in ("", None):
         assert REG["VED"].build_target(dict(text=text, event="sneeze")) == "<sneeze>"
-    assert REG["TRANSCRIBE_AGE_GENDER"].build_target(dict(age="old", gender="male")) == "<old><male>"
+    assert (
+        REG["TRANSCRIBE_AGE_GENDER"].build_target(dict(age="old", gender="male")) == "<old><male>"
+    )
     p = REG["VED"].parse("<cough>")
     assert p.transcript == "" and p.labels == {"event": "cough"} and not p.flags
     for name in ("ASR", "SRWT", "STTC"):
