@@ -39,8 +39,6 @@ def test_data_dir_writer_lists_what_it_skips(tmp_path):
     assert d.add("s1-a", "/a.wav", "s1", text="hello  world", task="SER", labels={"emotion": "sad"})
     assert not d.add("s1-a", "/b.wav", "s1", text="again")
     d.skip("s2-b", "audio /b.flac is missing")
-    with pytest.raises(ValueError, match="does not start with"):
-        d.add("x-c", "/c.wav", "s1")
     with pytest.raises(ValueError, match="unknown label field"):
         d.add("s1-d", "/d.wav", "s1", labels={"mood": "x"})
     summary = d.write()
@@ -49,6 +47,11 @@ def test_data_dir_writer_lists_what_it_skips(tmp_path):
     assert read_kv(tmp_path / "x" / "utt2emotion") == {"s1-a": "sad"}
     skipped = (tmp_path / "x" / "skipped").read_text()
     assert "s1-a repeats an utterance id (/a.wav)" in skipped and "s2-b audio" in skipped
+    unsorted = DataDir(tmp_path / "z", "Corpus")
+    unsorted.add("a-1", "/1.wav", "s2")
+    unsorted.add("b-1", "/2.wav", "s1")
+    with pytest.raises(ValueError, match="do not sort as their speakers"):
+        unsorted.write()
     empty = DataDir(tmp_path / "y", "Corpus")
     empty.skip("u1", "no audio")
     with pytest.raises(LayoutError, match="(?s)no usable utterance.*u1: no audio"):
@@ -228,3 +231,151 @@ def test_recipe_configs_parse_and_build(name, tiny_dirs, tmp_path):
         assert any("lora_" in n for n, p in model.named_parameters() if p.requires_grad)
     if name != "tiny":
         assert args.batch_type == "numel" and args.accum_grad == 4 and model.specaug is not None
+
+
+# ---------------------------------------------------------------- AISHELL-1
+def mini_aishell(root: Path) -> Path:
+    wav = root / "data_aishell" / "wav"
+    utts = {
+        "train": {"S0002": ["W0122", "W0123"], "S0003": ["W0001"]},
+        "dev": {"S0724": ["W0121"]},
+        "test": {"S0764": ["W0121", "W0122"], "S0765": ["W0300"]},
+    }
+    lines = []
+    for split, spks in utts.items():
+        for spk, ws in spks.items():
+            for w in ws:
+                utt = f"BAC009{spk}{w}"
+                tone(wav / split / spk / f"{utt}.wav")
+                if utt != "BAC009S0002W0123":  # a wav without transcript, as in the release
+                    lines.append(f"{utt} 而 对 楼市 成交 抑制 作用 最 大 的 限 购")
+    (root / "data_aishell" / "transcript").mkdir(parents=True)
+    (root / "data_aishell" / "transcript" / "aishell_transcript_v0.8.txt").write_text(
+        "\n".join(sorted(lines)) + "\n"
+    )
+    (root / "resource_aishell").mkdir()
+    # S0765 is missing: its utterances keep ASR and lose SGC
+    info = "0002 F\n0003 M\n0724 M\n0764 F\n"
+    (root / "resource_aishell" / "speaker.info").write_text(info)
+    return root
+
+
+def test_aishell_stage1(tmp_path):
+    root = mini_aishell(tmp_path / "corpus" / "aishell")
+    opts = ["--local_data_opts", "--train_fractions SGC=1"]
+    d, _ = stage1("aishell", tmp_path / "egs", {"AISHELL": str(root)}, *opts)
+    train, test = d / "data" / "train", d / "data" / "test"
+    assert read_kv(train / "text")["BAC009S0002W0122"] == "而对楼市成交抑制作用最大的限购"
+    assert read_kv(train / "utt2gender") == {
+        "BAC009S0002W0122-sgc": "female",
+        "BAC009S0003W0001-sgc": "male",
+    }
+    assert read_kv(train / "utt2spk")["BAC009S0003W0001-sgc"] == "S0003"
+    assert "BAC009S0002W0123 no transcript" in (train / "skipped").read_text()
+    tasks = read_kv(test / "utt2task")
+    assert tasks["BAC009S0765W0300"] == "ASR" and "BAC009S0765W0300-sgc" not in tasks
+    assert "speaker S0765 is not in speaker.info" in (test / "skipped").read_text()
+
+
+def test_aishell_archives_not_extracted(tmp_path):
+    wav = tmp_path / "aishell" / "data_aishell" / "wav"
+    wav.mkdir(parents=True)
+    (wav / "S0002.tar.gz").write_bytes(b"")
+    res = subprocess.run(
+        [sys.executable, "-m", "osum.corpora.aishell", "--root", str(tmp_path / "aishell"),
+         "--split", "train", "--out", str(tmp_path / "o")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert res.returncode != 0 and "extract them first" in res.stderr
+
+
+# ---------------------------------------------------------------- Common Voice
+CV_HEADER = (
+    "client_id\tpath\tsentence_id\tsentence\tsentence_domain\tup_votes\tdown_votes\t"
+    "age\tgender\taccents\tvariant\tlocale\tsegment"
+)
+
+
+def mini_commonvoice(root: Path) -> Path:
+    """A release-17 language dir: new columns, new gender values, unbalanced quotes."""
+    rows = {
+        "train": [
+            (
+                "a" * 64,
+                "common_voice_en_1.mp3",
+                'He said "hello to all',
+                "twenties",
+                "male_masculine",
+            ),
+            ("b" * 64, "common_voice_en_2.mp3", "A quiet evening.", "fourties", "female_feminine"),
+            ("c" * 64, "common_voice_en_3.mp3", "No metadata here.", "", ""),
+            ("d" * 64, "common_voice_en_4.mp3", "Missing clip.", "teens", "male"),
+        ],
+        "dev": [("e" * 64, "common_voice_en_5.mp3", "Dev clip.", "sixties", "female")],
+        "test": [
+            ("f" * 64, "common_voice_en_6.mp3", "Test clip one.", "seventies", "other"),
+            ("a" * 64, "common_voice_en_7.mp3", "Test clip two.", "teens", "male"),
+        ],
+    }
+    for split, items in rows.items():
+        lines = [CV_HEADER]
+        for cid, path, text, age, gender in items:
+            lines.append(f"{cid}\t{path}\tsid\t{text}\t\t2\t0\t{age}\t{gender}\t\t\ten\t")
+            if "Missing" not in text:
+                tone(root / "clips" / path, fmt="MP3")
+        lines.append("broken\tline")
+        (root / f"{split}.tsv").parent.mkdir(parents=True, exist_ok=True)
+        (root / f"{split}.tsv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def mini_kaggle_cv(root: Path) -> Path:
+    header = "filename,text,up_votes,down_votes,age,gender,accent,duration"
+    for split in ("train", "dev", "test"):
+        lines = [header]
+        for i, (age, gender) in enumerate([("thirties", "female"), ("sixties", "male"), ("", "")]):
+            name = f"cv-valid-{split}/sample-{i:06d}.mp3"
+            lines.append(f"{name},learn to recognize 'omens' {i},1,0,{age},{gender},us,")
+            tone(root / f"cv-valid-{split}" / name, fmt="MP3")  # the doubled dir
+        (root / f"cv-valid-{split}.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_commonvoice_stage1_official_release(tmp_path):
+    root = mini_commonvoice(tmp_path / "corpus" / "cv-corpus-17.0" / "en")
+    d, _ = stage1("commonvoice", tmp_path / "egs", {"COMMONVOICE": str(root)})
+    train, test = d / "data" / "train", d / "data" / "test"
+    a, b = "a" * 16, "b" * 16
+    assert read_kv(train / "utt2age") == {
+        f"{a}-common_voice_en_1-sap": "adult",
+        f"{b}-common_voice_en_2-sap": "adult",  # "fourties"
+    }
+    assert read_kv(train / "utt2gender") == {
+        f"{a}-common_voice_en_1-sgc": "male",
+        f"{b}-common_voice_en_2-sgc": "female",
+    }
+    assert read_kv(train / "text")[f"{a}-common_voice_en_1-sap"] == 'He said "hello to all'
+    skipped = (train / "skipped").read_text()
+    assert "common_voice_en_3-sap no age (train.tsv:4)" in skipped
+    assert "common_voice_en_4.mp3 is missing" in skipped
+    assert "train.tsv:6 2 cells, the header has 13" in skipped
+    assert read_kv(test / "utt2age") == {
+        f"{'f' * 16}-common_voice_en_6-sap": "old",
+        f"{a}-common_voice_en_7-sap": "child",
+    }
+    assert "'other' is dropped by the label map" in (test / "skipped").read_text()
+
+
+def test_commonvoice_stage1_kaggle_layout(tmp_path):
+    root = mini_kaggle_cv(tmp_path / "corpus" / "kaggle")
+    d, _ = stage1("commonvoice", tmp_path / "egs", {"COMMONVOICE": str(root)})
+    test = d / "data" / "test"
+    assert read_kv(test / "utt2age") == {
+        "cv-sample-000000-sap": "adult",
+        "cv-sample-000001-sap": "old",
+    }
+    assert read_kv(test / "utt2gender")["cv-sample-000000-sgc"] == "female"
+    assert read_kv(test / "wav.scp")["cv-sample-000000-sap"].endswith(
+        "kaggle/cv-valid-test/cv-valid-test/sample-000000.mp3"
+    )
+    assert "cv-sample-000002-sap no age" in (test / "skipped").read_text()

@@ -9,6 +9,7 @@ reasons.
 """
 
 import sys
+import zlib
 from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
@@ -73,6 +74,32 @@ def map_label(label_map: Mapping[str, str | None], label: str, field: str, where
     return label_map[key], None
 
 
+def keep_fraction(utt: str, task: str, fraction: float) -> bool:
+    """Whether ``utt`` is in the ``fraction`` of a task's copies: deterministic, and
+    independent of the order and of the other utterances."""
+    return fraction >= 1 or zlib.crc32(f"{task}:{utt}".encode()) % 10000 < fraction * 10000
+
+
+def task_copies(utt: str, tasks: Sequence[str], fractions: Mapping[str, float] | None = None):
+    """(task, utterance id) of each task an utterance serves: ``<utt>`` for ASR,
+    ``<utt>-<task>`` (lower case) for the others, a ``fractions[task]`` share of them."""
+    for task in tasks:
+        if keep_fraction(utt, task, (fractions or {}).get(task, 1.0)):
+            yield task, (utt if task == "ASR" else f"{utt}-{task.lower()}")
+
+
+def parse_fractions(items: Iterable[str]) -> Dict[str, float]:
+    """``["SGC=0.2", ...]`` -> {"SGC": 0.2}."""
+    out = {}
+    for item in items:
+        task, _, value = item.partition("=")
+        try:
+            out[task] = float(value)
+        except ValueError:
+            raise ValueError(f"--fraction {item!r}: expected TASK=FRACTION, e.g. SGC=0.2") from None
+    return out
+
+
 def audio_duration(path) -> float | None:
     """Seconds from the header of a file soundfile reads (None if it cannot)."""
     try:
@@ -84,8 +111,9 @@ def audio_duration(path) -> float | None:
 class DataDir:
     """Collects utterances and writes one validated Kaldi data dir.
 
-    Utterance ids must start with their speaker id (Kaldi's sorting convention); with
-    several tasks on the same audio, :meth:`add` is called once per task with distinct ids.
+    Utterance ids sort as their speakers do (Kaldi's convention; a speaker prefix does
+    it); with several tasks on the same audio, :meth:`add` is called once per task with
+    distinct ids (:func:`task_copies`).
     """
 
     def __init__(self, out_dir, corpus: str):
@@ -113,8 +141,6 @@ class DataDir:
         for what, value in (("utterance", utt), ("speaker", spk)):
             if not value or any(c.isspace() for c in value):
                 raise ValueError(f"{self.corpus}: {what} id {value!r} is empty or has spaces")
-        if not utt.startswith(spk):
-            raise ValueError(f"{self.corpus}: utterance id {utt} does not start with {spk}")
         if utt in self.utts:
             return self.skip(utt, f"repeats an utterance id ({self.utts[utt]['audio']})")
         text = " ".join(text.split())
@@ -155,6 +181,13 @@ class DataDir:
             if f.is_file():
                 f.unlink()
         u = self.utts
+        order = [u[k]["spk"] for k in sorted(u)]
+        for a, b in zip(order, order[1:]):
+            if a > b:
+                raise ValueError(
+                    f"{self.corpus}: utterance ids do not sort as their speakers ({a}, then "
+                    f"{b}); prefix them with the speaker id"
+                )
         used = {(v["segment"][0] if v["segment"] else k) for k, v in u.items()}
         files: Dict[str, List[str]] = {
             "wav.scp": [f"{r} {a}" for r, a in self.recordings.items() if r in used],

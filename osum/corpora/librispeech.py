@@ -23,11 +23,17 @@ that need it, and is listed in ``skipped``.
 import argparse
 import re
 import sys
-import zlib
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-from osum.corpora.common import DataDir, LayoutError, audio_duration, check_layout
+from osum.corpora.common import (
+    DataDir,
+    LayoutError,
+    audio_duration,
+    check_layout,
+    parse_fractions,
+    task_copies,
+)
 
 SUBSETS = [
     "dev-clean", "dev-other", "test-clean", "test-other",
@@ -102,11 +108,6 @@ def read_textgrid_words(path: Path) -> List[Tuple[float, float, str]]:
     raise ValueError(f"{path}: no 'words' tier")
 
 
-def keep(utt: str, task: str, fraction: float) -> bool:
-    """Deterministic, independent of the order and the other utterances."""
-    return fraction >= 1 or zlib.crc32(f"{task}:{utt}".encode()) % 10000 < fraction * 10000
-
-
 def prepare(
     root,
     subsets: Sequence[str],
@@ -138,7 +139,6 @@ def prepare(
             "alignments (local/download.sh fetches them).",
         )
     genders = read_speakers(root / "SPEAKERS.TXT") if "SGC" in tasks else {}
-    fractions = fractions or {}
     d = DataDir(out, f"LibriSpeech {' '.join(subsets)}")
     chapters = [(s, t) for s in subsets for t in sorted((root / s).glob("*/*/*.trans.txt"))]
     for subset, trans in chapters:
@@ -163,10 +163,7 @@ def prepare(
                 continue
             dur = audio_duration(flac) if "SRWT" in tasks else None
             spk_id = f"{spk}-{chapter}"  # Kaldi's LibriSpeech convention
-            for task in tasks:
-                if not keep(utt, task, fractions.get(task, 1.0)):
-                    continue
-                uid = utt if task == "ASR" else f"{utt}-{task.lower()}"
+            for task, uid in task_copies(utt, tasks, fractions):
                 if task == "ASR":
                     d.add(uid, str(flac), spk_id, text=text, duration=dur)
                 elif task == "SGC":
@@ -215,7 +212,7 @@ def main(argv=None):
     )  # fmt: skip
     args = parser.parse_args(argv)
     try:
-        fractions = {k: float(v) for k, v in (x.split("=") for x in args.fraction)}
+        fractions = parse_fractions(args.fraction)
         prepare(args.root, args.subsets, args.out, args.tasks, args.alignments, fractions)
     except (LayoutError, ValueError, OSError) as e:
         sys.exit(f"librispeech: {e}")

@@ -1,0 +1,99 @@
+"""AISHELL-1 (openslr 33): ASR (CER) and SGC (speaker sex from resource_aishell).
+
+    python -m osum.corpora.aishell --root /data/aishell --split test --out data/test \\
+        --tasks ASR SGC
+
+Layout: ``<root>/data_aishell/wav/{train,dev,test}/S0002/BAC009S0002W0122.wav`` (after
+extracting the per-speaker ``.tar.gz`` files the download ships in ``wav/``),
+``<root>/data_aishell/transcript/aishell_transcript_v0.8.txt`` (``<utt> <words>``) and
+``<root>/resource_aishell/speaker.info`` (``0002 F``). About 300 wavs have no transcript:
+they are skipped and listed, as Kaldi's and ESPnet's recipes drop them.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Dict, Sequence
+
+from osum.corpora.common import (
+    DataDir,
+    LayoutError,
+    check_layout,
+    parse_fractions,
+    task_copies,
+)
+
+SPLITS = ("train", "dev", "test")
+TASKS = ("ASR", "SGC")
+TRANSCRIPT = "data_aishell/transcript/aishell_transcript_v0.8.txt"
+HINT = "Set AISHELL in db.sh to the dir holding data_aishell/ (local/download.sh fetches it)."
+
+
+def read_speaker_info(path: Path) -> Dict[str, str]:
+    """{S0002: female|male} from ``0002 F`` lines (with or without the S)."""
+    out = {}
+    for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        parts = line.split()
+        if len(parts) < 2 or parts[1].upper() not in ("F", "M"):
+            if line.strip():
+                print(f"aishell: {path}:{lineno}: not '<id> F|M', ignored", file=sys.stderr)
+            continue
+        spk = parts[0] if parts[0].upper().startswith("S") else f"S{parts[0]}"
+        out[spk.upper()] = "female" if parts[1].upper() == "F" else "male"
+    return out
+
+
+def prepare(root, split: str, out, tasks: Sequence[str] = ("ASR",), fractions=None) -> dict:
+    root = Path(root)
+    bad = [t for t in tasks if t not in TASKS]
+    if bad:
+        raise ValueError(f"aishell: tasks {bad} are not among {list(TASKS)}")
+    wav_dir = root / "data_aishell" / "wav"
+    if not (wav_dir / split).is_dir() and any(wav_dir.glob("*.tar.gz")):
+        raise LayoutError(
+            f"AISHELL-1: {wav_dir} has the per-speaker archives but no {split}/ dir: extract "
+            f"them first (cd {wav_dir} && for f in *.tar.gz; do tar -xzf $f; done)"
+        )
+    expected = [(TRANSCRIPT, "transcripts"), (f"data_aishell/wav/{split}/*/*.wav", f"{split} wavs")]
+    if "SGC" in tasks:
+        expected.append(("resource_aishell/speaker.info", "speaker sex (resource_aishell.tgz)"))
+    check_layout("AISHELL-1", root, expected, HINT)
+    texts = {}
+    for line in (root / TRANSCRIPT).read_text(encoding="utf-8").splitlines():
+        parts = line.split(maxsplit=1)
+        if len(parts) == 2:
+            texts[parts[0]] = "".join(parts[1].split())  # words -> characters, as ESPnet's
+    sexes = read_speaker_info(root / "resource_aishell" / "speaker.info") if "SGC" in tasks else {}
+    d = DataDir(out, f"AISHELL-1 {split}")
+    for wav in sorted((wav_dir / split).glob("*/*.wav")):
+        utt, spk = wav.stem, wav.parent.name
+        if utt not in texts:
+            d.skip(utt, f"no transcript in {TRANSCRIPT}")
+            continue
+        for task, uid in task_copies(utt, tasks, fractions):
+            if task == "SGC":
+                if spk.upper() not in sexes:
+                    d.skip(uid, f"speaker {spk} is not in speaker.info")
+                    continue
+                d.add(uid, str(wav), spk, text=texts[utt], task=task, labels={"gender": sexes[spk.upper()]})
+            else:
+                d.add(uid, str(wav), spk, text=texts[utt])
+    return d.write()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", required=True, help="the dir holding data_aishell/")
+    parser.add_argument("--split", required=True, choices=SPLITS)
+    parser.add_argument("--out", required=True, help="data dir to write")
+    parser.add_argument("--tasks", nargs="+", default=["ASR"], choices=TASKS)
+    parser.add_argument("--fraction", action="append", default=[], metavar="TASK=F")
+    args = parser.parse_args(argv)
+    try:
+        prepare(args.root, args.split, args.out, args.tasks, parse_fractions(args.fraction))
+    except (LayoutError, ValueError, OSError) as e:
+        sys.exit(f"aishell: {e}")
+
+
+if __name__ == "__main__":
+    main()
