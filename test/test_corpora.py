@@ -379,3 +379,86 @@ def test_commonvoice_stage1_kaggle_layout(tmp_path):
         "kaggle/cv-valid-test/cv-valid-test/sample-000000.mp3"
     )
     assert "cv-sample-000002-sap no age" in (test / "skipped").read_text()
+
+
+# ---------------------------------------------------------------- MELD
+MELD_HEADER = "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime"
+
+
+def mp4(path: Path, seconds: float = 0.6):
+    wav = tone(path.with_suffix(".wav"), seconds)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "color=c=black:s=16x16:d=0.6",
+         "-i", str(wav), "-shortest", "-c:a", "aac", str(path)],
+        check=True,
+    )  # fmt: skip
+    wav.unlink()
+
+
+def mini_meld(root: Path) -> Path:
+    """MELD.Raw with its inner archives extracted; Windows-1252 bytes in one csv."""
+    rows = {
+        "train": [
+            (1, "Oh my God, he’s lost it.", "Phoebe", "sadness", 0, 0),
+            (2, '"""Wanted. Female roommate."" Nice!"', "Chandler", "joy", 0, 1),
+            (5, "No clip for this one.", "Ross", "anger", 1, 0),
+        ],
+        "dev": [(1, "It\x92s fine\x85", "Phoebe", "neutral", 110, 6)],  # C1 characters
+        "test": [
+            (1, "Fine.", "Mrs. Geller", "disgust", 3, 0),
+            (3, "Why not?", "Monica", "fear", 3, 1),
+        ],
+    }
+    for split, items in rows.items():
+        lines = [MELD_HEADER]
+        for sr, text, spk, emo, dia, utt in items:
+            text = text if text.startswith('"') else f'"{text}"'
+            lines.append(
+                f'{sr},{text},{spk},{emo},neutral,{dia},{utt},4,7,"00:20:57,256","00:21:00,049"'
+            )
+            if "No clip" not in text:
+                mp4(root / CLIP_DIR[split] / f"dia{dia}_utt{utt}.mp4")
+        data = "\r\n".join(lines) + "\r\n"
+        (root / f"{split}_sent_emo.csv").write_bytes(
+            data.encode("cp1252") if split == "train" else data.encode("utf-8")
+        )
+    mp4(root / CLIP_DIR["test"] / "final_videos_testdia3_utt0.mp4")
+    return root
+
+
+CLIP_DIR = {
+    "train": "train_splits",
+    "dev": "dev_splits_complete",
+    "test": "output_repeated_splits_test",
+}
+
+
+@pytest.mark.slow
+def test_meld_stage1_and_dump(tmp_path):
+    root = mini_meld(tmp_path / "corpus" / "MELD.Raw")
+    d, _ = stage1("meld", tmp_path / "egs", {"MELD": str(root)})
+    train = d / "data" / "train"
+    text = read_kv(train / "text")
+    assert text == {
+        "Phoebe-dia0_utt0-train": "Oh my God, he’s lost it.",
+        "Chandler-dia0_utt1-train": '"Wanted. Female roommate." Nice!',
+    }
+    assert read_kv(train / "utt2emotion") == {
+        "Phoebe-dia0_utt0-train": "sad",
+        "Chandler-dia0_utt1-train": "happy",
+    }
+    assert "Ross-dia1_utt0-train " in (train / "skipped").read_text()
+    assert read_kv(d / "data" / "dev" / "text") == {"Phoebe-dia110_utt6-dev": "It’s fine…"}
+    test = d / "data" / "test"
+    assert read_kv(test / "utt2emotion") == {
+        "Mrs_Geller-dia3_utt0-test": "disgust",
+        "Monica-dia3_utt1-test": "fear",
+    }
+    assert read_kv(test / "wav.scp")["Monica-dia3_utt1-test"].startswith("ffmpeg -nostdin")
+    # stage 2 decodes the clips through the ffmpeg pipes
+    res = run_recipe(d, "--stage", "2", "--stop_stage", "2", "--tiny", env={"MELD": str(root)})
+    assert res.returncode == 0, res.stderr[-3000:]
+    shapes = read_kv(d / "dump" / "raw" / "test" / "speech_shape")
+    assert set(shapes) == {"Mrs_Geller-dia3_utt0-test", "Monica-dia3_utt1-test"}
+    assert all(abs(int(v) - 9600) < 1000 for v in shapes.values())

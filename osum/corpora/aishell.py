@@ -32,7 +32,9 @@ HINT = "Set AISHELL in db.sh to the dir holding data_aishell/ (local/download.sh
 def read_speaker_info(path: Path) -> Dict[str, str]:
     """{S0002: female|male} from ``0002 F`` lines (with or without the S)."""
     out = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    for lineno, line in enumerate(
+        path.read_text(encoding="utf-8", errors="replace").splitlines(), 1
+    ):
         parts = line.split()
         if len(parts) < 2 or parts[1].upper() not in ("F", "M"):
             if line.strip():
@@ -75,7 +77,14 @@ def prepare(root, split: str, out, tasks: Sequence[str] = ("ASR",), fractions=No
                 if spk.upper() not in sexes:
                     d.skip(uid, f"speaker {spk} is not in speaker.info")
                     continue
-                d.add(uid, str(wav), spk, text=texts[utt], task=task, labels={"gender": sexes[spk.upper()]})
+                d.add(
+                    uid,
+                    str(wav),
+                    spk,
+                    text=texts[utt],
+                    task=task,
+                    labels={"gender": sexes[spk.upper()]},
+                )
             else:
                 d.add(uid, str(wav), spk, text=texts[utt])
     return d.write()

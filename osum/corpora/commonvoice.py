@@ -107,7 +107,9 @@ def prepare(
     for task in tasks:
         if task in FIELDS:
             if label_map is None:
-                raise ValueError(f"commonvoice: {task} needs --label_map (the recipe's labels.yaml)")
+                raise ValueError(
+                    f"commonvoice: {task} needs --label_map (the recipe's labels.yaml)"
+                )
             maps[task] = load_label_map(label_map, FIELDS[task])
     d = DataDir(out, f"Common Voice ({kind}) {split}")
     rows = rows_official(root, split) if kind == "official" else rows_kaggle(root, split)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Downloads MELD.Raw (GPL-3.0; about 10 GB) into db.sh's MELD and extracts the split
+# archives inside it. Not run by the tests.
+set -euo pipefail
+. ./db.sh
+dest=$(dirname "${MELD}")
+mkdir -p "${dest}"
+if [ ! -d "${MELD}" ]; then
+  wget -c -P "${dest}" https://huggingface.co/datasets/declare-lab/MELD/resolve/main/MELD.Raw.tar.gz \
+    || wget -c -P "${dest}" http://web.eecs.umich.edu/~mihalcea/downloads/MELD.Raw.tar.gz
+  tar -xzf "${dest}/MELD.Raw.tar.gz" -C "${dest}"
+fi
+for split in train dev test; do
+  [ -f "${MELD}/${split}.tar.gz" ] && tar -xzf "${MELD}/${split}.tar.gz" -C "${MELD}"
+done
+exit 0

@@ -1,0 +1,128 @@
+"""MELD (Friends dialogues): SER, the clip's transcript followed by its emotion.
+
+    python -m osum.corpora.meld --root /data/MELD.Raw --split test --out data/test \\
+        --label_map conf/labels.yaml
+
+Layout of ``MELD.Raw.tar.gz`` once its inner archives are extracted in place:
+``<root>/{train,dev,test}_sent_emo.csv`` and the clip dirs ``train_splits/``,
+``dev_splits_complete/``, ``output_repeated_splits_test/`` with
+``dia<Dialogue_ID>_utt<Utterance_ID>.mp4``. The mirrors' layout with a dir per split
+(``<root>/train/train_sent_emo.csv``, ``<root>/train/train_splits/``) works too.
+The audio is read from the mp4 by an ffmpeg pipe in ``wav.scp``.
+
+Known quirks: the csv files of the release have Windows-1252 punctuation (raw bytes, or
+the C1 characters they became), fixed here; quoted cells may hold commas and quotes;
+``Sr No.`` has gaps; a few clips are missing (dev ``dia110_utt7``) and are skipped and
+listed; corrupt or wrongly cut clips (train ``dia125_utt3``; test ``dia220_utt0`` and
+``dia38_utt4``, minutes long) are skipped by the dump as unreadable or too long;
+``final_videos_test*.mp4`` are not clips of the csv and are ignored.
+"""
+
+import argparse
+import csv
+import io
+import re
+import shlex
+import sys
+from pathlib import Path
+
+from osum.corpora.common import DataDir, LayoutError, check_layout, load_label_map, map_label
+
+CLIP_DIRS = {
+    "train": "train_splits",
+    "dev": "dev_splits_complete",
+    "test": "output_repeated_splits_test",
+}
+COLUMNS = ("Utterance", "Speaker", "Emotion", "Dialogue_ID", "Utterance_ID")
+HINT = (
+    "Set MELD in db.sh to the MELD.Raw dir, with train.tar.gz, dev.tar.gz and test.tar.gz "
+    "extracted in it (local/download.sh does)."
+)
+
+
+def read_csv_text(path: Path) -> str:
+    """The csv as text: UTF-8, else Windows-1252; C1 control characters (Windows-1252
+    bytes read as Latin-1 somewhere on the way) become the punctuation they were."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+
+    def fix(m):
+        try:
+            return m.group(0).encode("latin-1").decode("cp1252")
+        except UnicodeDecodeError:
+            return " "
+
+    return re.sub("[\u0080-\u009f]", fix, text)
+
+
+def ffmpeg_pipe(path: Path) -> str:
+    return f"ffmpeg -nostdin -v error -i {shlex.quote(str(path))} -vn -ac 1 -ar 16000 -f wav - |"
+
+
+def find(root: Path, split: str):
+    """(csv, clip dir) in either layout."""
+    name = f"{split}_sent_emo.csv"
+    for base in (root, root / split):
+        if (base / name).is_file():
+            clips = base / CLIP_DIRS[split]
+            if not clips.is_dir() and (root / CLIP_DIRS[split]).is_dir():
+                clips = root / CLIP_DIRS[split]
+            return base / name, clips
+    archive = root / f"{split}.tar.gz"
+    extra = f" ({archive} is there: extract it in {root})" if archive.is_file() else ""
+    check_layout(
+        "MELD",
+        root,
+        [(name, f"the {split} labels{extra}"), (CLIP_DIRS[split], f"the {split} clips")],
+        HINT,
+    )
+    raise AssertionError("unreachable")
+
+
+def prepare(root, split: str, out, label_map) -> dict:
+    root = Path(root)
+    csv_path, clips = find(root, split)
+    if not clips.is_dir():
+        raise LayoutError(f"MELD: no {CLIP_DIRS[split]}/ beside {csv_path}. {HINT}")
+    emotions = load_label_map(label_map, "emotion")
+    reader = csv.DictReader(io.StringIO(read_csv_text(csv_path), newline=""))
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise LayoutError(f"MELD: {csv_path}: no column {missing}; header: {reader.fieldnames}")
+    d = DataDir(out, f"MELD {split}")
+    for row in reader:
+        where = f"{csv_path.name}:{reader.line_num}"
+        dia, num = row["Dialogue_ID"].strip(), row["Utterance_ID"].strip()
+        speaker = re.sub(r"[^A-Za-z0-9]+", "_", row["Speaker"]).strip("_") or "unknown"
+        utt = f"{speaker}-dia{dia}_utt{num}-{split}"
+        clip = clips / f"dia{dia}_utt{num}.mp4"
+        if not clip.is_file():
+            d.skip(utt, f"{clip} is missing ({where})")
+            continue
+        label, reason = map_label(emotions, row["Emotion"], "emotion", where)
+        if reason:
+            d.skip(utt, reason)
+            continue
+        text = row["Utterance"]
+        d.add(utt, ffmpeg_pipe(clip), speaker, text=text, task="SER", labels={"emotion": label})
+    return d.write()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", required=True, help="the MELD.Raw dir")
+    parser.add_argument("--split", required=True, choices=list(CLIP_DIRS))
+    parser.add_argument("--out", required=True, help="data dir to write")
+    parser.add_argument("--label_map", required=True, help="YAML with an emotion: map")
+    args = parser.parse_args(argv)
+    try:
+        prepare(args.root, args.split, args.out, args.label_map)
+    except (LayoutError, ValueError, OSError, csv.Error) as e:
+        sys.exit(f"meld: {e}")
+
+
+if __name__ == "__main__":
+    main()
