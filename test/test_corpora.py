@@ -462,3 +462,96 @@ def test_meld_stage1_and_dump(tmp_path):
     shapes = read_kv(d / "dump" / "raw" / "test" / "speech_shape")
     assert set(shapes) == {"Mrs_Geller-dia3_utt0-test", "Monica-dia3_utt1-test"}
     assert all(abs(int(v) - 9600) < 1000 for v in shapes.values())
+
+
+# ---------------------------------------------------------------- IEMOCAP
+def mini_iemocap(root: Path) -> Path:
+    turns = {  # session -> dialog -> [(turn, code, text)]
+        1: {
+            "Ses01F_impro01": [
+                ("Ses01F_impro01_F000", "neu", "Excuse me."),
+                ("Ses01F_impro01_M000", "exc", "Yeah?"),
+            ],
+            "Ses01M_script01_1": [
+                ("Ses01M_script01_1_F000", "fru", "What?"),
+                ("Ses01M_script01_1_M003", "ang", "No!"),
+            ],
+        },
+        2: {
+            "Ses02F_impro02": [
+                ("Ses02F_impro02_F001", "sad", "I miss her."),
+                ("Ses02F_impro02_M001", "xxx", "Hm."),
+            ]
+        },
+        5: {
+            "Ses05M_impro03": [
+                ("Ses05M_impro03_F000", "hap", "Great [LAUGHTER]"),
+                ("Ses05M_impro03_M002", "neu", "Ok."),
+            ]
+        },
+    }
+    for n, dialogs in turns.items():
+        base = root / f"Session{n}"
+        for dialog, items in dialogs.items():
+            emo = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
+            trans = []
+            for k, (turn, code, text) in enumerate(items):
+                emo += [f"[{k}.5000 - {k + 1}.2357]\t{turn}\t{code}\t[2.5000, 2.5000, 2.5000]",
+                        "C-E2:\tNeutral;\t()", "A-E3:\tval 3; act 2; dom  2;\t()", ""]  # fmt: skip
+                trans.append(f"{turn} [00{k}.5000-00{k + 1}.2357]: {text}")
+                tone(base / "sentences" / "wav" / dialog / f"{turn}.wav")
+            trans.append("M: [BREATHING]")  # lines without a time are not turns
+            (base / "dialog" / "EmoEvaluation" / "Categorical").mkdir(parents=True, exist_ok=True)
+            (base / "dialog" / "EmoEvaluation" / f"{dialog}.txt").write_text("\n".join(emo) + "\n")
+            (base / "dialog" / "EmoEvaluation" / "Categorical" / f"{dialog}_e1_cat.txt").write_text(
+                f"{items[0][0]} :Anger; ()\n"
+            )
+            (base / "dialog" / "EmoEvaluation" / f"._{dialog}.txt").write_bytes(b"\x00\x05\x16\x07")
+            (base / "dialog" / "transcriptions").mkdir(parents=True, exist_ok=True)
+            (base / "dialog" / "transcriptions" / f"{dialog}.txt").write_text(
+                "\r\n".join(trans) + "\r\n"
+            )
+    # sessions 3 and 4 exist with one dialog each
+    for n in (3, 4):
+        base = root / f"Session{n}"
+        dialog, turn = f"Ses0{n}F_impro01", f"Ses0{n}F_impro01_F000"
+        tone(base / "sentences" / "wav" / dialog / f"{turn}.wav")
+        (base / "dialog" / "EmoEvaluation").mkdir(parents=True)
+        (base / "dialog" / "EmoEvaluation" / f"{dialog}.txt").write_text(
+            f"[0.1 - 0.5]\t{turn}\tang\t[1, 2, 3]\n"
+        )
+        (base / "dialog" / "transcriptions").mkdir(parents=True)
+        (base / "dialog" / "transcriptions" / f"{dialog}.txt").write_text(
+            f"{turn} [000.1000-000.5000]: Stop.\n"
+        )
+    return root
+
+
+def test_iemocap_stage1(tmp_path):
+    root = mini_iemocap(tmp_path / "corpus" / "IEMOCAP_full_release")
+    opts = ["--local_data_opts", "--dev_share 0.5 --tasks 'SER SGC'"]
+    d, _ = stage1("iemocap", tmp_path / "egs", {"IEMOCAP": str(root)}, *opts)
+    data = d / "data"
+    emotions = {**read_kv(data / "train" / "utt2emotion"), **read_kv(data / "dev" / "utt2emotion")}
+    assert emotions == {
+        "Ses01F-Ses01F_impro01_F000": "neutral",
+        "Ses01M-Ses01F_impro01_M000": "happy",  # exc
+        "Ses01M-Ses01M_script01_1_M003": "anger",
+        "Ses02F-Ses02F_impro02_F001": "sad",
+        "Ses03F-Ses03F_impro01_F000": "anger",
+        "Ses04F-Ses04F_impro01_F000": "anger",
+    }
+    assert read_kv(data / "dev" / "utt2emotion") and read_kv(data / "train" / "utt2emotion")
+
+    def dialogs(s):
+        return {u.split("-", 1)[1].rsplit("_", 1)[0] for u in read_kv(data / s / "utt2spk")}
+
+    assert not dialogs("train") & dialogs("dev")  # held out by dialog
+    assert read_kv(data / "test" / "utt2emotion") == {
+        "Ses05F-Ses05M_impro03_F000": "happy",
+        "Ses05M-Ses05M_impro03_M002": "neutral",
+    }
+    assert read_kv(data / "test" / "text")["Ses05F-Ses05M_impro03_F000"] == "Great [LAUGHTER]"
+    assert read_kv(data / "test" / "utt2gender")["Ses05M-Ses05M_impro03_M002-sgc"] == "male"
+    skipped = (data / "train" / "skipped").read_text() + (data / "dev" / "skipped").read_text()
+    assert "'fru' is dropped by the label map" in skipped and "'xxx' is dropped" in skipped

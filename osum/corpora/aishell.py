@@ -99,7 +99,9 @@ def main(argv=None):
     parser.add_argument("--fraction", action="append", default=[], metavar="TASK=F")
     args = parser.parse_args(argv)
     try:
-        prepare(args.root, args.split, args.out, args.tasks, parse_fractions(args.fraction))
+        prepare(
+            args.root, args.split, args.out, args.tasks, parse_fractions(args.fraction, args.tasks)
+        )
     except (LayoutError, ValueError, OSError) as e:
         sys.exit(f"aishell: {e}")
 

@@ -88,8 +88,8 @@ def task_copies(utt: str, tasks: Sequence[str], fractions: Mapping[str, float] |
             yield task, (utt if task == "ASR" else f"{utt}-{task.lower()}")
 
 
-def parse_fractions(items: Iterable[str]) -> Dict[str, float]:
-    """``["SGC=0.2", ...]`` -> {"SGC": 0.2}."""
+def parse_fractions(items: Iterable[str], tasks: Sequence[str]) -> Dict[str, float]:
+    """``["SGC=0.2", ...]`` -> {"SGC": 0.2}, for tasks among ``tasks``."""
     out = {}
     for item in items:
         task, _, value = item.partition("=")
@@ -97,6 +97,10 @@ def parse_fractions(items: Iterable[str]) -> Dict[str, float]:
             out[task] = float(value)
         except ValueError:
             raise ValueError(f"--fraction {item!r}: expected TASK=FRACTION, e.g. SGC=0.2") from None
+        if task not in tasks or not 0 <= out[task] <= 1:
+            raise ValueError(
+                f"--fraction {item!r}: the task must be one of {list(tasks)}, the fraction in [0, 1]"
+            )
     return out
 
 

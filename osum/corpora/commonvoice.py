@@ -156,7 +156,7 @@ def main(argv=None):
     parser.add_argument("--fraction", action="append", default=[], metavar="TASK=F")
     args = parser.parse_args(argv)
     try:
-        fractions = parse_fractions(args.fraction)
+        fractions = parse_fractions(args.fraction, args.tasks)
         prepare(args.root, args.split, args.out, args.tasks, args.label_map, fractions)
     except (LayoutError, ValueError, OSError) as e:
         sys.exit(f"commonvoice: {e}")

@@ -212,7 +212,7 @@ def main(argv=None):
     )  # fmt: skip
     args = parser.parse_args(argv)
     try:
-        fractions = parse_fractions(args.fraction)
+        fractions = parse_fractions(args.fraction, args.tasks)
         prepare(args.root, args.subsets, args.out, args.tasks, args.alignments, fractions)
     except (LayoutError, ValueError, OSError) as e:
         sys.exit(f"librispeech: {e}")

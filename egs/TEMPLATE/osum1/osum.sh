@@ -33,7 +33,7 @@ ngpu=0               # GPUs for training and decoding (0: CPU)
 train_set=           # training set (a dir under data/)
 valid_set=           # validation set
 test_sets=           # sets to decode and score (space separated)
-local_data_opts=     # options of local/data.sh
+local_data_opts=     # options of local/data.sh (quotes group words: "--tasks 'ASR SGC'")
 task_conf=           # YAML of osum.tasks.build_registry() arguments (label sets, prompts)
 tiny_models=         # a dir: stage 1 writes tiny random Whisper/Qwen2 there (the CPU configs)
 # Dump
@@ -85,8 +85,8 @@ task_opt=()
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   log "stage 1: data preparation"
   if [ ! -f data/.stage1.done ]; then
-    # shellcheck disable=SC2086
-    local/data.sh ${local_data_opts}
+    # quotes in --local_data_opts group words: "--tasks 'ASR SGC'"
+    eval "local/data.sh ${local_data_opts}"
     for set in ${train_set} ${valid_set} ${test_sets}; do
       utils/validate_data_dir.sh --no-feats "data/${set}"
       python -m osum.bin.prepare_task_info "${task_opt[@]}" "data/${set}"
