@@ -101,10 +101,15 @@ def score(
             "missing": len(missing),
             "unparsed": sum(bool(rows[u]["flags"]) for u in utts),
         }
-        if task.transcript or task.timestamps or task.chat:
-            refs = [norm(texts.get(u, "")) for u in utts]
-            got = [norm(rows[u]["transcript"]) for u in utts]
-            er = error_rate(utts, refs, got)
+        # clips without speech (an empty reference transcript) have no error rate
+        spoken = [u for u in utts if norm(texts.get(u, ""))]
+        if (task.transcript or task.timestamps or task.chat) and spoken:
+            if len(spoken) < len(utts):
+                res["without_transcript"] = len(utts) - len(spoken)
+            utts_er = spoken
+            refs = [norm(texts.get(u, "")) for u in utts_er]
+            got = [norm(rows[u]["transcript"]) for u in utts_er]
+            er = error_rate(utts_er, refs, got)
             res.update(
                 error_rate=round(er.rate, 2),
                 unit=er.unit,
@@ -116,7 +121,7 @@ def score(
             )
             _write_alignments(out / f"{name}.align.txt", er)
             if sclite_binary():
-                errors, n = sclite_error_rate(utts, refs, got, out / f"sclite_{name}")
+                errors, n = sclite_error_rate(utts_er, refs, got, out / f"sclite_{name}")
                 res["sclite_error_rate"] = round(100.0 * errors / max(n, 1), 2)
         if task.timestamps:
             ref_ali = [srwt.split_to_units(info[u].get("alignment", [])) for u in utts]

@@ -154,3 +154,35 @@ def test_a_metric_that_could_not_be_computed_shows_a_dash():
 
     cols = columns({"error_rate": 50.0, "aas_ms": None, "utterances": 3})
     assert cols == {"WER/CER %": 50.0, "AAS ms": "-", "utts": 3}
+
+
+def test_clips_without_speech_have_labels_but_no_error_rate(tmp_path):
+    """ESC-50 / VocalSound clips: empty reference transcripts; the error rate covers only
+    the clips with speech, and a task with none has no error rate (sclite included)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = {
+        "s1-a": ("VED", "", "cough"),
+        "s1-b": ("VED", "", "laugh"),
+        "s2-c": ("SER", "hi there", "sad"),
+        "s2-d": ("SER", "", "sad"),
+    }
+    (data / "utt2spk").write_text("".join(f"{u} {u[:2]}\n" for u in rows))
+    (data / "text").write_text("".join(f"{u} {t}".rstrip() + "\n" for u, (_, t, _) in rows.items()))
+    (data / "utt2task").write_text("".join(f"{u} {k}\n" for u, (k, _, _) in rows.items()))
+    (data / "utt2event").write_text("s1-a cough\ns1-b laugh\n")
+    (data / "utt2emotion").write_text("s2-c sad\ns2-d sad\n")
+    d = tmp_path / "decode"
+    write_results_jsonl(
+        d,
+        [
+            ("s1-a", "VED", "", {"event": "cough"}, [], None, []),
+            ("s1-b", "VED", "uh", {"event": "cough"}, [], None, []),
+            ("s2-c", "SER", "hi here", {"emotion": "sad"}, [], None, []),
+            ("s2-d", "SER", "", {"emotion": "sad"}, [], None, []),
+        ],
+    )
+    s = score(d, data)["tasks"]
+    assert s["VED"]["event"]["accuracy"] == 50.0 and "error_rate" not in s["VED"]
+    assert s["SER"]["error_rate"] == 50.0 and s["SER"]["ref_units"] == 2
+    assert s["SER"]["without_transcript"] == 1 and s["SER"]["emotion"]["accuracy"] == 100.0

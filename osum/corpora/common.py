@@ -55,7 +55,8 @@ def load_label_map(path, field: str) -> Dict[str, str | None]:
     """The recipe's map of a corpus's labels onto the task's, from YAML ``{field: {a: b}}``.
 
     A label mapped to ``null`` is dropped on purpose (its utterances are skipped and
-    listed as such); a label missing from the map is skipped as unknown.
+    listed as such); a label missing from the map is skipped as unknown, unless the map
+    has ``"*"``, the label of everything it does not list (ESC-50's 46 other classes).
     """
     with open(path, encoding="utf-8") as f:
         conf = yaml.safe_load(f) or {}
@@ -67,6 +68,8 @@ def load_label_map(path, field: str) -> Dict[str, str | None]:
 def map_label(label_map: Mapping[str, str | None], label: str, field: str, where: str):
     """(task label, None) or (None, reason to skip)."""
     key = label.strip().lower()
+    if key not in label_map and "*" in label_map:
+        key = "*"
     if key not in label_map:
         return None, f"{field} {label!r} is not in the label map ({where})"
     if label_map[key] is None:

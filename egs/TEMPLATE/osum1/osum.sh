@@ -35,7 +35,7 @@ valid_set=           # validation set
 test_sets=           # sets to decode and score (space separated)
 local_data_opts=     # options of local/data.sh (quotes group words: "--tasks 'ASR SGC'")
 task_conf=           # YAML of osum.tasks.build_registry() arguments (label sets, prompts)
-tiny_models=         # a dir: stage 1 writes tiny random Whisper/Qwen2 there (the CPU configs)
+tiny_models=         # a dir: stage 3 first writes tiny random Whisper/Qwen2 there (CPU configs)
 # Dump
 feats_type=raw       # raw (16 kHz wav) or whisper_mel (log-mel arks) for training
 n_mels=80            # mel bins of whisper_mel
@@ -93,10 +93,6 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     done
     touch data/.stage1.done
   fi
-  if [ -n "${tiny_models}" ] && [ ! -f "${tiny_models}/.done" ]; then
-    python -m osum.bin.tiny_models "${task_opt[@]}" --out "${tiny_models}" "data/${train_set}" >&2
-    touch "${tiny_models}/.done"
-  fi
   log "stage 1 done: $(for s in ${train_set} ${valid_set} ${test_sets}; do echo -n "${s}=$(wc -l < data/${s}/utt2spk) "; done)"
 fi
 
@@ -130,6 +126,11 @@ data_args() {  # the ESPnet data options of a dumped set for osum_train
 
 # ---------------------------------------------------------------- stage 3
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+  if [ -n "${tiny_models}" ] && [ ! -f "${tiny_models}/.done" ]; then
+    log "stage 3: tiny random models -> ${tiny_models} (tokenizer from data/${train_set}/text)"
+    python -m osum.bin.tiny_models "${task_opt[@]}" --out "${tiny_models}" "data/${train_set}" >&2
+    touch "${tiny_models}/.done"
+  fi
   pretrained_opts=()
   if [ -n "${encoder_init}" ]; then
     [ -f "${encoder_init}/config.json" ] || [ -f "${encoder_init}" ] || {

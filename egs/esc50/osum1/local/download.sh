@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Downloads ESC-50 (CC BY-NC 3.0, 600 MB) into db.sh's ESC50. Not run by the tests.
+set -euo pipefail
+. ./db.sh
+[ -d "${ESC50}/audio" ] && exit 0
+dest=$(dirname "${ESC50}")
+mkdir -p "${dest}"
+wget -c -O "${dest}/ESC-50-master.zip" https://github.com/karolpiczak/ESC-50/archive/master.zip
+unzip -q "${dest}/ESC-50-master.zip" -d "${dest}"      # -> ESC-50-master/

@@ -1,0 +1,138 @@
+"""VocalSound: VED on non-speech vocal sounds, and SGC / SAP from its speaker metadata.
+
+    python -m osum.corpora.vocalsound --root /data/vocalsound --split te --out data/test \\
+        --tasks VED SGC SAP --label_map conf/labels.yaml
+
+Layout of ``vs_release_16k.zip``: ``<root>/audio_16k/<spk>_<n>_<label>.wav`` (``f0003_0_cough``:
+speaker ``f0003``, whose first letter is the sex, recording session ``0``, the sound) and
+the official speaker-disjoint splits in ``<root>/meta/{tr,val,te}_meta.csv`` (one
+speaker a line: ``spk_id, gender, age, country, native language, health condition``,
+with or without a header) or, without ``meta/``, ``<root>/datafiles/{tr,val,te}.json``.
+The six sounds (laughter, sigh, cough, throatclearing, sneeze, sniff) go through the
+label map's ``event:``; ages in years through ``age_years:`` (``child: [0, 17]`` ...).
+The clips have no speech: their transcripts are empty, and the targets are the tags
+alone. About 36 files of the release do not decode; stage 2 skips and lists them.
+"""
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Dict, Sequence
+
+import yaml
+
+from osum.corpora.common import (
+    DataDir,
+    LayoutError,
+    check_layout,
+    load_label_map,
+    map_label,
+)
+
+SPLITS = ("tr", "val", "te")
+TASKS = ("VED", "SGC", "SAP")
+HINT = "Set VOCALSOUND in db.sh to the dir vs_release_16k.zip was unpacked in (audio_16k/, meta/)."
+
+
+def read_speakers(root: Path, split: str) -> Dict[str, dict]:
+    """{speaker: {"gender": ..., "age": ...}} of a split (meta csv, else the json)."""
+    meta = root / "meta" / f"{split}_meta.csv"
+    out = {}
+    if meta.is_file():
+        with open(meta, encoding="utf-8", errors="replace", newline="") as f:
+            for row in csv.reader(f):
+                spk = row[0].strip() if row else ""
+                if spk[:1].lower() not in ("f", "m") or not spk[1:].isdigit():
+                    continue  # the header, or an empty line
+                cells = [c.strip() for c in row] + ["", ""]
+                out[cells[0]] = {"gender": cells[1], "age": cells[2]}
+        return out
+    data = root / "datafiles" / f"{split}.json"
+    check_layout(
+        "VocalSound",
+        root,
+        [
+            (f"meta/{split}_meta.csv", f"the {split} speakers"),
+            (f"datafiles/{split}.json", "or its json"),
+        ],
+        HINT,
+    )
+    for item in json.loads(data.read_text(encoding="utf-8"))["data"]:
+        spk = Path(item["wav"]).name.split("_")[0]
+        out.setdefault(spk, {"gender": "", "age": ""})
+    return out
+
+
+def age_class(years: str, ranges: Dict[str, Sequence[float]]):
+    try:
+        age = float(years)
+    except ValueError:
+        return None
+    for label, (low, high) in ranges.items():
+        if low <= age <= high:
+            return label
+    return None
+
+
+def prepare(root, split: str, out, tasks: Sequence[str], label_map) -> dict:
+    root = Path(root)
+    bad = [t for t in tasks if t not in TASKS]
+    if bad:
+        raise ValueError(f"vocalsound: tasks {bad} are not among {list(TASKS)}")
+    check_layout("VocalSound", root, [("audio_16k/*.wav", "the 16 kHz clips")], HINT)
+    speakers = read_speakers(root, split)
+    events = load_label_map(label_map, "event")
+    ranges = {}
+    if "SAP" in tasks:
+        conf = yaml.safe_load(Path(label_map).read_text(encoding="utf-8")) or {}
+        ranges = conf.get("age_years") or {}
+        if not ranges:
+            raise LayoutError(f"{label_map}: SAP needs an 'age_years:' map (label: [low, high])")
+    d = DataDir(out, f"VocalSound {split}")
+    for wav in sorted((root / "audio_16k").glob("*.wav")):
+        parts = wav.stem.split("_")
+        if wav.name.startswith("._") or len(parts) < 3:
+            continue
+        spk, sound = parts[0], "_".join(parts[2:])
+        if spk not in speakers:
+            continue  # another split's speaker
+        sex = spk[0].lower()
+        for task in tasks:
+            uid = f"{wav.stem}-{task.lower()}"
+            if task == "VED":
+                label, reason = map_label(events, sound, "event", wav.name)
+                labels = {"event": label}
+            elif task == "SGC":
+                label, reason = {"f": "female", "m": "male"}.get(sex), None
+                reason = None if label else f"cannot tell the sex from {spk}"
+                labels = {"gender": label}
+            else:
+                age = speakers[spk]["age"]
+                label = age_class(age, ranges)
+                reason = None if label else f"age {age!r} of {spk} is in no age_years range"
+                labels = {"age": label}
+            if reason:
+                d.skip(uid, reason)
+                continue
+            d.add(uid, str(wav), spk, text="", task=task, labels=labels)
+    return d.write()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", required=True, help="the dir holding audio_16k/ and meta/")
+    parser.add_argument("--split", required=True, choices=SPLITS)
+    parser.add_argument("--out", required=True, help="data dir to write")
+    parser.add_argument("--tasks", nargs="+", default=["VED"], choices=TASKS)
+    parser.add_argument("--label_map", required=True, help="YAML with event: (and age_years:)")
+    args = parser.parse_args(argv)
+    try:
+        prepare(args.root, args.split, args.out, args.tasks, args.label_map)
+    except (LayoutError, ValueError, OSError, KeyError) as e:
+        sys.exit(f"vocalsound: {e}")
+
+
+if __name__ == "__main__":
+    main()
