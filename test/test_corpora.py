@@ -2,6 +2,7 @@
 with the known quirks of the real distributions; the data dirs are validated by the
 stage engine and their labels checked here."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -653,3 +654,63 @@ def test_librispeech_tiny_stages_1_to_5(tmp_path):
             assert f"## {task} / {s}" in results, (task, s)
     scores = (d / "exp" / "tiny" / "decode_test_clean" / "scores.json").read_text()
     assert '"gender"' in scores and '"aas_ms"' in scores
+
+
+# ---------------------------------------------------------------- WenetSpeech
+def mini_wenetspeech(root: Path) -> Path:
+    def seg(aid, n, begin, end, text, subsets):
+        return dict(sid=f"{aid}_S{n:05d}", begin_time=begin, end_time=end, text=text,
+                    confidence=1.0, subsets=subsets)  # fmt: skip
+
+    audios = []
+    for aid, rel, segs in [
+        ("Y0000000000_--5llN02F84", "audio/train/youtube/B00000/Y0000000000_--5llN02F84.opus",
+         [(0, 0.1, 0.9, "怎么样这些日子住得还习惯吧", ["L", "M", "S"]), (2, 1.0, 1.8, "挺好的", ["L"])]),
+        ("P0000000001_abc", "audio/train/podcast/B00000/P0000000001_abc.opus",
+         [(0, 0.2, 1.2, "你好　世界", ["L", "S"])]),
+        ("P0000000002_gone", "audio/train/podcast/B00000/P0000000002_gone.opus",
+         [(0, 0.2, 1.2, "不在", ["S"]), (1, 1.2, 1.6, "也不在", ["S"])]),
+        ("X0000000003", "audio/dev/third_party/B00000/X0000000003.opus", [(0, 0.0, 1.5, "开发集", ["DEV"])]),
+        ("Y0000000004_tn", "audio/test_net/youtube/B00000/Y0000000004_tn.opus",
+         [(0, 0.0, 0.8, "网络测试", ["TEST_NET"]), (3, 0.9, 1.9, "第二句", ["TEST_NET"])]),
+        ("T0000000005", "audio/test_meeting/third_party/B00000/T0000000005.opus",
+         [(0, 0.5, 1.5, "会议", ["TEST_MEETING"])]),
+    ]:  # fmt: skip
+        audios.append(dict(aid=aid, path=rel, duration=2.0, source="youtube",
+                           segments=[seg(aid, *s) for s in segs]))  # fmt: skip
+        if "gone" not in aid:
+            tone(root / rel, seconds=2.0, fmt="OGG")
+    (root / "WenetSpeech.json").write_text(
+        json.dumps(
+            {"dataset": "WenetSpeech", "version": "v1", "audios": audios}, ensure_ascii=False
+        )
+    )
+    return root
+
+
+@pytest.mark.slow
+def test_wenetspeech_stage1_and_dump(tmp_path):
+    root = mini_wenetspeech(tmp_path / "corpus" / "WenetSpeech")
+    env = {"WENETSPEECH": str(root)}
+    d, _ = stage1("wenetspeech", tmp_path / "egs", env)
+    data = d / "data"
+    train = data / "train_s"
+    assert (data / "train").resolve() == train.resolve()
+    assert read_kv(train / "text") == {
+        "P0000000001_abc_S00000": "你好 世界",
+        "Y0000000000_--5llN02F84_S00000": "怎么样这些日子住得还习惯吧",
+    }
+    assert read_kv(train / "segments")["P0000000001_abc_S00000"] == "P0000000001_abc 0.200 1.200"
+    assert (
+        "P0000000002_gone " in (train / "skipped").read_text()
+        and "(2 segments)" in (train / "skipped").read_text()
+    )
+    assert set(read_kv(data / "test_net" / "utt2spk")) == {
+        "Y0000000004_tn_S00000",
+        "Y0000000004_tn_S00003",
+    }
+    assert read_kv(data / "test_meeting" / "text") == {"T0000000005_S00000": "会议"}
+    res = run_recipe(d, "--stage", "2", "--stop_stage", "2", "--tiny", env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    shapes = read_kv(d / "dump" / "raw" / "test_net" / "speech_shape")
+    assert shapes == {"Y0000000004_tn_S00000": "12800", "Y0000000004_tn_S00003": "16000"}

@@ -1,0 +1,101 @@
+"""WenetSpeech: Mandarin ASR from ``WenetSpeech.json`` and its opus recordings.
+
+    python -m osum.corpora.wenetspeech --root /data/WenetSpeech \\
+        --subset S:data/train_s --subset DEV:data/dev \\
+        --subset TEST_NET:data/test_net --subset TEST_MEETING:data/test_meeting
+
+Layout: ``<root>/WenetSpeech.json`` and ``<root>/audio/<split>/<source>/<batch>/<aid>.opus``.
+The json's ``audios`` list the recordings (``aid``, ``path`` relative to the root) and
+their ``segments`` (``sid``, ``begin_time``, ``end_time``, ``text``, ``subsets``: a list of
+``L``, ``M``, ``S``, ``W``, ``DEV``, ``TEST_NET``, ``TEST_MEETING``; a segment may be in
+several). One pass over the json writes every requested subset; each data dir holds the
+recordings in ``wav.scp`` and the segments in ``segments``, cut at dump time (a
+recording is decoded once per dump job). A recording whose opus file is missing is
+skipped and listed with its number of segments. Full-width spaces become spaces.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Dict
+
+from osum.corpora.common import DataDir, LayoutError, check_layout
+
+SUBSETS = ("L", "M", "S", "W", "DEV", "TEST_NET", "TEST_MEETING")
+HINT = "Set WENETSPEECH in db.sh to the dir holding WenetSpeech.json and audio/."
+
+
+def prepare(root, outs: Dict[str, str]) -> dict:
+    root = Path(root)
+    bad = [s for s in outs if s not in SUBSETS]
+    if bad:
+        raise ValueError(f"wenetspeech: subsets {bad} are not among {list(SUBSETS)}")
+    check_layout(
+        "WenetSpeech",
+        root,
+        [("WenetSpeech.json", "the metadata"), ("audio", "the opus files")],
+        HINT,
+    )
+    print(f"wenetspeech: reading {root / 'WenetSpeech.json'}", file=sys.stderr)
+    with open(root / "WenetSpeech.json", encoding="utf-8") as f:
+        meta = json.load(f)
+    if not isinstance(meta, dict) or not isinstance(meta.get("audios"), list):
+        raise LayoutError(f"WenetSpeech: {root / 'WenetSpeech.json'} has no 'audios' list")
+    dirs = {s: DataDir(out, f"WenetSpeech {s}") for s, out in outs.items()}
+    for n, audio in enumerate(meta["audios"]):
+        aid, rel = audio.get("aid"), audio.get("path")
+        if not aid or not rel:
+            for d in dirs.values():
+                d.skip(f"audios[{n}]", "no 'aid' or 'path'")
+            continue
+        path = root / rel
+        wanted = {s: [] for s in dirs}
+        for seg in audio.get("segments") or []:
+            for s in seg.get("subsets") or []:
+                if s in wanted:
+                    wanted[s].append(seg)
+        for s, segs in wanted.items():
+            if not segs:
+                continue
+            if not path.is_file():
+                dirs[s].skip(aid, f"{path} is missing ({len(segs)} segments)")
+                continue
+            for seg in segs:
+                sid = seg.get("sid") or ""
+                text = str(seg.get("text") or "").replace("\u3000", " ")
+                if not sid.startswith(aid):
+                    sid = f"{aid}_{sid}"
+                if not text.strip():
+                    dirs[s].skip(sid, "empty text")
+                    continue
+                try:
+                    span = (aid, float(seg["begin_time"]), float(seg["end_time"]))
+                except (KeyError, TypeError, ValueError):
+                    dirs[s].skip(sid, "no numeric begin_time/end_time")
+                    continue
+                dirs[s].add(sid, str(path), aid, text=text, segment=span)
+    return {s: d.write() for s, d in dirs.items()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", required=True, help="the dir holding WenetSpeech.json")
+    parser.add_argument(
+        "--subset", action="append", required=True, metavar="SUBSET:DIR",
+        help=f"a subset ({', '.join(SUBSETS)}) and the data dir to write it to",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    try:
+        if any(":" not in x for x in args.subset):
+            raise ValueError(
+                f"--subset takes SUBSET:DIR, e.g. TEST_NET:data/test_net, not {args.subset}"
+            )
+        outs = dict(x.split(":", 1) for x in args.subset)
+        prepare(args.root, outs)
+    except (LayoutError, ValueError, OSError, json.JSONDecodeError) as e:
+        sys.exit(f"wenetspeech: {e}")
+
+
+if __name__ == "__main__":
+    main()
