@@ -714,3 +714,56 @@ def test_wenetspeech_stage1_and_dump(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     shapes = read_kv(d / "dump" / "raw" / "test_net" / "speech_shape")
     assert shapes == {"Y0000000004_tn_S00000": "12800", "Y0000000004_tn_S00003": "16000"}
+
+
+# ---------------------------------------------------------------- Expresso
+def mini_expresso(root: Path) -> Path:
+    read = {
+        "train": ["ex01_confused_00001", "ex01_happy_00002", "ex02_whisper_00003", "ex03_default_emphasis_00010",
+                  "ex02_sad_00004", "ex04_laughing_00005", "ex04_enunciated_00006", "ex01_default_00007"],
+        "dev": ["ex01_confused_00020", "ex02_happy_00021"],
+        "test": ["ex03_sad_00030", "ex04_whisper_00031", "ex02_default_essentials_00032"],
+    }  # fmt: skip
+    lines = []
+    for ids in read.values():
+        for uid in ids:
+            spk, style = uid.split("_")[:2]
+            tone(root / "audio_48khz" / "read" / spk / style / "base" / f"{uid}.wav", rate=48000)
+            lines.append(f"{uid}\tWhy are you beating up my *jukebox*?")
+    (root / "read_transcriptions.txt").write_text("\n".join(lines) + "\n")
+    (root / "splits").mkdir()
+    extra = {
+        "train": ["ex01-ex02_default_007\t(60.0s,)", "ex04_narration_longform_00001\t(60.0s,)"],
+        "dev": [],
+        "test": ["ex03-ex01_confused_001\t(,60.0s)"],
+    }
+    for split, ids in read.items():
+        (root / "splits" / f"{split}.txt").write_text(
+            "# id, optional (start,end)\n" + "\n".join(ids + extra[split]) + "\n"
+        )
+    return root
+
+
+@pytest.mark.slow
+def test_expresso_own_style_labels_end_to_end(tmp_path):
+    """A recipe whose label set comes from its config: data, training, decoding and
+    scoring with Expresso's styles (--tiny, stages 1-5)."""
+    root = mini_expresso(tmp_path / "corpus" / "expresso")
+    d = copy_recipe("expresso", tmp_path / "egs")
+    res = run_recipe(d, "--tiny", env={"EXPRESSO": str(root)})
+    assert res.returncode == 0, res.stderr[-4000:]
+    data = d / "data"
+    assert read_kv(data / "train" / "utt2style")["ex03_default_emphasis_00010"] == "default"
+    assert read_kv(data / "test" / "utt2style") == {
+        "ex02_default_essentials_00032": "default",
+        "ex03_sad_00030": "sad",
+        "ex04_whisper_00031": "whisper",
+    }
+    assert "2 dialogue or long-form entries" in (data / "train" / "skipped").read_text()
+    config = (d / "exp" / "tiny" / "1_all" / "config.yaml").read_text()
+    assert "whisper" in config and "laughing" in config  # the label set reached training
+    scores = json.loads((d / "exp" / "tiny" / "decode_test" / "scores.json").read_text())
+    assert set(scores["tasks"]["SSR"]["style"]["recall"]) <= {
+        "confused", "default", "enunciated", "happy", "laughing", "sad", "whisper",
+    }  # fmt: skip
+    assert "## SSR / test" in (d / "RESULTS.md").read_text()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # validate_data_dir.sh: check that a Kaldi-style data directory is consistent.
 #
-# Usage: validate_data_dir.sh [--no-feats] [--no-text] [--no-wav] [--no-spk-sort]
+# Usage: validate_data_dir.sh [--no-feats] [--no-text] [--no-wav] [--no-spk-sort] [--task-conf YAML]
 #                             [--extra-files "<file1> <file2> ..."] <data-dir>
 #   e.g. validate_data_dir.sh --no-feats data/train
 #
@@ -27,7 +27,8 @@
 #    as sorting it on the utterance (i.e. speaker ids are prefixes of the
 #    utterance ids), as Kaldi's per-speaker processing requires.
 #  * when the dir has task files (utt2task), osum's task checks
-#    (python -m osum.bin.validate_tasks): every utterance has a known task,
+#    (python -m osum.bin.validate_tasks, with --task-conf's label sets and tasks):
+#    every utterance has a known task,
 #    labels are in the task's label set, ctm word times are ordered and inside
 #    the audio, every STTC utterance has an answer (needs tools/venv active).
 # --no-feats, --no-text and --no-wav skip every check of feats.scp, text and
@@ -42,6 +43,7 @@ no_text=false
 no_wav=false
 no_spk_sort=false
 extra_files=""
+task_conf=""
 
 usage() {
   sed -n '4,6p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -58,6 +60,9 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || { echo "$prog: option $1 requires a value" >&2; exit 1; }
       extra_files=$2; shift 2 ;;
     --extra-files=*|--extra_files=*) extra_files=${1#*=}; shift ;;
+    --task-conf|--task_conf)
+      [ $# -ge 2 ] || { echo "$prog: option $1 requires a value" >&2; exit 1; }
+      task_conf=$2; shift 2 ;;
     -h|--help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; break ;;
     -*) echo "$prog: invalid option $1" >&2; usage ;;
@@ -290,7 +295,9 @@ if [ -f "$data/utt2task" ]; then
     echo "$prog: $data has task files; their checks need osum (. tools/activate_python.sh)" >&2
     exit 1
   fi
-  python3 -m osum.bin.validate_tasks "$data" || exit 1
+  task_opt=()
+  [ -n "$task_conf" ] && task_opt=(--task_conf "$task_conf")
+  python3 -m osum.bin.validate_tasks "${task_opt[@]}" "$data" || exit 1
 fi
 
 echo "$prog: Successfully validated data-directory $data"

@@ -88,7 +88,7 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     # quotes in --local_data_opts group words: "--tasks 'ASR SGC'"
     eval "local/data.sh ${local_data_opts}"
     for set in ${train_set} ${valid_set} ${test_sets}; do
-      utils/validate_data_dir.sh --no-feats "data/${set}"
+      utils/validate_data_dir.sh --no-feats ${task_conf:+--task-conf "${task_conf}"} "data/${set}"
       python -m osum.bin.prepare_task_info "${task_opt[@]}" "data/${set}"
     done
     touch data/.stage1.done
@@ -132,6 +132,10 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     touch "${tiny_models}/.done"
   fi
   pretrained_opts=()
+  if [ -n "${task_conf}" ]; then  # the recipe's label sets and prompts reach training too
+    pretrained_opts+=(--preprocessor_conf "task_conf=$(python -c \
+      'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1])) or {}))' "${task_conf}")")
+  fi
   if [ -n "${encoder_init}" ]; then
     [ -f "${encoder_init}/config.json" ] || [ -f "${encoder_init}" ] || {
       log "error: encoder_init=${encoder_init}: expected an HF Whisper dir (config.json and" \
