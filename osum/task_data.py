@@ -91,9 +91,16 @@ def durations(data_dir: Path) -> Dict[str, float]:
             out[utt] = float(end) - float(start)
         return out
     out = {}
+    reader = None
     for utt, (path, lineno) in read_table(data_dir / "wav.scp").items():
         try:
-            out[utt] = soundfile.info(path).duration
+            if path.rstrip().endswith("|") or path.endswith((".mp4", ".m4a", ".webm", ".mkv")):
+                from osum.dump import SAMPLE_RATE, AudioReader  # decoded: no header to read
+
+                reader = reader or AudioReader()
+                out[utt] = len(reader(path)) / SAMPLE_RATE
+            else:
+                out[utt] = soundfile.info(path).duration
         except RuntimeError as e:
             raise DataError(f"{data_dir / 'wav.scp'}:{lineno}: cannot read {path}: {e}") from None
     return out

@@ -13,6 +13,7 @@ import soundfile
 
 from helpers import REPO, copy_recipe, read_kv, run_recipe
 from osum.corpora.common import DataDir, LayoutError, check_layout, load_label_map, map_label
+from osum.task_data import durations
 
 
 def tone(path: Path, seconds: float = 0.6, rate: int = 16000, fmt=None, channels: int = 1):
@@ -451,6 +452,9 @@ def test_meld_stage1_and_dump(tmp_path):
     }
     assert "Ross-dia1_utt0-train " in (train / "skipped").read_text()
     assert read_kv(d / "data" / "dev" / "text") == {"Phoebe-dia110_utt6-dev": "It’s fine…"}
+    assert read_kv(train / "utt2dur")["Phoebe-dia0_utt0-train"] == "2.793"  # the csv's times
+    (d / "data" / "dev" / "utt2dur").unlink()  # without it, durations decode the pipes
+    assert durations(d / "data" / "dev") == {"Phoebe-dia110_utt6-dev": pytest.approx(0.6, abs=0.05)}
     test = d / "data" / "test"
     assert read_kv(test / "utt2emotion") == {
         "Mrs_Geller-dia3_utt0-test": "disgust",

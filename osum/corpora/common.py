@@ -208,6 +208,9 @@ class DataDir:
             files["segments"] = [
                 f"{k} {s[0]} {s[1]:.3f} {s[2]:.3f}" for k, v in u.items() for s in [v["segment"]]
             ]
+        for v in u.values():  # a header read; pipes and segments say it themselves
+            if v["duration"] is None and not v["segment"] and not v["audio"].rstrip().endswith("|"):
+                v["duration"] = audio_duration(v["audio"])
         if all(v["duration"] is not None for v in u.values()):
             files["utt2dur"] = [f"{k} {v['duration']:.3f}" for k, v in u.items()]
         for name, field in LABEL_FILES.items():

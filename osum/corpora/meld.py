@@ -58,6 +58,15 @@ def read_csv_text(path: Path) -> str:
     return re.sub("[\u0080-\u009f]", fix, text)
 
 
+def _seconds(stamp: str) -> float | None:
+    """``0:12:43,012`` -> 763.012 (the csv's clip times)."""
+    m = re.fullmatch(r"\s*(\d+):(\d+):(\d+)[,.](\d+)\s*", stamp)
+    if not m:
+        return None
+    h, mi, sec, ms = m.groups()
+    return int(h) * 3600 + int(mi) * 60 + int(sec) + int(ms) / 10 ** len(ms)
+
+
 def ffmpeg_pipe(path: Path) -> str:
     return f"ffmpeg -nostdin -v error -i {shlex.quote(str(path))} -vn -ac 1 -ar 16000 -f wav - |"
 
@@ -107,7 +116,12 @@ def prepare(root, split: str, out, label_map) -> dict:
             d.skip(utt, reason)
             continue
         text = row["Utterance"]
-        d.add(utt, ffmpeg_pipe(clip), speaker, text=text, task="SER", labels={"emotion": label})
+        span = [_seconds(row.get(k) or "") for k in ("StartTime", "EndTime")]
+        dur = span[1] - span[0] if None not in span and span[1] > span[0] else None
+        d.add(
+            utt, ffmpeg_pipe(clip), speaker, text=text, task="SER", labels={"emotion": label},
+            duration=dur,
+        )  # fmt: skip
     return d.write()
 
 
