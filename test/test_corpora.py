@@ -272,7 +272,7 @@ def test_aishell_stage1(tmp_path):
         "BAC009S0002W0122-sgc": "female",
         "BAC009S0003W0001-sgc": "male",
     }
-    assert read_kv(train / "utt2spk")["BAC009S0003W0001-sgc"] == "S0003"
+    assert read_kv(train / "utt2spk")["BAC009S0003W0001-sgc"] == "BAC009S0003"
     assert "BAC009S0002W0123 no transcript" in (train / "skipped").read_text()
     tasks = read_kv(test / "utt2task")
     assert tasks["BAC009S0765W0300"] == "ASR" and "BAC009S0765W0300-sgc" not in tasks
@@ -771,3 +771,70 @@ def test_expresso_own_style_labels_end_to_end(tmp_path):
         "confused", "default", "enunciated", "happy", "laughing", "sad", "whisper",
     }  # fmt: skip
     assert "## SSR / test" in (d / "RESULTS.md").read_text()
+
+
+# ---------------------------------------------------------------- the multi-task mixture
+@pytest.mark.slow
+def test_osum_multitask_mixes_every_miniature(tmp_path):
+    """Stage 1 of osum_multitask on the miniature corpora: every source recipe's stage 1,
+    the weighted mixture, the dev sets, the test sets under the recipe's names."""
+    corpora = tmp_path / "corpus"
+    env = {
+        "LIBRISPEECH": str(mini_librispeech(corpora / "LibriSpeech")),
+        "AISHELL": str(mini_aishell(corpora / "aishell")),
+        "WENETSPEECH": str(mini_wenetspeech(corpora / "WenetSpeech")),
+        "COMMONVOICE": str(mini_commonvoice(corpora / "cv" / "en")),
+        "MELD": str(mini_meld(corpora / "MELD.Raw")),
+        "IEMOCAP": str(mini_iemocap(corpora / "IEMOCAP_full_release")),
+        "VOCALSOUND": str(mini_vocalsound(corpora / "vocalsound")),
+        "ESC50": str(mini_esc50(corpora / "ESC-50-master")),
+        "EXPRESSO": str(mini_expresso(corpora / "expresso")),
+    }
+    egs = tmp_path / "egs"
+    for line in (REPO / "egs/osum_multitask/osum1/conf/sources.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            copy_recipe(line.split()[0], egs)
+    d = copy_recipe("osum_multitask", egs)
+    res = run_recipe(d, "--stage", "1", "--stop_stage", "1", env=env)
+    assert res.returncode == 0, res.stderr[-4000:]
+    data = d / "data"
+    report = json.loads((data / "train" / "mix_report.json").read_text())
+    assert set(report["per_task"]) == {"ASR", "SGC", "SAP", "SER", "VED", "SSR"}  # SRWT: 20 %
+    assert len(report["per_source"]) == 9
+    tasks = read_kv(data / "train" / "utt2task")
+    # weights: MELD's two training clips twice, WenetSpeech's two segments halved
+    assert {u for u in tasks if "-train" in u and u.startswith(("Phoebe", "Chandler"))} == {
+        "Phoebe-dia0_utt0-train", "Phoebe-dia0_utt0-train_rep2",
+        "Chandler-dia0_utt1-train", "Chandler-dia0_utt1-train_rep2",
+    }  # fmt: skip
+    assert (data / "train" / "segments").is_file()  # WenetSpeech's segments: all in segments
+    assert read_kv(data / "train" / "utt2style")["ex03_default_emphasis_00010"] == "default"
+    for name in ("librispeech_test_clean", "librispeech_test_other", "wenetspeech_test_net",
+                 "esc50_test", "expresso_test", "commonvoice_test", "meld_test"):  # fmt: skip
+        assert (data / name / "utt2taskinfo").is_file(), name
+    assert read_kv(data / "dev" / "utt2task")  # the dev sets mixed
+
+
+def test_compare_results_table(tmp_path):
+    exp = tmp_path / "exp"
+    (exp / "decode_meld_test").mkdir(parents=True)
+    (exp / "decode_meld_test" / "scores.json").write_text(
+        json.dumps({"tasks": {"SER": {"emotion": {"accuracy": 41.234}}}})
+    )
+    ref = REPO / "egs/osum_multitask/osum1/conf/paper.yaml"
+    res = subprocess.run(
+        [sys.executable, "-m", "osum.bin.compare_results", "--reference", str(ref), str(exp)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "## Against the OSUM report (v2)"
+    assert "| SER | accuracy % | MELD | 53.38 | 55.3 | 41.23 |" in lines
+    assert "| VED | accuracy % | ESC-50 | 96.6 | - | - |" in lines
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rows:\n  - {task: ASR}\n")
+    res = subprocess.run(
+        [sys.executable, "-m", "osum.bin.compare_results", "--reference", str(bad), str(exp)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert res.returncode != 0 and "row 1 has no ['metric', 'set', 'score']" in res.stderr

@@ -46,7 +46,7 @@ def read_speaker_info(path: Path) -> Dict[str, str]:
 
 
 def prepare(root, split: str, out, tasks: Sequence[str] = ("ASR",), fractions=None) -> dict:
-    root = Path(root)
+    root = Path(root).absolute()  # data dirs hold absolute paths
     bad = [t for t in tasks if t not in TASKS]
     if bad:
         raise ValueError(f"aishell: tasks {bad} are not among {list(TASKS)}")
@@ -68,14 +68,17 @@ def prepare(root, split: str, out, tasks: Sequence[str] = ("ASR",), fractions=No
     sexes = read_speaker_info(root / "resource_aishell" / "speaker.info") if "SGC" in tasks else {}
     d = DataDir(out, f"AISHELL-1 {split}")
     for wav in sorted((wav_dir / split).glob("*/*.wav")):
-        utt, spk = wav.stem, wav.parent.name
+        # ids as the release's; the speaker is the id's prefix (BAC009S0002), which keeps
+        # Kaldi's order in a mix with other corpora
+        utt, spk_dir = wav.stem, wav.parent.name
+        spk = utt[: utt.index(spk_dir) + len(spk_dir)] if spk_dir in utt else spk_dir
         if utt not in texts:
             d.skip(utt, f"no transcript in {TRANSCRIPT}")
             continue
         for task, uid in task_copies(utt, tasks, fractions):
             if task == "SGC":
-                if spk.upper() not in sexes:
-                    d.skip(uid, f"speaker {spk} is not in speaker.info")
+                if spk_dir.upper() not in sexes:
+                    d.skip(uid, f"speaker {spk_dir} is not in speaker.info")
                     continue
                 d.add(
                     uid,
@@ -83,7 +86,7 @@ def prepare(root, split: str, out, tasks: Sequence[str] = ("ASR",), fractions=No
                     spk,
                     text=texts[utt],
                     task=task,
-                    labels={"gender": sexes[spk.upper()]},
+                    labels={"gender": sexes[spk_dir.upper()]},
                 )
             else:
                 d.add(uid, str(wav), spk, text=texts[utt])

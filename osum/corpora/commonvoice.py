@@ -96,7 +96,7 @@ def prepare(
     label_map=None,
     fractions: Dict[str, float] | None = None,
 ) -> dict:
-    root = Path(root)
+    root = Path(root).absolute()  # data dirs hold absolute paths
     bad = [t for t in tasks if t not in TASKS]
     if bad:
         raise ValueError(f"commonvoice: tasks {bad} are not among {list(TASKS)}")

@@ -24,7 +24,7 @@ COLUMNS = ("filename", "fold", "category", "src_file")
 
 
 def prepare(root, folds: Sequence[int], out, label_map) -> dict:
-    root = Path(root)
+    root = Path(root).absolute()  # data dirs hold absolute paths
     check_layout(
         "ESC-50", root, [("meta/esc50.csv", "the clip list"), ("audio/*.wav", "the clips")], HINT
     )

@@ -25,7 +25,7 @@ HINT = "Set EXPRESSO in db.sh to the dir expresso.tar was unpacked in (audio_48k
 
 
 def prepare(root, split: str, out, label_map) -> dict:
-    root = Path(root)
+    root = Path(root).absolute()  # data dirs hold absolute paths
     check_layout(
         "Expresso",
         root,

@@ -21,6 +21,7 @@ hold the single annotators' files), and macOS ``._`` files are ignored.
 import argparse
 import re
 import sys
+import zlib
 from pathlib import Path
 from typing import Sequence
 
@@ -48,7 +49,7 @@ def prepare(
     hold_out: float = 0.0,
     hold_out_dir=None,
 ) -> dict:
-    root = Path(root)
+    root = Path(root).absolute()  # data dirs hold absolute paths
     bad = [t for t in tasks if t not in TASKS]
     if bad:
         raise ValueError(f"iemocap: tasks {bad} are not among {list(TASKS)}")
@@ -66,6 +67,15 @@ def prepare(
         if hold_out_dir is None:
             raise ValueError("iemocap: --hold_out needs --hold_out_dir")
         dirs[True] = DataDir(hold_out_dir, f"IEMOCAP sessions {list(sessions)}, held out")
+    files = [
+        f
+        for n in sessions
+        for f in sorted((root / f"Session{n}" / "dialog" / "EmoEvaluation").glob("*.txt"))
+        if not f.name.startswith("._")
+    ]
+    held = {f.stem for f in files if keep_fraction(f.stem, "hold_out", hold_out)}
+    if hold_out > 0 and not held and len(files) > 1:  # at least one dialog, whatever the hash
+        held = {min((f.stem for f in files), key=lambda x: zlib.crc32(x.encode()))}
     for n in sessions:
         dialog_dir = root / f"Session{n}" / "dialog"
         texts = {}
@@ -80,7 +90,7 @@ def prepare(
             if f.name.startswith("._"):
                 continue
             dialog = f.stem
-            d = dirs[hold_out > 0 and keep_fraction(dialog, "hold_out", hold_out)]
+            d = dirs[hold_out > 0 and dialog in held]
             lines = f.read_text(encoding="utf-8", errors="replace").splitlines()
             for lineno, line in enumerate(lines, 1):
                 m = SUMMARY.match(line)

@@ -116,7 +116,7 @@ def prepare(
     alignments=None,
     fractions: Dict[str, float] | None = None,
 ) -> dict:
-    root = Path(root)
+    root = Path(root).absolute()  # data dirs hold absolute paths
     bad = [t for t in tasks if t not in TASKS]
     if bad:
         raise ValueError(f"librispeech: tasks {bad} are not among {list(TASKS)}")
@@ -126,7 +126,7 @@ def prepare(
     if "SGC" in tasks:
         expected.append(("SPEAKERS.TXT", "speaker genders"))
     check_layout("LibriSpeech", root, expected, HINT)
-    align_root = Path(alignments) if alignments else root
+    align_root = Path(alignments).absolute() if alignments else root
     if "SRWT" in tasks:
         check_layout(
             "LibriSpeech alignments",

@@ -92,7 +92,7 @@ def find(root: Path, split: str):
 
 
 def prepare(root, split: str, out, label_map) -> dict:
-    root = Path(root)
+    root = Path(root).absolute()  # data dirs hold absolute paths
     csv_path, clips = find(root, split)
     if not clips.is_dir():
         raise LayoutError(f"MELD: no {CLIP_DIRS[split]}/ beside {csv_path}. {HINT}")

@@ -77,7 +77,7 @@ def age_class(years: str, ranges: Dict[str, Sequence[float]]):
 
 
 def prepare(root, split: str, out, tasks: Sequence[str], label_map) -> dict:
-    root = Path(root)
+    root = Path(root).absolute()  # data dirs hold absolute paths
     bad = [t for t in tasks if t not in TASKS]
     if bad:
         raise ValueError(f"vocalsound: tasks {bad} are not among {list(TASKS)}")

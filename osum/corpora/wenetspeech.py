@@ -27,7 +27,7 @@ HINT = "Set WENETSPEECH in db.sh to the dir holding WenetSpeech.json and audio/.
 
 
 def prepare(root, outs: Dict[str, str]) -> dict:
-    root = Path(root)
+    root = Path(root).absolute()  # data dirs hold absolute paths
     bad = [s for s in outs if s not in SUBSETS]
     if bad:
         raise ValueError(f"wenetspeech: subsets {bad} are not among {list(SUBSETS)}")

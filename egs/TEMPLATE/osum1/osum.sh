@@ -55,6 +55,7 @@ batch_size=8         # decoding batch size
 decode_threads=1     # CPU threads of each decoding job (OMP_NUM_THREADS)
 score_args=          # options of osum.bin.osum_score (--normalizer osum_nopunct ...)
 results_title=       # heading of RESULTS.md (default: the recipe dir)
+reference=           # YAML of a paper's figures to print beside ours in RESULTS.md (osum.bin.compare_results)
 
 help_message=$(
   sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
@@ -215,6 +216,9 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
   python -m osum.bin.make_results --out RESULTS.md \
     --title "${results_title:-$(basename "$(dirname "$PWD")")}" \
     --commands "./run.sh --stage 1 --stop_stage 5" "${expdir}"
+  if [ -n "${reference}" ]; then
+    { echo; python -m osum.bin.compare_results --reference "${reference}" "${expdir}"; } >> RESULTS.md
+  fi
   log "stage 5 done: RESULTS.md"
 fi
 log "finished in ${SECONDS} s"
