@@ -34,6 +34,11 @@ def _task_of(value: str) -> str:
     return json.loads(value)["task"] if value.startswith("{") else value
 
 
+def _question_of(value: str) -> str | None:
+    value = value.strip()
+    return json.loads(value).get("question") if value.startswith("{") else None
+
+
 def read_done(output_dir: Path) -> Dict[str, dict]:
     """Results already written. A line cut short by a killed run is dropped from the file,
     so that the next result starts on a line of its own."""
@@ -91,14 +96,16 @@ def decode_data(
     """Decode the utterances of ``key_file`` (default: all of the speech scp)."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    speech, tasks = None, {}
+    speech, tasks, questions = None, {}, {}
     for path, name, kind in data_path_and_name_and_type:
         if name == "speech":
             if kind != "sound":
                 raise ValueError(f"{path}: decoding reads audio (type 'sound'), not {kind!r}")
             speech = SoundScpReader(path, dtype="float32")
         elif name == "task":
-            tasks = {k: _task_of(v) for k, v in read_2columns_text(path).items()}
+            infos = read_2columns_text(path)
+            tasks = {k: _task_of(v) for k, v in infos.items()}
+            questions = {k: _question_of(v) for k, v in infos.items()}
     if speech is None:
         raise ValueError(
             "no speech data given (--data_path_and_name_and_type wav.scp,speech,sound)"
@@ -130,7 +137,8 @@ def decode_data(
                 rate, wave = speech[k]
                 waves.append(s2t.prepare(wave, rate, k))
                 names.append(task or tasks.get(k, "ASR"))
-            for k, result in zip(batch, s2t.decode_batch(waves, names)):
+            asked = [questions.get(k) for k in batch]
+            for k, result in zip(batch, s2t.decode_batch(waves, names, asked)):
                 row = to_row(k, result)
                 done[k] = row
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -38,6 +38,7 @@ COPIED = [
     "utt2gender",
     "utt2age",
     "utt2answer",
+    "utt2question",
     "ctm",
 ]
 

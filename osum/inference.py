@@ -141,7 +141,16 @@ class Speech2Text:
         return [wave[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
     @torch.no_grad()
-    def decode_batch(self, waves: List[torch.Tensor], tasks: List[str]) -> List[Result]:
+    def decode_batch(
+        self,
+        waves: List[torch.Tensor],
+        tasks: List[str],
+        questions: Sequence[str | None] | None = None,
+    ) -> List[Result]:
+        """``questions``: per utterance, a text question put after the task's prompt."""
+        questions = list(questions) if questions is not None else [None] * len(waves)
+        if len(questions) != len(waves):
+            raise ValueError(f"{len(waves)} waveforms but {len(questions)} questions")
         for t in tasks:
             if t not in self.registry:
                 raise ValueError(f"unknown task {t!r}; known: {list(self.registry)}")
@@ -157,7 +166,11 @@ class Speech2Text:
             idx = order[start : start + self.batch_size]
             pieces = [jobs[j][3] for j in idx]
             prompts = [
-                torch.from_numpy(self.pre.prompt_ids(self.pre.prompt_for(tasks[jobs[j][0]])))
+                torch.from_numpy(
+                    self.pre.prompt_ids(
+                        self.pre.prompt_for(tasks[jobs[j][0]], questions[jobs[j][0]])
+                    )
+                )
                 for j in idx
             ]
             pad = torch.nn.utils.rnn.pad_sequence

@@ -78,13 +78,15 @@ class OSUMPreprocessor:
             self._prompt_ids[prompt] = np.array(self.encode(prompt), dtype=np.int64)
         return self._prompt_ids[prompt].copy()
 
-    def prompt_for(self, task_name: str) -> str:
+    def prompt_for(self, task_name: str, question: str | None = None) -> str:
+        """The task's prompt, then the utterance's own question if it has one."""
         if self.prompt is not None:
-            return self.prompt
-        task = self.registry[task_name]
-        if self.train:
-            return task.sample_prompt(self.prompt_languages)
-        return task.prompt(self.prompt_languages[0], 0)
+            prompt = self.prompt
+        elif self.train:
+            prompt = self.registry[task_name].sample_prompt(self.prompt_languages)
+        else:
+            prompt = self.registry[task_name].prompt(self.prompt_languages[0], 0)
+        return f"{prompt} {question.strip()}" if question and question.strip() else prompt
 
     def __call__(self, uid: str, data: Dict[str, str | np.ndarray]) -> Dict[str, np.ndarray]:
         speech = data.get(self.speech_name)
@@ -118,7 +120,7 @@ class OSUMPreprocessor:
                 said = task.transcript or task.timestamps or task.chat
                 ids = self.encode(normalize(text)) if said else []
                 data["ctc_text"] = np.array(ids, dtype=np.int64)
-        data["prompt"] = self.prompt_ids(self.prompt_for(name))
+        data["prompt"] = self.prompt_ids(self.prompt_for(name, info.get("question")))
         return data
 
     def _weights(self, task, text: str, ids) -> np.ndarray:

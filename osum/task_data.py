@@ -11,6 +11,8 @@ Files beside ``wav.scp``/``text``/``utt2spk`` (LC_ALL=C sorted, one utterance a 
     ctm           <utt> <start> <dur> <word>   SRWT word times in seconds, several lines per
                   (or Kaldi's <utt> <channel> <start> <dur> <word> [<conf>])  utterance
     utt2answer    <utt> <reply text>         STTC replies
+    utt2question  <utt> <text>               a question about the audio, put after the
+                                             task's prompt (AIR-Bench's chat items)
 
 ``utt2taskinfo`` is derived from them (:func:`write_task_info`): one JSON object a line
 with the task and its fields. Training reads it as ESPnet data (name ``task``, type
@@ -29,7 +31,7 @@ import soundfile
 from osum.tasks import Task, build_registry
 
 LABEL_FILES = {f"utt2{f}": f for f in ("emotion", "event", "style", "gender", "age")}
-TASK_FILES = ["utt2task", *LABEL_FILES, "ctm", "utt2answer"]
+TASK_FILES = ["utt2task", *LABEL_FILES, "ctm", "utt2answer", "utt2question"]
 
 
 class DataError(ValueError):
@@ -121,10 +123,11 @@ def load_task_info(data_dir: Path) -> Dict[str, dict]:
         for u, words in read_ctm(data_dir / "ctm").items():
             if u in info:
                 info[u]["alignment"] = [[round(s, 3), round(e, 3), w] for s, e, w, _ in words]
-    if (data_dir / "utt2answer").is_file():
-        for u, (v, _) in read_table(data_dir / "utt2answer").items():
-            if u in info:
-                info[u]["answer"] = v
+    for name, key in (("utt2answer", "answer"), ("utt2question", "question")):
+        if (data_dir / name).is_file():
+            for u, (v, _) in read_table(data_dir / name).items():
+                if u in info:
+                    info[u][key] = v
     return info
 
 

@@ -838,3 +838,51 @@ def test_compare_results_table(tmp_path):
         capture_output=True, text=True,
     )  # fmt: skip
     assert res.returncode != 0 and "row 1 has no ['metric', 'set', 'score']" in res.stderr
+
+
+# ---------------------------------------------------------------- AIR-Bench
+def mini_airbench(root: Path) -> Path:
+    items = [
+        dict(task_name="speech_QA", dataset_name="common_voice_en", uniq_id=668,
+             path="common_voice_en_18278759.mp3", question="What does the speaker ask?",
+             answer_gt="Whether you prefer paper books.",
+             meta_info="{'age': 'thirties', 'gender': 'male', 'transcription': 'Do you like reading physical books?'}"),
+        dict(task_name="speech_QA", dataset_name="common_voice_en", uniq_id=669,
+             path="common_voice_en_18278759.mp3", question="Is the speaker happy?",
+             answer_gt="No.", meta_info="{'transcription': 'Do you like reading physical books?'}"),
+        dict(task_name="speech_dialogue_QA", dataset_name="fisher", uniq_id=12, path="568.38_596.46.wav",
+             question="What do they talk about?", answer_gt="Sports.",
+             meta_info=json.dumps([{"speaker": "A", "speaking time": "(0.00,13.39)", "text": "did you watch the game"},
+                                   {"speaker": "B", "speaking time": "(13.40,20.00)", "text": "yes"}])),
+        dict(task_name="speech_dialogue_QA", dataset_name="spokenwoz", uniq_id=283, path="MUL0608_120.98_148.92.wav",
+             question="Where?", answer_gt="A hotel.", meta_info=json.dumps([{"speaking time": [0.0, 5.54]}])),
+        dict(task_name="sound_QA", dataset_name="clotho", uniq_id=1500, path="x.wav", question="?", answer_gt="Rain.",
+             meta_info=""),
+        dict(task_name="speech_QA", dataset_name="iemocap", uniq_id=400, path="Ses01F_script01_1_M025.wav",
+             question="How does he feel?", answer_gt="Angry.", meta_info="{'emotion': 'ang', 'transcription': 'Go away!'}"),
+    ]  # fmt: skip
+    for it in items:
+        if it["uniq_id"] not in (400, 1500):  # the IEMOCAP clip is missing
+            fmt = "MP3" if it["path"].endswith(".mp3") else None
+            tone(root / "Chat" / f"{it['task_name']}_{it['dataset_name']}" / it["path"], fmt=fmt)
+    (root / "Chat" / "Chat_meta.json").write_text(json.dumps(items))
+    return root
+
+
+def test_airbench_stage1(tmp_path):
+    root = mini_airbench(tmp_path / "corpus" / "AIR-Bench-Dataset")
+    d, res = stage1("airbench", tmp_path / "egs", {"AIRBENCH": str(root)})
+    assert "stages 1-2 only" in res.stderr  # no trained model given
+    test = d / "data" / "test"
+    assert read_kv(test / "utt2question") == {
+        "common_voice_en-00668": "What does the speaker ask?",
+        "common_voice_en-00669": "Is the speaker happy?",
+        "fisher-00012": "What do they talk about?",
+    }
+    assert read_kv(test / "text")["common_voice_en-00668"] == "Do you like reading physical books?"
+    assert read_kv(test / "text")["fisher-00012"] == "did you watch the game yes"
+    assert read_kv(test / "utt2answer")["fisher-00012"] == "Sports."
+    info = json.loads(read_kv(test / "utt2taskinfo")["common_voice_en-00669"])
+    assert info == {"task": "STTC", "answer": "No.", "question": "Is the speaker happy?"}
+    skipped = (test / "skipped").read_text()
+    assert "spokenwoz-00283 no transcription" in skipped and "iemocap-00400 " in skipped

@@ -182,3 +182,38 @@ def test_join_rules(s2t):
 def test_joint_ctc_decoding_needs_a_model_with_a_ctc_head(exp):
     with pytest.raises(ValueError, match="no CTC head"):
         Speech2Text(exp / "config.yaml", exp / "1epoch.pth", ctc_weight=0.3)
+
+
+def test_a_question_follows_the_prompt(s2t, task_dir, tmp_path):
+    """utt2question (AIR-Bench's chat items): the question goes after the task's prompt,
+    in training (the preprocessor) and in decoding (Speech2Text, decode_data)."""
+    from osum.task_data import load_task_info, write_task_info
+
+    question = "what does the speaker want?"
+    prompt = f"{s2t.pre.prompt_for('STTC')} {question}"
+    assert s2t.pre.prompt_for("STTC", question) == prompt
+    keys = tmp_path / "keys"
+    keys.write_text("en1-003 x\n")
+    data = [
+        (f"{task_dir}/wav.scp", "speech", "sound"),
+        (f"{task_dir}/utt2taskinfo", "task", "text"),
+    ]
+
+    def raw(out):  # the hypothesis and its log-probability, which the prompt changes
+        row = json.loads((out / RESULTS).read_text().splitlines()[0])
+        return row["raw"], row["score"]
+
+    write_task_info(task_dir)
+    plain = raw(decode_data(s2t, data, tmp_path / "plain", key_file=str(keys)))
+    fixed, s2t.pre.prompt = s2t.pre.prompt, prompt  # the question as part of the prompt
+    try:
+        given = raw(decode_data(s2t, data, tmp_path / "given", key_file=str(keys)))
+    finally:
+        s2t.pre.prompt = fixed
+    (task_dir / "utt2question").write_text(f"en1-003 {question}\n")
+    write_task_info(task_dir)
+    assert load_task_info(task_dir)["en1-003"]["question"] == question
+    asked = raw(decode_data(s2t, data, tmp_path / "asked", key_file=str(keys)))
+    assert asked == given and given != plain
+    with pytest.raises(ValueError, match="2 waveforms but 1 questions"):
+        s2t.decode_batch([torch.zeros(4000)] * 2, ["STTC"] * 2, [question])

@@ -141,6 +141,7 @@ class DataDir:
         labels: Mapping[str, str] | None = None,
         ctm: Sequence[Tuple[float, float, str]] | None = None,
         answer: str | None = None,
+        question: str | None = None,
         segment: Tuple[str, float, float] | None = None,
         duration: float | None = None,
     ) -> bool:
@@ -167,7 +168,7 @@ class DataDir:
         self.recordings[reco] = audio
         self.utts[utt] = dict(
             audio=audio, spk=spk, text=text, task=task, labels=labels, ctm=ctm,
-            answer=answer, segment=segment, duration=duration,
+            answer=answer, question=question, segment=segment, duration=duration,
         )  # fmt: skip
         return True
 
@@ -217,9 +218,10 @@ class DataDir:
             rows = [f"{k} {v['labels'][field]}" for k, v in u.items() if field in v["labels"]]
             if rows:
                 files[name] = rows
-        answers = [f"{k} {' '.join(v['answer'].split())}" for k, v in u.items() if v["answer"]]
-        if answers:
-            files["utt2answer"] = answers
+        for name, key in (("utt2answer", "answer"), ("utt2question", "question")):
+            rows = [f"{k} {' '.join(v[key].split())}" for k, v in u.items() if v[key]]
+            if rows:
+                files[name] = rows
         spk2utt: Dict[str, List[str]] = {}
         for k in sorted(u):
             spk2utt.setdefault(u[k]["spk"], []).append(k)

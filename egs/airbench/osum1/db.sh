@@ -1,0 +1,1 @@
+../../TEMPLATE/osum1/db.sh

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Downloads AIR-Bench's dataset (the HF dataset qyang1021/AIR-Bench-Dataset, Apache 2.0)
+# into db.sh's AIRBENCH with git-lfs. Not run by the tests.
+set -euo pipefail
+. ./db.sh
+[ -f "${AIRBENCH}/Chat/Chat_meta.json" ] && exit 0
+git lfs install
+git clone https://huggingface.co/datasets/qyang1021/AIR-Bench-Dataset "${AIRBENCH}"

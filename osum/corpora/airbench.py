@@ -1,0 +1,97 @@
+"""AIR-Bench (chat benchmark): STTC on its speech items, for evaluation.
+
+    python -m osum.corpora.airbench --root /data/AIR-Bench-Dataset --out data/test
+
+Layout (the HF dataset ``qyang1021/AIR-Bench-Dataset``): ``<root>/Chat/Chat_meta.json``, a
+list of items with ``task_name``, ``dataset_name``, ``uniq_id``, ``path``, ``question``,
+``answer_gt`` and ``meta_info``; the audio is ``<root>/Chat/<task_name>_<dataset_name>/<path>``
+(wav or mp3). The speech items are the ``speech_QA`` (IEMOCAP and Common Voice clips) and
+``speech_dialogue_QA`` (Fisher and SpokenWOZ excerpts) tasks, 800 in all. Each becomes an
+STTC utterance whose text question goes after the prompt (``utt2question``) and whose
+reference reply is ``answer_gt`` (``utt2answer``). The transcript is the item's
+``meta_info`` transcription: a Python-literal dict for ``speech_QA`` (read with
+``ast.literal_eval``, not JSON), a JSON list of turns for the dialogues (their texts
+joined). An item without one is skipped and listed. ``uniq_id``, not ``path``, is the key:
+one clip carries several questions.
+"""
+
+import argparse
+import ast
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from osum.corpora.common import DataDir, LayoutError, check_layout
+
+SPEECH_TASKS = ("speech_QA", "speech_dialogue_QA")
+TEXT_KEYS = ("transcription", "text", "content", "utterance", "sentence")
+HINT = "Set AIRBENCH in db.sh to the dir holding Chat/Chat_meta.json (local/download.sh)."
+
+
+def transcript(meta) -> str:
+    """The spoken text in an item's ``meta_info`` (a dict, a list of turns, or their string)."""
+    if isinstance(meta, str):
+        text = meta.strip()
+        if not text:
+            return ""
+        try:
+            meta = json.loads(text)
+        except json.JSONDecodeError:
+            try:
+                meta = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                return ""
+    if isinstance(meta, dict):
+        for key in TEXT_KEYS:
+            if isinstance(meta.get(key), str) and meta[key].strip():
+                return meta[key].strip()
+        return ""
+    if isinstance(meta, list):
+        return " ".join(t for t in (transcript(x) for x in meta) if t)
+    return ""
+
+
+def prepare(root, out, tasks: Sequence[str] = SPEECH_TASKS) -> dict:
+    root = Path(root).absolute()
+    check_layout("AIR-Bench", root, [("Chat/Chat_meta.json", "the chat items")], HINT)
+    items = json.loads((root / "Chat" / "Chat_meta.json").read_text(encoding="utf-8"))
+    if not isinstance(items, list):
+        raise LayoutError(f"AIR-Bench: {root / 'Chat/Chat_meta.json'} is not a list of items")
+    d = DataDir(out, "AIR-Bench chat (speech)")
+    for n, item in enumerate(items):
+        if item.get("task_name") not in tasks:
+            continue
+        dataset = str(item.get("dataset_name") or "unknown")
+        spk = dataset.replace(" ", "_")
+        utt = f"{spk}-{int(item.get('uniq_id', n)):05d}"
+        audio = root / "Chat" / f"{item['task_name']}_{dataset}" / str(item.get("path") or "")
+        if not audio.is_file():
+            d.skip(utt, f"{audio} is missing (item {n})")
+            continue
+        text = transcript(item.get("meta_info"))
+        if not text:
+            d.skip(utt, f"no transcription in meta_info (item {n})")
+            continue
+        question, answer = str(item.get("question") or ""), str(item.get("answer_gt") or "")
+        if not answer.strip():
+            d.skip(utt, f"no answer_gt (item {n})")
+            continue
+        d.add(utt, str(audio), spk, text=text, task="STTC", answer=answer, question=question)
+    return d.write()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", required=True, help="the dir holding Chat/Chat_meta.json")
+    parser.add_argument("--out", required=True, help="data dir to write")
+    parser.add_argument("--tasks", nargs="+", default=list(SPEECH_TASKS), help="task_name values")
+    args = parser.parse_args(argv)
+    try:
+        prepare(args.root, args.out, args.tasks)
+    except (LayoutError, ValueError, OSError, json.JSONDecodeError) as e:
+        sys.exit(f"airbench: {e}")
+
+
+if __name__ == "__main__":
+    main()
