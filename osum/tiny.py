@@ -143,6 +143,8 @@ def tokenizer_text(data_dirs: Iterable[str], registry=None) -> list:
 
     text = []
     for d in data_dirs:
+        if not (Path(d) / "text").is_file():
+            raise FileNotFoundError(f"{d}: no text file to train the tokenizer on")
         for name in ("text", "utt2answer"):
             if (Path(d) / name).is_file():
                 text += [v for v, _ in read_table(Path(d) / name).values() if v]

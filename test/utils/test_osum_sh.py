@@ -61,3 +61,14 @@ def test_pretrained_model_paths_are_checked_before_training(tmp_path):
     proc = stage3(recipe)
     assert proc.returncode != 0 and f"llm_path={tmp_path / 'from_file'}" in proc.stderr
     assert not (recipe / "exp").exists()
+
+
+def test_a_bare_tiny_switches_to_the_cpu_check(tmp_path):
+    recipe = recipe_in(tmp_path)
+    for opts in (["--tiny"], ["--tiny", "true"], ["--tiny", "--nj", "3"]):
+        proc = stage3(recipe, *opts)
+        # the tiny models come first (and fail here: the recipe has no data/tr)
+        assert "stage 3: tiny random models -> models" in proc.stderr, opts
+        assert proc.returncode != 0 and "data/tr" in proc.stderr
+    proc = stage3(recipe, "--tiny", "false", "--llm_path", str(tmp_path / "none"))
+    assert "tiny random models" not in proc.stderr and "llm_path=" in proc.stderr

@@ -44,7 +44,8 @@ max_seconds=30       # longer utterances are skipped (and listed) by the dump
 encoder_init=        # Whisper for every phase: HF dir or openai-whisper .pt (encoder_conf.init)
 llm_path=            # LLM for every phase: HF dir with weights and tokenizer (llm_conf.path)
 # Training
-train_phases=        # "name:config ..." in order, e.g. "1_adapter:conf/a.yaml 2_lora:conf/b.yaml"
+train_phases="1_adapter:conf/train_1_adapter.yaml 2_encoder:conf/train_2_encoder.yaml 3_lora:conf/train_3_lora.yaml"  # "name:config ..." in order (OSUM's three phases)
+tiny=false           # true, or a bare --tiny: the CPU check (tiny models in models/, conf/tiny.yaml, exp/tiny, CPU, raw audio)
 train_args=          # extra options of osum.bin.osum_train for every phase
 init_model=          # a model file the first phase starts from (--init_param; e.g. import_osum's model.pth)
 exp_tag=osum         # experiment dir: exp/${exp_tag}
@@ -71,7 +72,22 @@ help_message=$(
        }' "$0"
 )
 [ -f ./pretrained.sh ] && . ./pretrained.sh
+# a bare --tiny is --tiny true
+args=()
+while [ $# -gt 0 ]; do
+  if [ "$1" = --tiny ] && { [ $# -eq 1 ] || [[ "$2" == --* ]]; }; then
+    args+=(--tiny true)
+  else
+    args+=("$1")
+  fi
+  shift
+done
+set -- "${args[@]}"
 . utils/parse_options.sh
+if ${tiny}; then  # every recipe's CPU check: tiny random models and one short phase
+  train_phases="1_all:conf/tiny.yaml" tiny_models=models exp_tag=tiny
+  ngpu=0 feats_type=raw nj=2 decode_nj=2
+fi
 . ./path.sh
 . ./cmd.sh
 

@@ -3,24 +3,13 @@
 # their test sets; RESULTS.md ends with the OSUM report's table beside ours.
 # Corpora: db.sh (through the source recipes); models: pretrained.sh. See README.md.
 #   ./run.sh                 OSUM's three phases, Whisper-medium + Qwen2-7B-Instruct, 1 GPU
-#   ./run.sh --tiny          the CPU check: tiny random models, one short phase
+#   ./run.sh --tiny          the CPU check: tiny random models, one short phase (osum.sh --tiny)
 set -euo pipefail
 
 sources=conf/sources.txt
-phases="1_adapter:conf/train_1_adapter.yaml 2_encoder:conf/train_2_encoder.yaml 3_lora:conf/train_3_lora.yaml"
-opts=(--ngpu 1 --feats_type whisper_mel --batch_size 16)
-args=()
-for a in "$@"; do
-  if [ "$a" = --tiny ]; then
-    phases="1_all:conf/tiny.yaml"
-    opts=(--tiny_models models --exp_tag tiny --nj 2 --decode_nj 2)
-  else
-    args+=("$a")
-  fi
-done
 test_sets=$(awk '!/^#/ && NF >= 4 { for (i = 4; i <= NF; i++) printf "%s_%s ", $1, $i }' "${sources}")
 
 ./osum.sh \
   --train_set train --valid_set dev --test_sets "${test_sets}" \
   --task_conf conf/tasks.yaml --reference conf/paper.yaml --local_data_opts "--sources ${sources}" \
-  --train_phases "${phases}" "${opts[@]}" "${args[@]}"
+  --ngpu 1 --feats_type whisper_mel --batch_size 16 "$@"
