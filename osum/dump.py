@@ -170,7 +170,7 @@ def dump(
                     reason = f"cannot read {path}: {e}"
             if reason is None and len(audio) <= 200:
                 reason = f"{path}: empty or shorter than 201 samples"
-            if reason is None and len(audio) > max_seconds * SAMPLE_RATE:
+            if reason is None and 0 < max_seconds * SAMPLE_RATE < len(audio):  # 0: no limit
                 reason = f"{len(audio) / SAMPLE_RATE:.1f} s is longer than {max_seconds} s"
             if reason is None and not np.isfinite(audio).all():
                 reason = f"{path}: NaN or inf samples"

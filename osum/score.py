@@ -101,9 +101,11 @@ def score(
             "missing": len(missing),
             "unparsed": sum(bool(rows[u]["flags"]) for u in utts),
         }
-        # clips without speech (an empty reference transcript) have no error rate
-        spoken = [u for u in utts if norm(texts.get(u, ""))]
-        if (task.transcript or task.timestamps or task.chat) and spoken:
+        # label tasks: clips without speech (an empty reference transcript) are left out
+        # of the error rate; for ASR, SRWT and STTC every utterance counts
+        spoken = [u for u in utts if norm(texts.get(u, ""))] if task.fields else list(utts)
+        said = any(norm(texts.get(u, "")) for u in spoken)
+        if (task.transcript or task.timestamps or task.chat) and said:
             if len(spoken) < len(utts):
                 res["without_transcript"] = len(utts) - len(spoken)
             utts_er = spoken

@@ -12,7 +12,14 @@ import pytest
 import soundfile
 
 from helpers import REPO, copy_recipe, read_kv, run_recipe
-from osum.corpora.common import DataDir, LayoutError, check_layout, load_label_map, map_label
+from osum.corpora.common import (
+    DataDir,
+    LayoutError,
+    check_layout,
+    load_label_map,
+    map_label,
+    parse_fractions,
+)
 from osum.task_data import durations
 
 
@@ -38,20 +45,25 @@ def stage1(recipe: str, tmp_path: Path, env: dict, *args):
 # ---------------------------------------------------------------- the shared writer
 def test_data_dir_writer_lists_what_it_skips(tmp_path):
     d = DataDir(tmp_path / "x", "Corpus")
-    assert d.add("s1-a", "/a.wav", "s1", text="hello  world", task="SER", labels={"emotion": "sad"})
+    a = str(tone(tmp_path / "a.wav"))
+    assert d.add("s1-a", a, "s1", text="hello  world", task="SER", labels={"emotion": "sad"})
     assert not d.add("s1-a", "/b.wav", "s1", text="again")
+    (tmp_path / "broken.wav").write_bytes(b"RIFF0000WAVE")
+    assert d.add("s1-b", str(tmp_path / "broken.wav"), "s1", text="no audio in it")
     d.skip("s2-b", "audio /b.flac is missing")
     with pytest.raises(ValueError, match="unknown label field"):
         d.add("s1-d", "/d.wav", "s1", labels={"mood": "x"})
     summary = d.write()
-    assert summary["utterances"] == 1 and summary["skipped"] == 2
+    assert summary["utterances"] == 1 and summary["skipped"] == 3
     assert read_kv(tmp_path / "x" / "text") == {"s1-a": "hello world"}
+    assert read_kv(tmp_path / "x" / "utt2dur") == {"s1-a": "0.600"}
     assert read_kv(tmp_path / "x" / "utt2emotion") == {"s1-a": "sad"}
     skipped = (tmp_path / "x" / "skipped").read_text()
-    assert "s1-a repeats an utterance id (/a.wav)" in skipped and "s2-b audio" in skipped
+    assert f"s1-a repeats an utterance id ({a})" in skipped and "s2-b audio" in skipped
+    assert "s1-b cannot read the audio header of" in skipped
     unsorted = DataDir(tmp_path / "z", "Corpus")
-    unsorted.add("a-1", "/1.wav", "s2")
-    unsorted.add("b-1", "/2.wav", "s1")
+    unsorted.add("a-1", a, "s2")
+    unsorted.add("b-1", str(tone(tmp_path / "b.wav")), "s1")
     with pytest.raises(ValueError, match="do not sort as their speakers"):
         unsorted.write()
     empty = DataDir(tmp_path / "y", "Corpus")
@@ -74,6 +86,10 @@ def test_layout_check_and_label_map(tmp_path):
     assert "not in the label map (f:3)" in map_label(m, "fru", "emotion", "f:3")[1]
     with pytest.raises(LayoutError, match="no 'event:' mapping"):
         load_label_map(conf, "event")
+    # a recipe's default fraction for a task left out with --tasks is ignored
+    assert parse_fractions(["SRWT=0.2", "SGC=1"], ["ASR", "SGC"]) == {"SGC": 1.0}
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        parse_fractions(["SGC=2"], ["SGC"])
 
 
 # ---------------------------------------------------------------- LibriSpeech
@@ -207,6 +223,15 @@ def test_librispeech_layout_errors(tmp_path):
     assert res.returncode != 0
     assert "test-clean/*/*/*.trans.txt  (test-clean transcripts)" in res.stderr
     assert "SPEAKERS.TXT  (speaker genders)" in res.stderr and "LIBRISPEECH in db.sh" in res.stderr
+    root = mini_librispeech(tmp_path / "LibriSpeech")
+    for f in root.glob("test-clean/*/*/*.alignment.txt"):
+        f.unlink()  # the corpus without its alignments: SRWT cannot be prepared
+    res = subprocess.run(
+        [sys.executable, "-m", "osum.corpora.librispeech", "--root", str(root),
+         "--subsets", "test-clean", "--tasks", "ASR", "SRWT", "--out", str(tmp_path / "o")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert res.returncode != 0 and "nor <utt>.TextGrid files for SRWT" in res.stderr
 
 
 # ---------------------------------------------------------------- the shared configs
@@ -583,6 +608,7 @@ def mini_vocalsound(root: Path) -> Path:
         for n in names:
             tone(root / "audio_16k" / f"{n}.wav")
     (root / "audio_16k" / "._f0003_0_cough.wav").write_bytes(b"\x00\x05")
+    (root / "audio_16k" / "m0011_0_sigh.wav").write_bytes(b"RIFF\x00")  # does not decode
     return root
 
 
@@ -591,15 +617,17 @@ def test_vocalsound_stage1(tmp_path):
     d, _ = stage1("vocalsound", tmp_path / "egs", {"VOCALSOUND": str(root)})
     train, test = d / "data" / "train", d / "data" / "test"
     assert read_kv(train / "utt2event") == {
-        "f0003_0_cough-ved": "cough",
-        "f0003_0_laughter-ved": "laugh",
-        "m0011_0_sniff-ved": "other",
-        "m0011_1_throatclearing-ved": "throat clearing",
+        "f0003-0_cough-ved": "cough",
+        "f0003-0_laughter-ved": "laugh",
+        "m0011-0_sniff-ved": "other",
+        "m0011-1_throatclearing-ved": "throat clearing",
     }
-    assert read_kv(train / "utt2age")["m0011_1_throatclearing-sap"] == "old"
-    assert read_kv(train / "utt2gender")["f0003_0_laughter-sgc"] == "female"
+    assert read_kv(train / "utt2age")["m0011-1_throatclearing-sap"] == "old"
+    assert read_kv(train / "utt2gender")["f0003-0_laughter-sgc"] == "female"
     assert set(read_kv(train / "text").values()) == {""}  # no speech
-    assert read_kv(test / "utt2age") == {"m0200_0_laughter-sap": "old"}
+    assert "m0011-0_sigh-ved cannot read the audio header" in (train / "skipped").read_text()
+    assert set(read_kv(train / "utt2dur")) == set(read_kv(train / "utt2spk"))
+    assert read_kv(test / "utt2age") == {"m0200-0_laughter-sap": "old"}
     assert "age '' of f0201 is in no age_years range" in (test / "skipped").read_text()
     assert set(read_kv(d / "data" / "dev" / "utt2spk").values()) == {"f0100"}
 
@@ -658,6 +686,15 @@ def test_librispeech_tiny_stages_1_to_5(tmp_path):
             assert f"## {task} / {s}" in results, (task, s)
     scores = (d / "exp" / "tiny" / "decode_test_clean" / "scores.json").read_text()
     assert '"gender"' in scores and '"aas_ms"' in scores
+    # AIR-Bench evaluates a model trained by another recipe (relative model paths and all)
+    bench = copy_recipe("airbench", tmp_path / "egs")
+    env = {"AIRBENCH": str(mini_airbench(tmp_path / "corpus" / "AIR-Bench-Dataset"))}
+    model = ["--model_dir", str(d / "exp" / "tiny" / "1_all"), "--model_file", "valid.loss.ave.pth"]
+    res = run_recipe(bench, *model, env=env)
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert "## STTC / test" in (bench / "RESULTS.md").read_text()
+    rows = (bench / "exp" / "eval" / "decode_test" / "results.jsonl").read_text().splitlines()
+    assert len(rows) == 3
 
 
 # ---------------------------------------------------------------- WenetSpeech

@@ -127,3 +127,13 @@ def test_audio_formats_pipes_and_segments(tmp_path):
             assert np.abs(y - want).max() < 2e-3, utt
         else:  # lossy codecs (and their delays): the same loudness
             assert abs(np.sqrt((y**2).mean()) - np.sqrt((ref**2).mean())) < 0.05, utt
+
+
+def test_no_length_limit_for_test_sets(speech_data, tmp_path):
+    """max_seconds 0 (osum.sh's test sets): nothing is too long; decoding chunks it."""
+    short = dump(str(speech_data), str(tmp_path / "a"), max_seconds=0.5)
+    assert short["skipped"] > 0 and "longer than 0.5 s" in (tmp_path / "a" / "skipped").read_text()
+    assert dump(str(speech_data), str(tmp_path / "b"), max_seconds=0) == {
+        "dumped": 12,
+        "skipped": 0,
+    }

@@ -18,7 +18,7 @@ def main(cmd=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--feats_type", default="raw", choices=["raw", "whisper_mel"])
     parser.add_argument("--n_mels", type=int, default=80, choices=[80, 128])
-    parser.add_argument("--max_seconds", type=float, default=30.0)
+    parser.add_argument("--max_seconds", type=float, default=30.0, help="0: no limit")
     parser.add_argument("--nj", type=int, default=1)
     parser.add_argument("--job", type=int, default=1, help="1-based job index")
     parser.add_argument("--merge", action="store_true", help="join the nj jobs' parts")

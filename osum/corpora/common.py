@@ -100,10 +100,14 @@ def parse_fractions(items: Iterable[str], tasks: Sequence[str]) -> Dict[str, flo
             out[task] = float(value)
         except ValueError:
             raise ValueError(f"--fraction {item!r}: expected TASK=FRACTION, e.g. SGC=0.2") from None
-        if task not in tasks or not 0 <= out[task] <= 1:
-            raise ValueError(
-                f"--fraction {item!r}: the task must be one of {list(tasks)}, the fraction in [0, 1]"
+        if not 0 <= out[task] <= 1:
+            raise ValueError(f"--fraction {item!r}: the fraction must be in [0, 1]")
+        if task not in tasks:  # a recipe's default for a task left out with --tasks
+            print(
+                f"--fraction {item}: {task} is not among the tasks {list(tasks)}; ignored",
+                file=sys.stderr,
             )
+            del out[task]
     return out
 
 
@@ -184,6 +188,14 @@ class DataDir:
                 f"{self.corpus}: no usable utterance for {self.out}"
                 + (f"; skipped {len(self.skipped)}, e.g.:\n{reasons}" if reasons else "")
             )
+        for k, v in list(self.utts.items()):  # durations from the headers (not of pipes)
+            if v["duration"] is None and not v["segment"] and not v["audio"].rstrip().endswith("|"):
+                v["duration"] = audio_duration(v["audio"])
+                if v["duration"] is None:  # a file that does not decode is of no use
+                    self.skip(k, f"cannot read the audio header of {v['audio']}")
+                    del self.utts[k]
+        if not self.utts:
+            return self.write()  # the error, with the reasons
         self.out.mkdir(parents=True, exist_ok=True)
         for f in self.out.iterdir():  # a rerun replaces the dir's files
             if f.is_file():
@@ -209,9 +221,6 @@ class DataDir:
             files["segments"] = [
                 f"{k} {s[0]} {s[1]:.3f} {s[2]:.3f}" for k, v in u.items() for s in [v["segment"]]
             ]
-        for v in u.values():  # a header read; pipes and segments say it themselves
-            if v["duration"] is None and not v["segment"] and not v["audio"].rstrip().endswith("|"):
-                v["duration"] = audio_duration(v["audio"])
         if all(v["duration"] is not None for v in u.values()):
             files["utt2dur"] = [f"{k} {v['duration']:.3f}" for k, v in u.items()]
         for name, field in LABEL_FILES.items():

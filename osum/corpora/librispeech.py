@@ -128,16 +128,17 @@ def prepare(
     check_layout("LibriSpeech", root, expected, HINT)
     align_root = Path(alignments).absolute() if alignments else root
     if "SRWT" in tasks:
-        check_layout(
-            "LibriSpeech alignments",
-            align_root,
-            [
-                (f"{s}/*/*/*", "<spk>-<chapter>.alignment.txt or <utt>.TextGrid files")
-                for s in subsets
-            ],
-            "Set LIBRISPEECH_ALIGNMENTS in db.sh to the dir holding <subset>/ of the MFA "
-            "alignments (local/download.sh fetches them).",
-        )
+        for s in subsets:  # either form of the alignments, not just any file
+            if not any(align_root.glob(f"{s}/*/*/*.alignment.txt")) and not any(
+                align_root.glob(f"{s}/*/*/*.TextGrid")
+            ):
+                raise LayoutError(
+                    f"LibriSpeech alignments: no {align_root}/{s}/<spk>/<chapter>/"
+                    "<spk>-<chapter>.alignment.txt nor <utt>.TextGrid files for SRWT. Set "
+                    "LIBRISPEECH_ALIGNMENTS in db.sh to the dir holding <subset>/ of the MFA "
+                    "alignments (local/download.sh says where to get them), or leave SRWT "
+                    "out (--tasks)."
+                )
     genders = read_speakers(root / "SPEAKERS.TXT") if "SGC" in tasks else {}
     d = DataDir(out, f"LibriSpeech {' '.join(subsets)}")
     chapters = [(s, t) for s in subsets for t in sorted((root / s).glob("*/*/*.trans.txt"))]

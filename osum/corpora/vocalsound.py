@@ -99,8 +99,8 @@ def prepare(root, split: str, out, tasks: Sequence[str], label_map) -> dict:
         if spk not in speakers:
             continue  # another split's speaker
         sex = spk[0].lower()
-        for task in tasks:
-            uid = f"{wav.stem}-{task.lower()}"
+        for task in tasks:  # <speaker>-<session>_<sound>-<task>: ids sort as their speakers
+            uid = f"{spk}-{'_'.join(parts[1:])}-{task.lower()}"
             if task == "VED":
                 label, reason = map_label(events, sound, "event", wav.name)
                 labels = {"event": label}

@@ -39,7 +39,7 @@ tiny_models=         # a dir: stage 3 first writes tiny random Whisper/Qwen2 the
 # Dump
 feats_type=raw       # raw (16 kHz wav) or whisper_mel (log-mel arks) for training
 n_mels=80            # mel bins of whisper_mel
-max_seconds=30       # longer utterances are skipped (and listed) by the dump
+max_seconds=30       # longer training/dev utterances are skipped (and listed) by the dump
 # Pretrained models (a recipe's pretrained.sh may set them, as ESPnet's db.sh does corpora)
 encoder_init=        # Whisper for every phase: HF dir or openai-whisper .pt (encoder_conf.init)
 llm_path=            # LLM for every phase: HF dir with weights and tokenizer (llm_conf.path)
@@ -87,6 +87,7 @@ set -- "${args[@]}"
 if ${tiny}; then  # every recipe's CPU check: tiny random models and one short phase
   train_phases="1_all:conf/tiny.yaml" tiny_models=models exp_tag=tiny
   ngpu=0 feats_type=raw nj=2 decode_nj=2
+  encoder_init= llm_path= init_model=  # not the real models of pretrained.sh
 fi
 . ./path.sh
 . ./cmd.sh
@@ -117,13 +118,14 @@ fi
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
   log "stage 2: dump (${feats_type} for training, raw for testing)"
   for set in ${train_set} ${valid_set} ${test_sets}; do
-    t=${feats_type}
-    case " ${test_sets} " in *" ${set} "*) t=raw ;; esac
+    t=${feats_type} limit=${max_seconds}
+    # test sets: 16 kHz wav of any length (decoding cuts long audio into 30 s chunks)
+    case " ${test_sets} " in *" ${set} "*) t=raw limit=0 ;; esac
     out=dump/${t}/${set}
     [ -f "${out}/.done" ] && continue
     ${train_cmd} JOB=1:"${nj}" "${out}/logs/dump.JOB.log" \
       python -m osum.bin.dump --feats_type "${t}" --n_mels "${n_mels}" \
-        --max_seconds "${max_seconds}" --nj "${nj}" --job JOB "data/${set}" "${out}"
+        --max_seconds "${limit}" --nj "${nj}" --job JOB "data/${set}" "${out}"
     python -m osum.bin.dump --merge --nj "${nj}" "data/${set}" "${out}" > "${out}/counts.json"
     log "dumped ${out}: $(cat "${out}/counts.json")"
     touch "${out}/.done"

@@ -16,11 +16,27 @@ while [ $# -gt 0 ]; do
     *) args+=("$1"); shift ;;
   esac
 done
-# the model as a finished phase of exp/eval (osum.sh decodes the last phase)
+# the model as a finished phase of exp/eval (osum.sh decodes the last phase); its config's
+# relative model paths are relative to the recipe it comes from (<recipe>/exp/<tag>/<phase>)
 if [ -f "${model_dir}/config.yaml" ]; then
+  src=$(cd "${model_dir}" && pwd)
+  [ -f "${src}/${model_file}" ] || { echo "run.sh: no ${model_file} in ${src} (--model_file)" >&2; exit 1; }
+  . ./path.sh
   mkdir -p exp/eval/model
-  ln -sfn "$(cd "${model_dir}" && pwd)/config.yaml" exp/eval/model/config.yaml
-  ln -sfn "$(cd "${model_dir}" && pwd)/${model_file}" "exp/eval/model/${model_file}"
+  python - "${src}/config.yaml" "$(cd "${src}/../../.." && pwd)" exp/eval/model/config.yaml <<'EOF'
+import sys
+from pathlib import Path
+
+import yaml
+
+from osum.task import resolve_paths
+
+conf = yaml.safe_load(open(sys.argv[1], encoding="utf-8"))
+resolve_paths(conf, Path(sys.argv[2]))
+with open(sys.argv[3], "w", encoding="utf-8") as f:
+    yaml.safe_dump(conf, f, allow_unicode=True, sort_keys=False)
+EOF
+  ln -sfn "${src}/${model_file}" "exp/eval/model/${model_file}"
   touch exp/eval/model/.done
 fi
 if [ ! -f exp/eval/model/.done ]; then

@@ -3,7 +3,7 @@
 # for VED, plus SGC and SAP from the speaker metadata. Corpus path: db.sh (VOCALSOUND).
 # Usage: local/data.sh [--tasks "VED SGC SAP"]
 set -euo pipefail
-tasks="VED SGC SAP"     # each task gets its own copy of a clip (<clip>-ved, -sgc, -sap)
+tasks="VED SGC SAP"     # each task gets its own copy of a clip (<spk>-<session>_<sound>-ved, ...)
 label_map=conf/labels.yaml
 . utils/parse_options.sh
 . ./db.sh
