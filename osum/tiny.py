@@ -153,3 +153,40 @@ def tokenizer_text(data_dirs: Iterable[str], registry=None) -> list:
         text += [f"<{x}>" for labels in task.label_sets.values() for x in labels]
     text += [f"<{t / 100:.2f}>" for t in range(0, 1000, 7)]
     return text
+
+
+def build_tiny_models(
+    out_dir: str,
+    tokenizer_corpus: Iterable[str],
+    whisper_dim: int = 128,
+    whisper_layers: int = 2,
+    whisper_init_std: float = 0.1,
+    llm_dim: int = 128,
+    llm_layers: int = 4,
+    vocab_size: int = 1000,
+    n_mels: int = 80,
+    seed: int = 0,
+):
+    """``<out_dir>/qwen2`` and ``<out_dir>/whisper`` of a recipe's CPU config (4 heads,
+    FFN 4x the width); returns their paths."""
+    llm = build_qwen2(
+        f"{out_dir}/qwen2",
+        tokenizer_corpus=tokenizer_corpus,
+        hidden_size=llm_dim,
+        num_layers=llm_layers,
+        num_heads=4,
+        num_kv_heads=2,
+        intermediate_size=4 * llm_dim,
+        vocab_size=vocab_size,
+        seed=seed,
+    )
+    whisper = build_whisper(
+        f"{out_dir}/whisper",
+        n_mels=n_mels,
+        d_model=whisper_dim,
+        layers=whisper_layers,
+        heads=4,
+        seed=seed,
+        init_std=whisper_init_std,
+    )
+    return llm, whisper

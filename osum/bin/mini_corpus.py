@@ -12,7 +12,7 @@ import argparse
 import json
 
 from osum.mini_corpus import corpus_text, make_corpus
-from osum.tiny import build_qwen2, build_whisper
+from osum.tiny import build_tiny_models
 
 
 def main(cmd=None):
@@ -37,24 +37,16 @@ def main(cmd=None):
         args.seed,
         nj=args.nj,
     )
-    llm = build_qwen2(
-        f"{args.models}/qwen2",
-        tokenizer_corpus=corpus_text(args.seed),
-        hidden_size=args.llm_dim,
-        num_layers=args.llm_layers,
-        num_heads=4,
-        num_kv_heads=2,
-        intermediate_size=4 * args.llm_dim,
+    llm, whisper = build_tiny_models(
+        args.models,
+        corpus_text(args.seed),
+        whisper_dim=args.whisper_dim,
+        whisper_layers=args.whisper_layers,
+        whisper_init_std=args.whisper_init_std,
+        llm_dim=args.llm_dim,
+        llm_layers=args.llm_layers,
         vocab_size=args.vocab_size,
         seed=args.seed,
-    )
-    whisper = build_whisper(
-        f"{args.models}/whisper",
-        d_model=args.whisper_dim,
-        layers=args.whisper_layers,
-        heads=4,
-        seed=args.seed,
-        init_std=args.whisper_init_std,
     )
     print(json.dumps({"utterances": counts, "models": {"llm": str(llm), "whisper": str(whisper)}}))
 

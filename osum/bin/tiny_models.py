@@ -14,7 +14,7 @@ import json
 import sys
 
 from osum.bin.prepare_task_info import load_registry
-from osum.tiny import build_qwen2, build_whisper, tokenizer_text
+from osum.tiny import build_tiny_models, tokenizer_text
 
 
 def main(cmd=None):
@@ -35,25 +35,17 @@ def main(cmd=None):
         text = tokenizer_text(args.data_dirs, load_registry(args.task_conf))
     except (OSError, ValueError) as e:
         sys.exit(f"tiny_models: {e}")
-    llm = build_qwen2(
-        f"{args.out}/qwen2",
-        tokenizer_corpus=text,
-        hidden_size=args.llm_dim,
-        num_layers=args.llm_layers,
-        num_heads=4,
-        num_kv_heads=2,
-        intermediate_size=4 * args.llm_dim,
+    llm, whisper = build_tiny_models(
+        args.out,
+        text,
+        whisper_dim=args.whisper_dim,
+        whisper_layers=args.whisper_layers,
+        whisper_init_std=args.whisper_init_std,
+        llm_dim=args.llm_dim,
+        llm_layers=args.llm_layers,
         vocab_size=args.vocab_size,
-        seed=args.seed,
-    )
-    whisper = build_whisper(
-        f"{args.out}/whisper",
         n_mels=args.n_mels,
-        d_model=args.whisper_dim,
-        layers=args.whisper_layers,
-        heads=4,
         seed=args.seed,
-        init_std=args.whisper_init_std,
     )
     print(json.dumps({"llm": str(llm), "whisper": str(whisper), "tokenizer_lines": len(text)}))
 
