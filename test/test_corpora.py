@@ -61,6 +61,16 @@ def test_data_dir_writer_lists_what_it_skips(tmp_path):
     skipped = (tmp_path / "x" / "skipped").read_text()
     assert f"s1-a repeats an utterance id ({a})" in skipped and "s2-b audio" in skipped
     assert "s1-b cannot read the audio header of" in skipped
+    # a rerun replaces the data files (a task file no longer written goes) and keeps
+    # everything else, such as a stage's marker in a mistyped --out data
+    (tmp_path / "x" / "utt2style").write_text("s1-a audiobook\n")
+    (tmp_path / "x" / ".stage1.done").touch()
+    (tmp_path / "x" / "notes.txt").write_text("mine\n")
+    (tmp_path / "x" / "train").mkdir()
+    d.write()
+    assert not (tmp_path / "x" / "utt2style").exists()
+    assert (tmp_path / "x" / ".stage1.done").exists() and (tmp_path / "x" / "train").is_dir()
+    assert (tmp_path / "x" / "notes.txt").read_text() == "mine\n"
     unsorted = DataDir(tmp_path / "z", "Corpus")
     unsorted.add("a-1", a, "s2")
     unsorted.add("b-1", str(tone(tmp_path / "b.wav")), "s1")
@@ -459,6 +469,25 @@ CLIP_DIR = {
     "dev": "dev_splits_complete",
     "test": "output_repeated_splits_test",
 }
+
+
+def test_meld_csv_lines_decoded_one_by_one(tmp_path):
+    from osum.corpora.meld import read_csv_text
+
+    f = tmp_path / "x.csv"
+    # a BOM, a UTF-8 line, a raw Windows-1252 line, a UTF-8 line with a Latin-1 C1 char
+    f.write_bytes(
+        b"\xef\xbb\xbfSr No.,Utterance\r\n"
+        b"1,caf\xc3\xa9 isn\xe2\x80\x99t\r\n"
+        b"2,don\x92t\r\n"
+        b"3,oh\xc2\x85\r\n"
+    )
+    assert read_csv_text(f).splitlines() == [
+        "Sr No.,Utterance",
+        "1,caf\u00e9 isn\u2019t",
+        "2,don\u2019t",
+        "3,oh\u2026",
+    ]
 
 
 @pytest.mark.slow

@@ -197,8 +197,8 @@ class DataDir:
         if not self.utts:
             return self.write()  # the error, with the reasons
         self.out.mkdir(parents=True, exist_ok=True)
-        for f in self.out.iterdir():  # a rerun replaces the dir's files
-            if f.is_file():
+        for f in self.out.iterdir():  # a rerun replaces the data files, and only those
+            if f.is_file() and is_data_file(f.name):
                 f.unlink()
         u = self.utts
         order = [u[k]["spk"] for k in sorted(u)]
@@ -256,6 +256,17 @@ class DataDir:
             msg += "; ".join(f"{n} x {r}" for r, n in reasons.most_common(5))
         print(msg, file=sys.stderr)
         return summary
+
+
+DATA_FILES = {"wav.scp", "text", "segments", "ctm", "skipped", "feats.scp", "reco2file_and_channel"}
+
+
+def is_data_file(name: str) -> bool:
+    """A file of a Kaldi data dir as this writer makes them (``text``, ``utt2*``,
+    ``spk2*``...): the ones a rerun replaces. Anything else in the dir (a stage's
+    ``.done`` marker, a user's notes, a mistyped ``--out`` pointing at a recipe's
+    ``data/``) is left alone."""
+    return name in DATA_FILES or name.startswith(("utt2", "spk2"))
 
 
 def _kind(reason: str) -> str:

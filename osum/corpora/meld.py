@@ -41,13 +41,19 @@ HINT = (
 
 
 def read_csv_text(path: Path) -> str:
-    """The csv as text: UTF-8, else Windows-1252; C1 control characters (Windows-1252
-    bytes read as Latin-1 somewhere on the way) become the punctuation they were."""
+    """The csv as text, line by line: UTF-8, else Windows-1252 (a file can hold both: the
+    lines that are UTF-8 are read as UTF-8); C1 control characters (Windows-1252 bytes
+    read as Latin-1 somewhere on the way) become the punctuation they were."""
     raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    lines = []
+    for line in raw.splitlines(keepends=True):
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(line.decode("cp1252", errors="replace"))
+    text = "".join(lines)
 
     def fix(m):
         try:
