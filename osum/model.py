@@ -252,7 +252,7 @@ class OSUMModel(AbsESPnetModel):
             stats["loss_ctc"] = loss.detach()
         else:
             speech_emb, speech_emb_lengths = self.adapter(enc, enc_lengths)
-            loss, acc = self._lm_loss(
+            loss, acc, acc_x = self._lm_loss(
                 speech_emb,
                 speech_emb_lengths,
                 prompt,
@@ -262,6 +262,8 @@ class OSUMModel(AbsESPnetModel):
                 kwargs.get("text_weight"),
             )
             stats["acc"] = acc.detach()
+            if kwargs.get("text_weight") is not None:  # the labels' own accuracy
+                stats["acc_x"] = None if acc_x is None else acc_x.detach()
             if self.ctc is not None:
                 loss_ctc = self._ctc_loss(enc, enc_lengths, kwargs)
                 stats.update(loss_lm=loss.detach(), loss_ctc=loss_ctc.detach())
@@ -281,7 +283,9 @@ class OSUMModel(AbsESPnetModel):
         text_weight=None,
     ):
         """Cross entropy and accuracy of the LLM over the target tokens; with
-        ``text_weight`` (batch, T) the mean over tokens is weighted by it."""
+        ``text_weight`` (batch, T) the mean over tokens is weighted by it, and the third
+        value is the accuracy over the tokens whose weight is not 1 (the labels and
+        answers of ``label_weight``; None when the batch has none)."""
         embeds, mask, labels = self.build_inputs(
             speech_emb, speech_emb_lengths, prompt, prompt_lengths, text, text_lengths
         )
@@ -298,7 +302,7 @@ class OSUMModel(AbsESPnetModel):
         target = target[selected]
         acc = (logits.argmax(-1) == target).float().mean()
         if text_weight is None:
-            return nn.functional.cross_entropy(logits, target), acc
+            return nn.functional.cross_entropy(logits, target), acc, None
         # the targets appear in the labels row by row, in order: the same order as the
         # valid positions of text
         if text_weight.shape[0] != text.shape[0] or text_weight.shape[1] < text.shape[1]:
@@ -309,7 +313,9 @@ class OSUMModel(AbsESPnetModel):
         valid = torch.arange(text.shape[1], device=text.device)[None] < text_lengths[:, None]
         weight = text_weight[:, : text.shape[1]][valid].to(logits.dtype)
         loss = nn.functional.cross_entropy(logits, target, reduction="none")
-        return (loss * weight).sum() / weight.sum().clamp(min=1e-8), acc
+        x = weight != 1
+        acc_x = (logits.argmax(-1)[x] == target[x]).float().mean() if bool(x.any()) else None
+        return (loss * weight).sum() / weight.sum().clamp(min=1e-8), acc, acc_x
 
     def _ctc_loss(self, enc, enc_lengths, batch) -> torch.Tensor:
         """CTC on the encoder output over the transcript's tokens, per token."""

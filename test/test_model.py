@@ -5,7 +5,7 @@ import argparse
 import pytest
 import torch
 
-from helpers import batch_of, make_model, select
+from helpers import batch_of, make_model, select, valid_logits
 from osum.splice import IGNORE_ID, position_ids, splice
 from osum.task import OSUMTask
 
@@ -260,5 +260,16 @@ def test_token_weights_weight_the_mean_over_target_tokens(tiny_dirs):
                 total += w * token
                 norm += w
         assert torch.allclose(model(**batch, text_weight=weight)[0], total / norm, atol=1e-4)
+        # acc_x: the accuracy over the tokens whose weight is not 1
+        assert model(**batch, text_weight=ones)[1]["acc_x"] is None
+        stats = model(**batch, text_weight=2 * ones)[1]
+        assert torch.allclose(stats["acc_x"], stats["acc"])
+        hits = []
+        for i, j in [(0, 1), (2, 5)]:
+            one = select(batch, i)
+            n = int(one["text_lengths"][0])
+            pred = valid_logits(model, one)[-(n + 1) + j].argmax()
+            hits.append(float(pred == one["text"][0, j]))
+        assert float(model(**batch, text_weight=weight)[1]["acc_x"]) == sum(hits) / 2
         with pytest.raises(ValueError, match="one token weight per target"):
             model(**batch, text_weight=weight[:, :2])
