@@ -2,7 +2,8 @@
 
 Units are English words and single Chinese characters (:func:`osum.text_norm.units`).
 Each unit is written as ``<START>unit<END>`` with times in seconds and exactly two
-decimals, units back to back with nothing between them:
+decimals (the task's ``time_decimals``: 1 gives OSUM's 0.1 s), units back to back with
+nothing between them:
 
     <0.12>turn<0.31><0.33>on<0.45><0.52>the<0.60><0.61>light<1.02>
     <0.10>打<0.32><0.32>开<0.55><0.55>灯<0.80>
@@ -37,9 +38,14 @@ def split_to_units(alignment: Sequence[Tuple[float, float, str]]) -> Alignment:
     return out
 
 
-def format_alignment(alignment: Sequence[Tuple[float, float, str]]) -> str:
-    """(start, end, word) triples -> the SRWT target string."""
-    return "".join(f"<{s:.2f}>{w}<{e:.2f}>" for s, e, w in split_to_units(alignment))
+def format_alignment(alignment: Sequence[Tuple[float, float, str]], decimals: int = 2) -> str:
+    """(start, end, word) triples -> the SRWT target string, times with ``decimals``
+    digits after the point (2 by default; 1 is OSUM's 0.1 s)."""
+    if not 0 <= decimals <= 3:
+        raise ValueError(f"SRWT times take 0 to 3 decimals, not {decimals}")
+    return "".join(
+        f"<{s:.{decimals}f}>{w}<{e:.{decimals}f}>" for s, e, w in split_to_units(alignment)
+    )
 
 
 @dataclass

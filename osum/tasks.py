@@ -72,6 +72,8 @@ class Task:
             empty one (clips without speech: ESC-50, VocalSound); its answer is then the
             tags alone.
         timestamps: SRWT-style timed transcript.
+        time_decimals: digits after the point of SRWT's times in targets (2: 0.01 s; 1:
+            OSUM's 0.1 s). Hypotheses parse at any precision.
         chat: STTC-style transcript + marker + reply.
         metric: how the task is scored (wer, wer+aas, accuracy, chat).
     """
@@ -82,6 +84,7 @@ class Task:
     fields: Tuple[str, ...] = ()
     transcript: bool = True
     timestamps: bool = False
+    time_decimals: int = 2
     chat: bool = False
     metric: str = "accuracy"
     label_sets: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -130,7 +133,7 @@ class Task:
         if missing:
             raise ValueError(f"task {self.name} needs {missing}")
         if self.timestamps:
-            return srwt.format_alignment(info["alignment"])
+            return srwt.format_alignment(info["alignment"], self.time_decimals)
         out = normalize(info.get("text") or "") if self.transcript else ""
         for f in self.fields:
             label = normalize(info[f])

@@ -1,5 +1,6 @@
 """Normaliser and SRWT format: properties over generated text (hypothesis)."""
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,6 +56,20 @@ def test_srwt_format_parse_round_trip(items):
     ]
     assert srwt.format_alignment(parsed.alignment) == target  # exact inverse
     assert parsed.transcript == join_units([normalize(w) for _, _, w in alignment])
+
+
+def test_srwt_time_precision_is_a_task_option():
+    from osum.tasks import build_registry
+
+    alignment = [(0.137, 0.551, "turn"), (0.649, 1.25, "on")]
+    assert srwt.format_alignment(alignment) == "<0.14>turn<0.55><0.65>on<1.25>"
+    osum_like = build_registry(overrides={"SRWT": {"time_decimals": 1}})["SRWT"]
+    target = osum_like.build_target({"text": "turn on", "alignment": alignment})
+    assert target == "<0.1>turn<0.6><0.6>on<1.2>"  # 1.25 -> 1.2: binary 1.25 rounds to even
+    parsed = osum_like.parse(target)
+    assert parsed.ok and parsed.alignment == [(0.1, 0.6, "turn"), (0.6, 1.2, "on")]
+    with pytest.raises(ValueError, match="0 to 3 decimals"):
+        srwt.format_alignment(alignment, 5)
 
 
 @given(st.text(st.sampled_from(list("<>0123.456789ab 打")), max_size=30))
