@@ -57,29 +57,6 @@ def test_splits_share_no_sentence_and_every_test_fact_is_taught():
     assert not text & {r["text"] for r in plan["test"] if r["task"] != "STTC"}
 
 
-def test_tokenizer_decides_a_label_in_one_token(tmp_path):
-    """Each label's first word is one token after "<" (as common words are in Qwen2's
-    vocabulary), so a label is one decision, not shared pieces (``<s`` of sad, sigh,
-    sneeze and screaming); SRWT's units, written without a space, are whole tokens too."""
-    from osum.tasks import build_registry
-    from osum.tiny import build_tokenizer
-
-    tok = build_tokenizer(str(tmp_path), mc.corpus_text(0), 1000)
-
-    def pieces(s):
-        return [tok.decode([i]) for i in tok.encode(s, add_special_tokens=False)]
-
-    for task in build_registry().values():
-        for labels in task.label_sets.values():
-            first = [pieces(f"x<{label}>")[2] for label in labels]
-            assert first == [label.replace("/", " ").split()[0] for label in labels], first
-            assert len(set(first)) == len(labels)
-    pools, _ = mc.split_pools(0)
-    for sentence in pools["train"]["en"][:20] + pools["train"]["zh"][:20]:
-        for u in units(sentence):
-            assert u in pieces(f"<0.12>{u}<0.48>"), (u, pieces(f"<0.12>{u}<0.48>"))
-
-
 def test_answers_are_right():
     def value(word):
         return (mc.EN_DIGITS.index(word) if word in mc.EN_DIGITS else mc.ZH_DIGITS.index(word)) + 1
