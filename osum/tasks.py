@@ -89,6 +89,12 @@ class Task:
     metric: str = "accuracy"
     label_sets: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
+    def __post_init__(self):
+        if not 0 <= self.time_decimals <= 3:  # a recipe's overrides fail here, not in training
+            raise ValueError(
+                f"task {self.name}: time_decimals takes 0 to 3, not {self.time_decimals}"
+            )
+
     # ---------------------------------------------------------------- prompts
     def prompt(self, language: str = "zh", index: int = 0) -> str:
         """The fixed prompt used for decoding."""

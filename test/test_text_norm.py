@@ -70,6 +70,8 @@ def test_srwt_time_precision_is_a_task_option():
     assert parsed.ok and parsed.alignment == [(0.1, 0.6, "turn"), (0.6, 1.2, "on")]
     with pytest.raises(ValueError, match="0 to 3 decimals"):
         srwt.format_alignment(alignment, 5)
+    with pytest.raises(ValueError, match="task SRWT: time_decimals takes 0 to 3, not 4"):
+        build_registry(overrides={"SRWT": {"time_decimals": 4}})
 
 
 @given(st.text(st.sampled_from(list("<>0123.456789ab 打")), max_size=30))

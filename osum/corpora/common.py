@@ -17,7 +17,7 @@ from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 import soundfile
 import yaml
 
-from osum.task_data import LABEL_FILES
+from osum.task_data import LABEL_FILES, TASK_FILES
 
 
 class LayoutError(RuntimeError):
@@ -198,7 +198,7 @@ class DataDir:
             return self.write()  # the error, with the reasons
         self.out.mkdir(parents=True, exist_ok=True)
         for f in self.out.iterdir():  # a rerun replaces the data files, and only those
-            if f.is_file() and is_data_file(f.name):
+            if f.is_file() and f.name in WRITTEN_FILES:
                 f.unlink()
         u = self.utts
         order = [u[k]["spk"] for k in sorted(u)]
@@ -258,15 +258,13 @@ class DataDir:
         return summary
 
 
-DATA_FILES = {"wav.scp", "text", "segments", "ctm", "skipped", "feats.scp", "reco2file_and_channel"}
-
-
-def is_data_file(name: str) -> bool:
-    """A file of a Kaldi data dir as this writer makes them (``text``, ``utt2*``,
-    ``spk2*``...): the ones a rerun replaces. Anything else in the dir (a stage's
-    ``.done`` marker, a user's notes, a mistyped ``--out`` pointing at a recipe's
-    ``data/``) is left alone."""
-    return name in DATA_FILES or name.startswith(("utt2", "spk2"))
+# every file write() makes: a rerun replaces these and leaves anything else in the dir
+# (a stage's .done marker, a user's notes, a mistyped --out pointing at a recipe's data/)
+WRITTEN_FILES = {
+    *("wav.scp", "text", "utt2spk", "spk2utt", "segments", "utt2dur", "skipped"),
+    *TASK_FILES,
+    "utt2taskinfo",  # made from them by the stage engine: stale once they change
+}
 
 
 def _kind(reason: str) -> str:
