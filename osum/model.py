@@ -284,8 +284,9 @@ class OSUMModel(AbsESPnetModel):
     ):
         """Cross entropy and accuracy of the LLM over the target tokens; with
         ``text_weight`` (batch, T) the mean over tokens is weighted by it, and the third
-        value is the accuracy over the tokens whose weight is not 1 (the labels and
-        answers of ``label_weight``; None when the batch has none)."""
+        value is the accuracy over the tokens weighted otherwise than their row's end
+        token (the labels and answers of ``label_weight``; None when the batch has
+        none)."""
         embeds, mask, labels = self.build_inputs(
             speech_emb, speech_emb_lengths, prompt, prompt_lengths, text, text_lengths
         )
@@ -311,9 +312,12 @@ class OSUMModel(AbsESPnetModel):
                 f"token, text is {tuple(text.shape)}"
             )
         valid = torch.arange(text.shape[1], device=text.device)[None] < text_lengths[:, None]
-        weight = text_weight[:, : text.shape[1]][valid].to(logits.dtype)
+        row_weight = text_weight[:, : text.shape[1]]
+        weight = row_weight[valid].to(logits.dtype)
         loss = nn.functional.cross_entropy(logits, target, reduction="none")
-        x = weight != 1
+        # the end token keeps its row's (task's) weight: the labels are the tokens above it
+        end = row_weight.gather(1, (text_lengths - 1).clamp(min=0)[:, None]).expand_as(row_weight)
+        x = (row_weight != end)[valid]
         acc_x = (logits.argmax(-1)[x] == target[x]).float().mean() if bool(x.any()) else None
         return (loss * weight).sum() / weight.sum().clamp(min=1e-8), acc, acc_x
 

@@ -39,6 +39,10 @@ class OSUMPreprocessor:
             marker and answer), relative to the other target tokens; with a value other
             than 1 the preprocessor adds ``text_weight``, one weight per target token. A
             label is one decision but a small share of the tokens of a target.
+        task_weight: a weight per task name (``{SRWT: 2.0}``) on all of its target tokens,
+            on top of ``label_weight``; tasks not named keep 1. With weights set the
+            preprocessor adds ``text_weight`` as for ``label_weight``. Weighting the
+            labels takes loss share from the other targets; this gives a task it back.
     """
 
     def __init__(
@@ -54,6 +58,7 @@ class OSUMPreprocessor:
         task_name: str = "task",
         ctc_text: bool = False,
         label_weight: float = 1.0,
+        task_weight: Mapping[str, float] | None = None,
     ):
         self.train = train
         self.tokenizer = load_tokenizer(tokenizer)
@@ -69,6 +74,16 @@ class OSUMPreprocessor:
         if label_weight <= 0:
             raise ValueError(f"label_weight must be > 0, got {label_weight}")
         self.label_weight = float(label_weight)
+        self.task_weight = {str(k): float(v) for k, v in (task_weight or {}).items()}
+        unknown = sorted(set(self.task_weight) - set(self.registry))
+        if unknown:
+            raise ValueError(
+                f"task_weight names unknown tasks {unknown}; known: {list(self.registry)}"
+            )
+        bad = {k: v for k, v in self.task_weight.items() if not v > 0}
+        if bad:
+            raise ValueError(f"task_weight must be > 0, got {bad}")
+        self.weighted = self.label_weight != 1.0 or any(v != 1.0 for v in self.task_weight.values())
 
     def encode(self, text: str):
         return self.tokenizer.encode(text, add_special_tokens=False)
@@ -113,8 +128,9 @@ class OSUMPreprocessor:
                 raise ValueError(f"utterance {uid}: {e}") from None
             ids = self.encode(target) + [self.end_id]
             data[self.text_name] = np.array(ids, dtype=np.int64)
-            if self.label_weight != 1.0:
-                data["text_weight"] = self._weights(self.registry[name], text, ids)
+            if self.weighted:
+                weight = self._weights(self.registry[name], text, ids)
+                data["text_weight"] = weight * np.float32(self.task_weight.get(name, 1.0))
             if self.ctc_text:
                 task = self.registry[name]
                 said = task.transcript or task.timestamps or task.chat

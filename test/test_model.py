@@ -260,16 +260,19 @@ def test_token_weights_weight_the_mean_over_target_tokens(tiny_dirs):
                 total += w * token
                 norm += w
         assert torch.allclose(model(**batch, text_weight=weight)[0], total / norm, atol=1e-4)
-        # acc_x: the accuracy over the tokens whose weight is not 1
+        # acc_x: the accuracy over the tokens weighted otherwise than their row's end
+        # token; a weight on a whole row (a task weight) marks none of them
         assert model(**batch, text_weight=ones)[1]["acc_x"] is None
-        stats = model(**batch, text_weight=2 * ones)[1]
-        assert torch.allclose(stats["acc_x"], stats["acc"])
+        assert model(**batch, text_weight=2 * ones)[1]["acc_x"] is None
+        labels = ones.clone()
+        labels[0] *= 2.0  # row 0 has a task weight of 2: its end token's
+        labels[0, 1], labels[2, 3] = 10.0, 3.0
         hits = []
-        for i, j in [(0, 1), (2, 5)]:
+        for i, j in [(0, 1), (2, 3)]:
             one = select(batch, i)
             n = int(one["text_lengths"][0])
             pred = valid_logits(model, one)[-(n + 1) + j].argmax()
             hits.append(float(pred == one["text"][0, j]))
-        assert float(model(**batch, text_weight=weight)[1]["acc_x"]) == sum(hits) / 2
+        assert float(model(**batch, text_weight=labels)[1]["acc_x"]) == sum(hits) / 2
         with pytest.raises(ValueError, match="one token weight per target"):
             model(**batch, text_weight=weight[:, :2])

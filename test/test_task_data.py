@@ -313,3 +313,30 @@ def test_label_weight_marks_the_label_tags(task_dir, tiny_dirs):
     assert torch.isfinite(model(**batch)[0])
     with pytest.raises(ValueError, match="label_weight"):
         OSUMPreprocessor(train=False, tokenizer=tiny_dirs["llm"], label_weight=0)
+
+
+def test_task_weight_scales_a_tasks_targets(tiny_dirs):
+    def weights(pre, info, text="turn on the light"):
+        return pre("u1", {"text": text, "task": json.dumps(info)})["text_weight"]
+
+    ser, asr = {"task": "SER", "emotion": "happy"}, {"task": "ASR"}
+    srwt = {"task": "SRWT", "alignment": [[0.1, 0.4, "turn"], [0.5, 0.8, "on"]]}
+    labels = OSUMPreprocessor(train=False, tokenizer=tiny_dirs["llm"], label_weight=4.0)
+    both = OSUMPreprocessor(
+        train=False, tokenizer=tiny_dirs["llm"], label_weight=4.0, task_weight={"SRWT": 2.5}
+    )
+    assert (weights(both, ser) == weights(labels, ser)).all()
+    assert (weights(both, asr) == 1.0).all()
+    assert (weights(both, srwt, "turn on") == 2.5).all()  # the end token too
+    alone = OSUMPreprocessor(train=False, tokenizer=tiny_dirs["llm"], task_weight={"SER": 3.0})
+    w = weights(alone, ser)
+    assert (w == 3.0).all() and len(w) == len(
+        alone("u1", {"text": "turn on the light", "task": json.dumps(ser)})["text"]
+    )
+    assert "text_weight" not in OSUMPreprocessor(
+        train=False, tokenizer=tiny_dirs["llm"], task_weight={"SER": 1.0}
+    )("u1", {"text": "hi", "task": json.dumps(ser)})
+    with pytest.raises(ValueError, match="unknown tasks.*NOPE"):
+        OSUMPreprocessor(train=False, tokenizer=tiny_dirs["llm"], task_weight={"NOPE": 2})
+    with pytest.raises(ValueError, match="task_weight must be > 0"):
+        OSUMPreprocessor(train=False, tokenizer=tiny_dirs["llm"], task_weight={"SRWT": 0})
