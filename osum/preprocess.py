@@ -129,7 +129,11 @@ class OSUMPreprocessor:
             ids = self.encode(target) + [self.end_id]
             data[self.text_name] = np.array(ids, dtype=np.int64)
             if self.weighted:
-                weight = self._weights(self.registry[name], text, ids)
+                weight = (
+                    self._weights(self.registry[name], text, ids)
+                    if self.label_weight != 1.0
+                    else np.ones(len(ids), dtype=np.float32)
+                )
                 data["text_weight"] = weight * np.float32(self.task_weight.get(name, 1.0))
             if self.ctc_text:
                 task = self.registry[name]
