@@ -34,9 +34,10 @@ class ConvSubsampling4(nn.Module):
 
 
 class PositionalEncoding(nn.Module):
-    """Input scaled by sqrt(d_model), then a sinusoidal table added (WeNet's absolute PE)."""
+    """Input scaled by sqrt(d_model), then a sinusoidal table added (WeNet's absolute PE),
+    times ``pe_scale`` (1 in WeNet and OSUM)."""
 
-    def __init__(self, d_model: int, dropout: float, max_len: int = 5000):
+    def __init__(self, d_model: int, dropout: float, max_len: int = 5000, pe_scale: float = 1.0):
         super().__init__()
         self.xscale = math.sqrt(d_model)
         position = torch.arange(max_len, dtype=torch.float32)[:, None]
@@ -46,7 +47,7 @@ class PositionalEncoding(nn.Module):
         pe = torch.zeros(max_len, d_model)
         pe[:, 0::2] = torch.sin(position * div)
         pe[:, 1::2] = torch.cos(position * div)
-        self.register_buffer("pe", pe, persistent=False)
+        self.register_buffer("pe", pe * pe_scale, persistent=False)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -58,12 +59,12 @@ class PositionalEncoding(nn.Module):
 
 
 class LinearEmbed(nn.Module):
-    def __init__(self, idim: int, odim: int, dropout: float):
+    def __init__(self, idim: int, odim: int, dropout: float, pe_scale: float = 1.0):
         super().__init__()
         self.out = nn.Sequential(
             nn.Linear(idim, odim), nn.LayerNorm(odim, eps=1e-5), nn.Dropout(dropout)
         )
-        self.pos_enc = PositionalEncoding(odim, dropout)
+        self.pos_enc = PositionalEncoding(odim, dropout, pe_scale=pe_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pos_enc(self.out(x))
@@ -118,9 +119,9 @@ class TransformerEncoderLayer(nn.Module):
 
 
 class SpeechTransformer(nn.Module):
-    def __init__(self, idim, size, n_head, ffn, n_layer, dropout, attn_dropout):
+    def __init__(self, idim, size, n_head, ffn, n_layer, dropout, attn_dropout, pe_scale=1.0):
         super().__init__()
-        self.embed = LinearEmbed(idim, size, dropout)
+        self.embed = LinearEmbed(idim, size, dropout, pe_scale)
         self.encoders = nn.ModuleList(
             TransformerEncoderLayer(size, n_head, ffn, dropout, attn_dropout)
             for _ in range(n_layer)
@@ -143,6 +144,9 @@ class OSUMAdapter(nn.Module):
         output_size: LLM hidden size (3584 for Qwen2-7B).
         attention_heads, linear_units, num_blocks: the adapter Transformer (4, 2560, 4).
         dropout_rate, attention_dropout_rate: dropout inside the adapter Transformer.
+        pos_enc_scale: factor on the sinusoidal table added to the Transformer's input
+            (1, WeNet's, by default; the table has no weights, so any value loads the
+            same checkpoint). Larger values make absolute time easier to read.
     """
 
     def __init__(
@@ -154,6 +158,7 @@ class OSUMAdapter(nn.Module):
         num_blocks: int = 4,
         dropout_rate: float = 0.1,
         attention_dropout_rate: float = 0.0,
+        pos_enc_scale: float = 1.0,
     ):
         super().__init__()
         self._output_size = output_size
@@ -166,6 +171,7 @@ class OSUMAdapter(nn.Module):
             num_blocks,
             dropout_rate,
             attention_dropout_rate,
+            pos_enc_scale,
         )
         self.speech_llama_proj = nn.Linear(input_size, output_size)
 

@@ -43,7 +43,7 @@ def test_lengths_and_batch_equals_single():
             assert (out[i, : alone.shape[1]] - alone[0]).abs().max() <= 1e-5
 
 
-def reference_adapter(adapter, x):
+def reference_adapter(adapter, x, pe_scale=1.0):
     """The OSUM adapter written out with functional ops, for one utterance (1, T, D)."""
     F = torch.nn.functional
     y = x.transpose(1, 2)
@@ -59,7 +59,7 @@ def reference_adapter(adapter, x):
     freq = torch.pow(10000.0, -torch.arange(0, d, 2, dtype=torch.float32) / d)
     pe = torch.zeros(y.shape[1], d)
     pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * freq), torch.cos(pos * freq)
-    y = y * d**0.5 + pe
+    y = y * d**0.5 + pe_scale * pe
     for layer in st.encoders:
         att = layer.self_attn
         h = F.layer_norm(y, (d,), layer.norm1.weight, layer.norm1.bias, 1e-5)
@@ -88,3 +88,18 @@ def test_matches_the_written_out_reference():
         ref = reference_adapter(adapter, x)
     assert out.shape == ref.shape == (1, 6, 24) and lens.tolist() == [6]
     assert (out - ref).abs().max() <= 1e-5
+
+
+def test_pos_enc_scale_scales_the_table_and_loads_the_same_weights():
+    torch.manual_seed(0)
+    plain = OSUMAdapter(input_size=32, output_size=24, linear_units=64, num_blocks=2).eval()
+    scaled = OSUMAdapter(
+        input_size=32, output_size=24, linear_units=64, num_blocks=2, pos_enc_scale=8.0
+    ).eval()
+    scaled.load_state_dict(plain.state_dict())  # the table is not a weight: strict load
+    assert set(plain.state_dict()) == set(scaled.state_dict())
+    x = torch.randn(1, 23, 32)
+    with torch.no_grad():
+        out, _ = scaled(x, torch.tensor([23]))
+        assert (out - reference_adapter(plain, x, pe_scale=8.0)).abs().max() <= 1e-4
+        assert (out - plain(x, torch.tensor([23]))[0]).abs().max() > 1e-2
