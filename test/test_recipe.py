@@ -65,7 +65,7 @@ def test_stages_1_to_5_then_skip_and_resume(recipe):
         "RESULTS.json",
     ]:
         assert (recipe / f).exists(), f
-    log = (recipe / "exp/osum/2_adapter/train.log").read_text()
+    log = (recipe / "exp/osum/2_llm/train.log").read_text()
     assert "Loading pretrained params from exp/osum/1_encoder/valid.loss.ave.pth" in log
     results = (recipe / "RESULTS.md").read_text()
     for task in ("ASR", "SRWT", "VED", "SER", "SSR", "SGC", "SAP", "STTC"):
