@@ -16,6 +16,7 @@ from osum.corpora.common import (
     DataDir,
     LayoutError,
     check_layout,
+    iter_json_array,
     load_label_map,
     map_label,
     parse_fractions,
@@ -756,6 +757,45 @@ def mini_wenetspeech(root: Path) -> Path:
         )
     )
     return root
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 1 << 20])
+def test_json_array_streamed_in_chunks(tmp_path, chunk):
+    """Every chunk size gives json.load's items: numbers, strings and escapes cut at any
+    character, members before and after the array, nested arrays, non-ASCII text."""
+    items = [
+        {"aid": "Y1", "duration": 12345.678, "segments": [{"text": "你好 \"世界\"", "t": [1, -2e3]}]},
+        {"aid": "P2", "segments": [], "x": None, "y": True, "z": "a]}b"},
+        1234567890,
+        [],
+    ]  # fmt: skip
+    path = tmp_path / "m.json"
+    doc = {"dataset": "W", "nested": {"audios": [0]}, "audios": items, "after": [1, {"b": 2}]}
+    path.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+    assert list(iter_json_array(path, "audios", chunk=chunk)) == items
+    path.write_text('{"audios": []}')
+    assert list(iter_json_array(path, "audios", chunk=chunk)) == []
+
+
+def test_json_array_errors_name_the_file_and_place(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text('{"version": "v1", "audios": [{"aid": "A"}, {"aid": "B",, }]}')
+    items = iter_json_array(path, "audios", chunk=4)
+    assert next(items) == {"aid": "A"}  # what comes before the error is read
+    with pytest.raises(ValueError, match=r"m\.json: not valid JSON at character 55"):
+        next(items)
+    path.write_text('{"version": "v1", "other": [1, 2]}')
+    with pytest.raises(KeyError, match="no 'audios' array"):
+        list(iter_json_array(path, "audios", chunk=5))
+    path.write_text('[{"aid": "A"}]')
+    with pytest.raises(ValueError, match="expected a JSON object at character 0"):
+        list(iter_json_array(path, "audios"))
+    path.write_text('{"audios": [{"aid": "A"} {"aid": "B"}]}')
+    with pytest.raises(ValueError, match=r"expected ',' or '\]' at character 25"):
+        list(iter_json_array(path, "audios", chunk=3))
+    path.write_text('{"audios": [{"aid": "A"}')  # cut short, as by a broken download
+    with pytest.raises(ValueError, match="found 'the end of the file'"):
+        list(iter_json_array(path, "audios", chunk=3))
 
 
 @pytest.mark.slow

@@ -8,11 +8,12 @@ summary says how many. Nothing stops half way; an empty result is an error that 
 reasons.
 """
 
+import json
 import sys
 import zlib
 from collections import Counter
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Mapping, Sequence, Tuple
 
 import soundfile
 import yaml
@@ -109,6 +110,101 @@ def parse_fractions(items: Iterable[str], tasks: Sequence[str]) -> Dict[str, flo
             )
             del out[task]
     return out
+
+
+class _JSONStream:
+    """Characters of a text file read in chunks, for :func:`iter_json_array`."""
+
+    max_item = 1 << 28  # characters: a longer item is taken to be broken JSON
+
+    def __init__(self, f, chunk: int):
+        self.f, self.chunk = f, chunk
+        self.buf, self.pos, self.offset, self.eof = "", 0, 0, False
+
+    def more(self) -> bool:
+        if self.eof:
+            return False
+        text = self.f.read(self.chunk)
+        if not text:
+            self.eof = True
+            return False
+        if self.pos > self.chunk:  # drop what was consumed; keep memory at a few chunks
+            self.offset += self.pos
+            self.buf, self.pos = self.buf[self.pos :], 0
+        self.buf += text
+        return True
+
+    def peek(self) -> str:
+        """The next character that is not white space ("" at the end of the file)."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
+                self.pos += 1
+            if self.pos < len(self.buf) or not self.more():
+                return self.buf[self.pos : self.pos + 1]
+
+    def expect(self, chars: str, what: str) -> str:
+        c = self.peek()
+        if not c or c not in chars:
+            raise ValueError(
+                f"{self.f.name}: expected {what} at character {self.offset + self.pos}, "
+                f"found {c or 'the end of the file'!r}"
+            )
+        self.pos += 1
+        return c
+
+    def value(self, decoder: json.JSONDecoder):
+        """The next complete JSON value, reading more of the file until it is whole."""
+        self.peek()
+        while True:
+            try:
+                value, end = decoder.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as e:
+                # an item cut by the chunk's end, unless it is already unreasonably long
+                if len(self.buf) - self.pos < self.max_item and self.more():
+                    continue
+                raise ValueError(
+                    f"{self.f.name}: not valid JSON at character {self.offset + e.pos}: {e.msg}"
+                ) from None
+            # a number may go on in the next chunk; anything else ends where it ends
+            if end == len(self.buf) and self.more():
+                continue
+            self.pos = end
+            return value
+
+
+def iter_json_array(path, key: str, chunk: int = 1 << 20) -> Iterator:
+    """The items of the array ``key`` of the JSON object in ``path``, one at a time.
+
+    The file is read in chunks of ``chunk`` characters and only the item being decoded is
+    held, so a metadata file of many gigabytes (WenetSpeech.json) costs the memory of its
+    largest item. The object's other members are decoded and dropped. Raises ValueError
+    naming the file and the character offset where it is not valid JSON, and KeyError
+    when the object has no such array.
+    """
+    decoder = json.JSONDecoder()
+    with open(path, encoding="utf-8") as f:
+        s = _JSONStream(f, chunk)
+        s.expect("{", "a JSON object")
+        if s.peek() == "}":
+            raise KeyError(f"{path}: no {key!r} array")
+        while True:
+            if s.peek() != '"':
+                s.expect('"', "a member name")
+            name = s.value(decoder)
+            s.expect(":", "':'")
+            if name == key:
+                s.expect("[", f"the {key!r} array")
+                if s.peek() == "]":
+                    s.pos += 1
+                else:
+                    while True:
+                        yield s.value(decoder)
+                        if s.expect(",]", "',' or ']'") == "]":
+                            break
+                return
+            s.value(decoder)
+            if s.expect(",}", "',' or '}'") == "}":
+                raise KeyError(f"{path}: no {key!r} array")
 
 
 def audio_duration(path) -> float | None:

@@ -10,17 +10,18 @@ their ``segments`` (``sid``, ``begin_time``, ``end_time``, ``text``, ``subsets``
 ``L``, ``M``, ``S``, ``W``, ``DEV``, ``TEST_NET``, ``TEST_MEETING``; a segment may be in
 several). One pass over the json writes every requested subset; each data dir holds the
 recordings in ``wav.scp`` and the segments in ``segments``, cut at dump time (a
-recording is decoded once per dump job). A recording whose opus file is missing is
+recording is decoded once per dump job). The json is read as a stream, one recording at a
+time (:func:`osum.corpora.common.iter_json_array`), so preparing ``L`` needs little memory:
+``json.load`` takes about 6 times the file's size (``bench/metadata_stream.py``). A recording whose opus file is missing is
 skipped and listed with its number of segments. Full-width spaces become spaces.
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Dict
 
-from osum.corpora.common import DataDir, LayoutError, check_layout
+from osum.corpora.common import DataDir, LayoutError, check_layout, iter_json_array
 
 SUBSETS = ("L", "M", "S", "W", "DEV", "TEST_NET", "TEST_MEETING")
 HINT = "Set WENETSPEECH in db.sh to the dir holding WenetSpeech.json and audio/."
@@ -38,44 +39,52 @@ def prepare(root, outs: Dict[str, str]) -> dict:
         HINT,
     )
     print(f"wenetspeech: reading {root / 'WenetSpeech.json'}", file=sys.stderr)
-    with open(root / "WenetSpeech.json", encoding="utf-8") as f:
-        meta = json.load(f)
-    if not isinstance(meta, dict) or not isinstance(meta.get("audios"), list):
-        raise LayoutError(f"WenetSpeech: {root / 'WenetSpeech.json'} has no 'audios' list")
     dirs = {s: DataDir(out, f"WenetSpeech {s}") for s, out in outs.items()}
-    for n, audio in enumerate(meta["audios"]):
-        aid, rel = audio.get("aid"), audio.get("path")
-        if not aid or not rel:
-            for d in dirs.values():
-                d.skip(f"audios[{n}]", "no 'aid' or 'path'")
-            continue
-        path = root / rel
-        wanted = {s: [] for s in dirs}
-        for seg in audio.get("segments") or []:
-            for s in seg.get("subsets") or []:
-                if s in wanted:
-                    wanted[s].append(seg)
-        for s, segs in wanted.items():
-            if not segs:
-                continue
-            if not path.is_file():
-                dirs[s].skip(aid, f"{path} is missing ({len(segs)} segments)")
-                continue
-            for seg in segs:
-                sid = seg.get("sid") or ""
-                text = str(seg.get("text") or "").replace("\u3000", " ")
-                if not sid.startswith(aid):
-                    sid = f"{aid}_{sid}"
-                if not text.strip():
-                    dirs[s].skip(sid, "empty text")
-                    continue
-                try:
-                    span = (aid, float(seg["begin_time"]), float(seg["end_time"]))
-                except (KeyError, TypeError, ValueError):
-                    dirs[s].skip(sid, "no numeric begin_time/end_time")
-                    continue
-                dirs[s].add(sid, str(path), aid, text=text, segment=span)
+    try:
+        for n, audio in enumerate(iter_json_array(root / "WenetSpeech.json", "audios")):
+            add_audio(root, n, audio, dirs)
+    except KeyError as e:
+        raise LayoutError(f"WenetSpeech: {e.args[0]}") from None
     return {s: d.write() for s, d in dirs.items()}
+
+
+def add_audio(root: Path, n: int, audio, dirs: Dict[str, DataDir]) -> None:
+    """The wanted segments of ``audios[n]`` into their subsets' data dirs."""
+    if not isinstance(audio, dict):
+        for d in dirs.values():
+            d.skip(f"audios[{n}]", "not an object")
+        return
+    aid, rel = audio.get("aid"), audio.get("path")
+    if not aid or not rel:
+        for d in dirs.values():
+            d.skip(f"audios[{n}]", "no 'aid' or 'path'")
+        return
+    path = root / rel
+    wanted = {s: [] for s in dirs}
+    for seg in audio.get("segments") or []:
+        for s in (seg.get("subsets") if isinstance(seg, dict) else None) or []:
+            if s in wanted:
+                wanted[s].append(seg)
+    for s, segs in wanted.items():
+        if not segs:
+            continue
+        if not path.is_file():
+            dirs[s].skip(aid, f"{path} is missing ({len(segs)} segments)")
+            continue
+        for seg in segs:
+            sid = seg.get("sid") or ""
+            text = str(seg.get("text") or "").replace("\u3000", " ")
+            if not sid.startswith(aid):
+                sid = f"{aid}_{sid}"
+            if not text.strip():
+                dirs[s].skip(sid, "empty text")
+                continue
+            try:
+                span = (aid, float(seg["begin_time"]), float(seg["end_time"]))
+            except (KeyError, TypeError, ValueError):
+                dirs[s].skip(sid, "no numeric begin_time/end_time")
+                continue
+            dirs[s].add(sid, str(path), aid, text=text, segment=span)
 
 
 def main(argv=None):
@@ -93,7 +102,7 @@ def main(argv=None):
             )
         outs = dict(x.split(":", 1) for x in args.subset)
         prepare(args.root, outs)
-    except (LayoutError, ValueError, OSError, json.JSONDecodeError) as e:
+    except (LayoutError, ValueError, OSError) as e:
         sys.exit(f"wenetspeech: {e}")
 
 
