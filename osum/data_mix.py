@@ -100,7 +100,15 @@ def mix_data_dirs(sources: Sequence[Tuple[str, float]], out: str) -> dict:
         tables = {n: _lines(src / n) for n in PER_UTT_FILES}
         secs = durations(src)
         if any_segments and not tables["segments"]:
-            tables["segments"] = {u: f"{u} 0 {secs[u]:.3f}" for u in tables["utt2spk"]}
+            # the whole file (Kaldi's end -1): a duration from metadata (MELD's csv times)
+            # may be shorter than the clip, and would cut it
+            tables["segments"] = {u: f"{u} 0 -1" for u in tables["utt2spk"]}
+        # every utterance keeps its duration in the mix, without reading the audio again
+        tables["utt2dur"] = {
+            u: tables["utt2dur"].get(u) or f"{secs[u]:.3f}"
+            for u in tables["utt2spk"]
+            if u in tables["utt2dur"] or u in secs
+        }
         if tables["segments"]:
             wavs = _lines(src / "wav.scp")
             tables["wav.scp"] = {}

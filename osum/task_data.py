@@ -87,14 +87,26 @@ def durations(data_dir: Path) -> Dict[str, float]:
     if (data_dir / "utt2dur").is_file():
         return {k: float(v) for k, (v, _) in read_table(data_dir / "utt2dur").items()}
     if (data_dir / "segments").is_file():
-        out = {}
+        out, whole = {}, {}
         for utt, (v, _) in read_table(data_dir / "segments").items():
-            _reco, start, end = v.split()[:3]
-            out[utt] = float(end) - float(start)
+            reco, start, end = v.split()[:3]
+            if float(end) < 0:  # to the end of the recording
+                whole[utt] = (reco, float(start))
+            else:
+                out[utt] = float(end) - float(start)
+        if whole:
+            wav = read_table(data_dir / "wav.scp")
+            recos = _audio_durations(data_dir, {r: wav[r] for r, _ in whole.values() if r in wav})
+            out.update({u: max(0.0, recos.get(r, 0.0) - s) for u, (r, s) in whole.items()})
         return out
+    return _audio_durations(data_dir, read_table(data_dir / "wav.scp"))
+
+
+def _audio_durations(data_dir: Path, wav: Dict[str, tuple]) -> Dict[str, float]:
+    """Seconds per entry of ``wav`` {id: (wav.scp entry, line)}, from headers or decoded."""
     out = {}
     reader = None
-    for utt, (path, lineno) in read_table(data_dir / "wav.scp").items():
+    for utt, (path, lineno) in wav.items():
         try:
             if path.rstrip().endswith("|") or path.endswith((".mp4", ".m4a", ".webm", ".mkv")):
                 from osum.dump import SAMPLE_RATE, AudioReader  # decoded: no header to read

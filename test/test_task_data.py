@@ -15,8 +15,9 @@ from espnet2.train.collate_fn import CommonCollateFn
 
 from helpers import ASSIGN, make_model, write
 from osum.data_mix import filter_data_dir, mix_data_dirs, target_token_counter
+from osum.dump import read_audio
 from osum.preprocess import OSUMPreprocessor
-from osum.task_data import load_task_info, validate_task_files, write_task_info
+from osum.task_data import durations, load_task_info, validate_task_files, write_task_info
 from osum.tasks import TASKS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -279,10 +280,19 @@ def test_mix_of_segmented_and_plain_dirs(task_dir, tmp_path):
     segments = dict(line.split(" ", 1) for line in (out / "segments").read_text().splitlines())
     recos = dict(line.split(" ", 1) for line in (out / "wav.scp").read_text().splitlines())
     assert len(segments) == 14 and segments["sx-b"] == "rec1 0.5 1.0"
-    assert segments["en0-003"].startswith("en0-003 0 ") and recos["en0-003"] == wav["en0-003"]
+    # a file without segments is one segment to its end, whatever its utt2dur says
+    assert segments["en0-003"] == "en0-003 0 -1" and recos["en0-003"] == wav["en0-003"]
     assert set(recos) == {s.split()[0] for s in segments.values()}
     res = validate_sh(out)
     assert res.returncode == 0, res.stderr
+    secs = durations(out)
+    assert secs["sx-b"] == 0.5
+    assert abs(secs["en0-003"] - soundfile.info(wav["en0-003"]).duration) < 1e-3
+    dumped = read_audio(recos["en0-003"], 0.0, -1.0)  # the dump's reader: the whole file
+    assert abs(len(dumped) / 16000 - secs["en0-003"]) < 1e-3
+    # without utt2dur, "to the end" segments are measured from the recording
+    (out / "utt2dur").unlink()
+    assert abs(durations(out)["en0-003"] - secs["en0-003"]) < 1e-3 and durations(out)["sx-b"] == 0.5
 
 
 def test_label_weight_marks_the_label_tags(task_dir, tiny_dirs):
