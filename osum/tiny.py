@@ -6,7 +6,7 @@ recipes that need no download.
 """
 
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -190,3 +190,112 @@ def build_tiny_models(
         init_std=whisper_init_std,
     )
     return llm, whisper
+
+
+def text_targets(
+    data_dir: str,
+    tokenizer_dir: str,
+    tasks: Sequence[str] | None = None,
+    registry=None,
+    unique: bool = True,
+) -> list:
+    """Token ids of the targets a data dir's text alone determines, as training builds them
+    (:class:`osum.preprocess.OSUMPreprocessor`), each between two end tokens: for a chat
+    task (STTC) the transcript, the marker and the answer; for any other task the
+    transcript (ASR's target). Labels are left out: they come from the audio. ``tasks``
+    keeps the utterances of those tasks only (``["STTC"]``: the questions and answers).
+    With ``unique`` each distinct target once (a sentence spoken for several tasks is one
+    sequence), sorted."""
+    from osum.preprocess import OSUMPreprocessor
+    from osum.task_data import load_task_info, read_table
+
+    pre = OSUMPreprocessor(train=False, tokenizer=tokenizer_dir)
+    if registry is not None:
+        pre.registry = registry
+    unknown = sorted(set(tasks or []) - set(pre.registry))
+    if unknown:
+        raise ValueError(f"unknown tasks {unknown}; known: {list(pre.registry)}")
+    texts = read_table(Path(data_dir) / "text")
+    out = []
+    for utt, info in sorted(load_task_info(data_dir).items()):
+        text = texts[utt][0] if utt in texts else ""
+        if (tasks and info["task"] not in tasks) or not text.strip():
+            continue
+        name = info["task"] if pre.registry[info["task"]].chat else "ASR"
+        target = pre.registry[name].build_target(dict(info, text=text))
+        out.append((pre.end_id, *pre.encode(target), pre.end_id))
+    return [list(s) for s in sorted(set(out))] if unique else [list(s) for s in out]
+
+
+def pretrain_llm_on_text(
+    llm_dir: str,
+    sequences: list,
+    epochs: int = 10,
+    batch_size: int = 32,
+    lr: float = 2e-3,
+    warmup_steps: int = 50,
+    seed: int = 0,
+) -> dict:
+    """Train the causal LM in ``llm_dir`` on token id ``sequences`` and save it back.
+
+    A recipe's stand-in for the LLM's pretraining, as CTC on the encoder stands in for
+    Whisper's: a tiny LLM learns the language of the corpus and the facts of its answers
+    from the training split's text (:func:`text_targets`) before it learns to read
+    speech. AdamW, linear warm-up then linear decay to 0, right padding with the loss on
+    real tokens only; deterministic under ``seed``. Returns the mean loss of each epoch
+    and the time taken (also written to ``<llm_dir>/text_pretraining.json``)."""
+    import json
+    import random
+    import time
+
+    import torch
+    from transformers import Qwen2ForCausalLM
+
+    if not sequences:
+        raise ValueError(f"{llm_dir}: no text to pretrain the LLM on")
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    model = Qwen2ForCausalLM.from_pretrained(llm_dir, torch_dtype=torch.float32)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
+    steps = epochs * ((len(sequences) + batch_size - 1) // batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt,
+        lambda s: min(
+            (s + 1) / max(warmup_steps, 1), max(0.0, (steps - s) / max(steps - warmup_steps, 1))
+        ),
+    )
+    start, losses = time.perf_counter(), []
+    order = list(range(len(sequences)))
+    for _ in range(epochs):
+        rng.shuffle(order)
+        total, count = 0.0, 0
+        for i in range(0, len(order), batch_size):
+            batch = [sequences[j] for j in order[i : i + batch_size]]
+            width = max(len(s) for s in batch)
+            ids = torch.zeros(len(batch), width, dtype=torch.long)
+            mask = torch.zeros(len(batch), width, dtype=torch.long)
+            for r, s in enumerate(batch):
+                ids[r, : len(s)] = torch.tensor(s)
+                mask[r, : len(s)] = 1
+            labels = ids.masked_fill(mask == 0, -100)
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            total, count = total + float(loss.detach()) * len(batch), count + len(batch)
+        losses.append(round(total / count, 4))
+    model.save_pretrained(llm_dir)
+    report = {
+        "sequences": len(sequences),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "steps": steps,
+        "epoch_loss": losses,
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    (Path(llm_dir) / "text_pretraining.json").write_text(json.dumps(report, indent=1) + "\n")
+    return report

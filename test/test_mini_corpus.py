@@ -134,3 +134,55 @@ def test_audio_is_the_same_in_every_run(corpus, tmp_path):
     assert first and first == sorted(p.relative_to(again) for p in again.rglob("*.wav"))
     for rel in first:
         assert (corpus / rel).read_bytes() == (again / rel).read_bytes(), rel
+
+
+def test_llm_text_pretraining_learns_the_answers_and_loads_back(corpus, tmp_path):
+    """The LLM's stand-in pretraining: the targets are the transcripts and STTC's
+    question + answer (no labels), once each; training lowers the loss, is deterministic,
+    and the model written back loads through from_pretrained."""
+    import torch
+    from transformers import Qwen2ForCausalLM
+
+    from osum.tiny import build_tiny_models, pretrain_llm_on_text, text_targets
+
+    d = corpus / "train"
+    llm, _ = build_tiny_models(str(tmp_path / "m"), mc.corpus_text(3), llm_dim=64, llm_layers=2)
+    seqs = text_targets(str(d), str(llm))
+    from osum.preprocess import OSUMPreprocessor
+
+    pre = OSUMPreprocessor(train=False, tokenizer=str(llm))
+    texts = [pre.tokenizer.decode(s[1:-1]) for s in seqs]
+    info = load_task_info(d)
+    sentences = {line.split(" ", 1)[1].strip() for line in (d / "text").read_text().splitlines()}
+    sttc = {i["answer"] for i in info.values() if i["task"] == "STTC"}
+    every = text_targets(str(d), str(llm), unique=False)
+    assert len(every) == len(info) and seqs == sorted(map(list, {tuple(s) for s in every}))
+    assert all(s[0] == s[-1] == pre.end_id for s in seqs)
+    chat = [t for t in texts if "<开始回答>" in t]
+    assert chat and {t.split("<开始回答>")[1] for t in chat} <= sttc
+    assert not any(f"<{x}>" in t for t in texts for x in [*mc.EMOTIONS, *mc.EVENTS])
+    assert {t for t in texts if "<" not in t} <= {
+        pre.registry["ASR"].build_target({"text": s}) for s in sentences
+    }
+
+    only = text_targets(str(d), str(llm), tasks=["STTC"])
+    assert only and only == [s for s, t in zip(seqs, texts) if "<开始回答>" in t]
+    with pytest.raises(ValueError, match="unknown tasks"):
+        text_targets(str(d), str(llm), tasks=["QA"])
+
+    before = Qwen2ForCausalLM.from_pretrained(str(llm)).state_dict()
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for f in llm.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    report = pretrain_llm_on_text(str(llm), seqs, epochs=10, batch_size=8, warmup_steps=5)
+    again = pretrain_llm_on_text(str(copy), seqs, epochs=10, batch_size=8, warmup_steps=5)
+    assert report["epoch_loss"] == again["epoch_loss"]  # deterministic under the seed
+    assert report["epoch_loss"][-1] < 0.5 * report["epoch_loss"][0]
+    after = Qwen2ForCausalLM.from_pretrained(str(llm)).state_dict()
+    assert set(after) == set(before) and not torch.equal(
+        after["lm_head.weight"], before["lm_head.weight"]
+    )
+    assert (llm / "text_pretraining.json").is_file()
+    with pytest.raises(ValueError, match="no text"):
+        pretrain_llm_on_text(str(llm), [], epochs=1)

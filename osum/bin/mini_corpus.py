@@ -5,14 +5,17 @@ python -m osum.bin.mini_corpus --data data --models models --train 300 --dev 30 
 
 Sizes are utterances per task and split (eight tasks). The models are written with
 ``save_pretrained`` (random weights; the tokenizer is a byte-level BPE trained on the
-corpus' text, with Qwen2's special tokens and single-digit numbers).
+corpus' text, with Qwen2's special tokens and single-digit numbers). With
+``--llm_text_epochs N`` the LLM is then trained on the training split's text (its
+transcripts, and STTC's questions with their answers) for N epochs and saved again: the
+recipe's stand-in for the LLM's pretraining (``osum.tiny.pretrain_llm_on_text``).
 """
 
 import argparse
 import json
 
 from osum.mini_corpus import corpus_text, make_corpus
-from osum.tiny import build_tiny_models
+from osum.tiny import build_tiny_models, pretrain_llm_on_text, text_targets
 
 
 def main(cmd=None):
@@ -30,6 +33,16 @@ def main(cmd=None):
     parser.add_argument("--llm_dim", type=int, default=128)
     parser.add_argument("--llm_layers", type=int, default=4)
     parser.add_argument("--vocab_size", type=int, default=1000, help="BPE vocabulary")
+    parser.add_argument(
+        "--llm_text_epochs", type=int, default=0,
+        help="epochs of training the LLM on the training split's text (0: none)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--llm_text_tasks", nargs="*", default=[],
+        help="tasks whose training text the LLM learns (default: all; STTC: its questions and answers)",
+    )  # fmt: skip
+    parser.add_argument("--llm_text_batch", type=int, default=16, help="sequences per step")
+    parser.add_argument("--llm_text_lr", type=float, default=2e-3, help="peak learning rate")
     args = parser.parse_args(cmd)
     counts = make_corpus(
         args.data,
@@ -48,7 +61,17 @@ def main(cmd=None):
         vocab_size=args.vocab_size,
         seed=args.seed,
     )
-    print(json.dumps({"utterances": counts, "models": {"llm": str(llm), "whisper": str(whisper)}}))
+    report = {"utterances": counts, "models": {"llm": str(llm), "whisper": str(whisper)}}
+    if args.llm_text_epochs > 0:
+        report["llm_text_pretraining"] = pretrain_llm_on_text(
+            str(llm),
+            text_targets(f"{args.data}/train", str(llm), tasks=args.llm_text_tasks or None),
+            epochs=args.llm_text_epochs,
+            batch_size=args.llm_text_batch,
+            lr=args.llm_text_lr,
+            seed=args.seed,
+        )
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":
