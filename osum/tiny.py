@@ -227,37 +227,32 @@ def text_targets(
     return [list(s) for s in sorted(set(out))] if unique else [list(s) for s in out]
 
 
-def pretrain_llm_on_text(
-    llm_dir: str,
+def train_causal_lm(
+    model,
     sequences: list,
     epochs: int = 10,
-    batch_size: int = 32,
+    batch_size: int = 16,
     lr: float = 2e-3,
     warmup_steps: int = 50,
     seed: int = 0,
 ) -> dict:
-    """Train the causal LM in ``llm_dir`` on token id ``sequences`` and save it back.
-
-    A recipe's stand-in for the LLM's pretraining, as CTC on the encoder stands in for
-    Whisper's: a tiny LLM learns the language of the corpus and the facts of its answers
-    from the training split's text (:func:`text_targets`) before it learns to read
-    speech. AdamW, linear warm-up then linear decay to 0, right padding with the loss on
-    real tokens only; deterministic under ``seed``. Returns the mean loss of each epoch
-    and the time taken (also written to ``<llm_dir>/text_pretraining.json``)."""
-    import json
+    """Train a causal LM (HF ``*ForCausalLM``, or its peft wrapper: then only its trainable
+    parameters) in place on token id ``sequences``: AdamW, linear warm-up then linear
+    decay to 0, right padding with the loss on real tokens only, gradients clipped at 5;
+    deterministic under ``seed``. Returns the settings, the mean loss of each epoch and
+    the time taken."""
     import random
     import time
 
     import torch
-    from transformers import Qwen2ForCausalLM
 
     if not sequences:
-        raise ValueError(f"{llm_dir}: no text to pretrain the LLM on")
+        raise ValueError("no text to train the LLM on")
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    model = Qwen2ForCausalLM.from_pretrained(llm_dir, torch_dtype=torch.float32)
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
     steps = epochs * ((len(sequences) + batch_size - 1) // batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt,
@@ -275,20 +270,20 @@ def pretrain_llm_on_text(
             width = max(len(s) for s in batch)
             ids = torch.zeros(len(batch), width, dtype=torch.long)
             mask = torch.zeros(len(batch), width, dtype=torch.long)
-            for r, s in enumerate(batch):
-                ids[r, : len(s)] = torch.tensor(s)
-                mask[r, : len(s)] = 1
+            for r, seq in enumerate(batch):
+                ids[r, : len(seq)] = torch.tensor(seq)
+                mask[r, : len(seq)] = 1
             labels = ids.masked_fill(mask == 0, -100)
             loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
             opt.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
             opt.step()
             sched.step()
             total, count = total + float(loss.detach()) * len(batch), count + len(batch)
         losses.append(round(total / count, 4))
-    model.save_pretrained(llm_dir)
-    report = {
+    model.eval()
+    return {
         "sequences": len(sequences),
         "epochs": epochs,
         "batch_size": batch_size,
@@ -297,5 +292,36 @@ def pretrain_llm_on_text(
         "epoch_loss": losses,
         "seconds": round(time.perf_counter() - start, 1),
     }
+
+
+def pretrain_llm_on_text(
+    llm_dir: str,
+    sequences: list,
+    epochs: int = 10,
+    batch_size: int = 32,
+    lr: float = 2e-3,
+    warmup_steps: int = 50,
+    seed: int = 0,
+) -> dict:
+    """Train the causal LM in ``llm_dir`` on token id ``sequences`` (:func:`train_causal_lm`)
+    and save it back.
+
+    A recipe's stand-in for the LLM's pretraining, as CTC on the encoder stands in for
+    Whisper's: a tiny LLM learns the language of the corpus and the facts of its answers
+    from the training split's text (:func:`text_targets`) before it learns to read
+    speech. Returns :func:`train_causal_lm`'s report (also written to
+    ``<llm_dir>/text_pretraining.json``)."""
+    import json
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if not sequences:
+        raise ValueError(f"{llm_dir}: no text to pretrain the LLM on")
+    model = AutoModelForCausalLM.from_pretrained(
+        llm_dir, dtype=torch.float32, local_files_only=True
+    )
+    report = train_causal_lm(model, sequences, epochs, batch_size, lr, warmup_steps, seed)
+    model.save_pretrained(llm_dir)
     (Path(llm_dir) / "text_pretraining.json").write_text(json.dumps(report, indent=1) + "\n")
     return report

@@ -186,3 +186,71 @@ def test_llm_text_pretraining_learns_the_answers_and_loads_back(corpus, tmp_path
     assert (llm / "text_pretraining.json").is_file()
     with pytest.raises(ValueError, match="no text"):
         pretrain_llm_on_text(str(llm), [], epochs=1)
+
+
+def test_llm_text_train_replaces_only_the_llm_weights(corpus, tmp_path):
+    import torch
+    import yaml
+    from transformers import AutoModelForCausalLM
+
+    from osum.bin.llm_text_train import main as text_train
+    from osum.tiny import build_tiny_models
+
+    llm, _ = build_tiny_models(str(tmp_path / "m"), mc.corpus_text(3), llm_dim=64, llm_layers=2)
+    state = {
+        f"llm.{k}": v
+        for k, v in AutoModelForCausalLM.from_pretrained(str(llm)).state_dict().items()
+    }
+    state["encoder.w"] = torch.ones(3)
+    torch.save(state, tmp_path / "init.pth")
+    for name, lora in (("plain", False), ("lora", True)):
+        (tmp_path / f"{name}.yaml").write_text(
+            yaml.safe_dump({"llm_conf": {"path": str(llm), "lora": lora}})
+        )
+    conf = tmp_path / "text.yaml"
+    conf.write_text(
+        "llm_text_training: {tasks: [STTC], epochs: 3, batch_size: 8, warmup_steps: 2}\n"
+    )
+    args = [
+        "--config",
+        str(conf),
+        "--init_model",
+        str(tmp_path / "init.pth"),
+        "--data_dir",
+        str(corpus / "train"),
+    ]
+    text_train(
+        [
+            *args,
+            "--train_config",
+            str(tmp_path / "plain.yaml"),
+            "--output_dir",
+            str(tmp_path / "out"),
+        ]
+    )
+    out = torch.load(tmp_path / "out" / "valid.loss.ave.pth", weights_only=True)
+    assert set(out) == set(state) and torch.equal(out["encoder.w"], state["encoder.w"])
+    assert not torch.equal(out["llm.lm_head.weight"], state["llm.lm_head.weight"])
+    assert (tmp_path / "out" / "config.yaml").read_text() == (tmp_path / "plain.yaml").read_text()
+    # a LoRA LLM's weights are named otherwise: the model file does not fit it
+    with pytest.raises(SystemExit, match="do not fit the LLM"):
+        text_train(
+            [
+                *args,
+                "--train_config",
+                str(tmp_path / "lora.yaml"),
+                "--output_dir",
+                str(tmp_path / "x"),
+            ]
+        )
+    conf.write_text("llm_text_training: {epoch: 3}\n")
+    with pytest.raises(SystemExit, match="unknown keys"):
+        text_train(
+            [
+                *args,
+                "--train_config",
+                str(tmp_path / "plain.yaml"),
+                "--output_dir",
+                str(tmp_path / "x"),
+            ]
+        )

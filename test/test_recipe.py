@@ -93,3 +93,33 @@ def test_stages_1_to_5_then_skip_and_resume(recipe):
     decode_log = (recipe / "exp/osum/decode_test/logdir/decode.1.log").read_text()
     assert f"{len(lines) - 1} of {len(lines)} utterances already decoded" in decode_log
     assert len((recipe / "exp/osum/decode_test/text").read_text().splitlines()) == 16
+
+
+def test_a_text_phase_trains_the_previous_phases_llm(recipe):
+    """A --train_phases entry whose config has llm_text_training: trains the LLM of the
+    phase before it on the training text (STTC's questions and answers) and leaves the
+    rest of the model as it was; the next phase starts from it."""
+    import torch
+
+    assert (recipe / "exp/osum/1_encoder/.done").is_file()  # the test above ran first
+    phases = (
+        "2_llm:conf/train_2_llm.yaml 2t_answers:conf/train_2t_answers.yaml "
+        "3_all:conf/train_3_all.yaml"
+    )
+    args = ["--stage", "3", "--stop_stage", "3", "--exp_tag", "text", "--train_phases", phases]
+    res = run(recipe, *args, "--init_model", "exp/osum/1_encoder/valid.loss.ave.pth")
+    assert res.returncode == 0, res.stderr[-4000:]
+    report = (recipe / "exp/text/2t_answers/text_training.json").read_text()
+    assert '"epochs": 40' in report and '"sequences"' in report
+    before = torch.load(recipe / "exp/text/2_llm/valid.loss.ave.pth", weights_only=True)
+    after = torch.load(recipe / "exp/text/2t_answers/valid.loss.ave.pth", weights_only=True)
+    assert set(before) == set(after)
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("llm.") for k in changed)
+    assert "llm.lm_head.weight" in changed
+    log = (recipe / "exp/text/3_all/train.log").read_text()
+    assert "Loading pretrained params from exp/text/2t_answers/valid.loss.ave.pth" in log
+    # first in the list, it has no LLM to train
+    bad = run(recipe, "--stage", "3", "--stop_stage", "3", "--exp_tag", "text_first",
+              "--train_phases", "2t:conf/train_2t_answers.yaml")  # fmt: skip
+    assert bad.returncode != 0 and "put it after a speech phase" in bad.stderr

@@ -44,7 +44,7 @@ max_seconds=30       # longer training/dev utterances are skipped (and listed) b
 encoder_init=        # Whisper for every phase: HF dir or openai-whisper .pt (encoder_conf.init)
 llm_path=            # LLM for every phase: HF dir with weights and tokenizer (llm_conf.path)
 # Training
-train_phases="1_adapter:conf/train_1_adapter.yaml 2_encoder:conf/train_2_encoder.yaml 3_lora:conf/train_3_lora.yaml"  # "name:config ..." in order (OSUM's three phases)
+train_phases="1_adapter:conf/train_1_adapter.yaml 2_encoder:conf/train_2_encoder.yaml 3_lora:conf/train_3_lora.yaml"  # "name:config ..." in order (OSUM's three phases); a config with llm_text_training: trains the previous phase's LLM on the training text (osum.bin.llm_text_train)
 tiny=false           # true, or a bare --tiny: the CPU check (tiny models in models/, conf/tiny.yaml, exp/tiny, CPU, raw audio)
 train_args=          # extra options of osum.bin.osum_train for every phase
 init_model=          # a model file the first phase starts from (--init_param; e.g. import_osum's model.pth)
@@ -170,12 +170,23 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     pretrained_opts+=(--llm_conf "path=${llm_path}")
   fi
   init=${init_model}
+  prev=
   for phase in ${train_phases}; do
     name=${phase%%:*}
     config=${phase#*:}
     dir=${expdir}/${name}
     if [ -f "${dir}/.done" ]; then
       log "stage 3: ${name} already trained"
+    elif grep -q '^llm_text_training:' "${config}"; then  # the LLM alone, on the text
+      [ -n "${prev}" ] || { log "error: ${name} (${config}) trains the LLM of a previous" \
+        "phase on text: put it after a speech phase in --train_phases"; exit 1; }
+      log "stage 3: training ${name} (${config}, the LLM on data/${train_set}'s text) -> ${dir}"
+      mkdir -p "${dir}"
+      ${train_cmd} "${dir}/train.log" \
+        python -m osum.bin.llm_text_train --config "${config}" --init_model "${init}" \
+          --train_config "${prev}/config.yaml" --data_dir "data/${train_set}" \
+          --output_dir "${dir}" --model_file "${decode_model}"
+      touch "${dir}/.done"
     else
       log "stage 3: training ${name} (${config}) -> ${dir}"
       mkdir -p "${dir}"
@@ -191,6 +202,7 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
       touch "${dir}/.done"
     fi
     init=${dir}/${decode_model}
+    prev=${dir}
   done
   log "stage 3 done: $(grep -h 'epoch results' "${dir}/train.log" | tail -n 1 | sed 's/.*INFO: //' | cut -c1-160)"
 fi
