@@ -294,17 +294,9 @@ def train_causal_lm(
     }
 
 
-def pretrain_llm_on_text(
-    llm_dir: str,
-    sequences: list,
-    epochs: int = 10,
-    batch_size: int = 32,
-    lr: float = 2e-3,
-    warmup_steps: int = 50,
-    seed: int = 0,
-) -> dict:
-    """Train the causal LM in ``llm_dir`` on token id ``sequences`` (:func:`train_causal_lm`)
-    and save it back.
+def pretrain_llm_on_text(llm_dir: str, sequences: list, **train_opts) -> dict:
+    """Train the causal LM in ``llm_dir`` on token id ``sequences`` (:func:`train_causal_lm`
+    with ``train_opts``) and save it back.
 
     A recipe's stand-in for the LLM's pretraining, as CTC on the encoder stands in for
     Whisper's: a tiny LLM learns the language of the corpus and the facts of its answers
@@ -321,7 +313,7 @@ def pretrain_llm_on_text(
     model = AutoModelForCausalLM.from_pretrained(
         llm_dir, dtype=torch.float32, local_files_only=True
     )
-    report = train_causal_lm(model, sequences, epochs, batch_size, lr, warmup_steps, seed)
+    report = train_causal_lm(model, sequences, **train_opts)
     model.save_pretrained(llm_dir)
     (Path(llm_dir) / "text_pretraining.json").write_text(json.dumps(report, indent=1) + "\n")
     return report

@@ -12,8 +12,9 @@ several). One pass over the json writes every requested subset; each data dir ho
 recordings in ``wav.scp`` and the segments in ``segments``, cut at dump time (a
 recording is decoded once per dump job). The json is read as a stream, one recording at a
 time (:func:`osum.corpora.common.iter_json_array`), so preparing ``L`` needs little memory:
-``json.load`` takes about 6 times the file's size (``bench/metadata_stream.py``). A recording whose opus file is missing is
-skipped and listed with its number of segments. Full-width spaces become spaces.
+``json.load`` takes about 6 times the file's size (``bench/metadata_stream.py``). A
+recording whose opus file is missing is skipped and listed with its number of segments.
+Full-width spaces become spaces.
 """
 
 import argparse
