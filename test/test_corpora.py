@@ -3,6 +3,7 @@ with the known quirks of the real distributions; the data dirs are validated by 
 stage engine and their labels checked here."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -626,15 +627,21 @@ def mini_vocalsound(root: Path) -> Path:
     }
     ages = {"f0003": "23", "m0011": "64", "f0100": "35", "m0200": "71", "f0201": ""}
     (root / "meta").mkdir(parents=True)
+    (root / "datafiles").mkdir()
     for split, names in clips.items():
         spks = sorted({n.split("_")[0] for n in names})
-        header = (
-            "spk_id,gender,age,country,native language,health condition\n" if split == "te" else ""
-        )
-        rows = "".join(
-            f"{s},{'Female' if s[0] == 'f' else 'Male'},{ages[s]},US,English,no\n" for s in spks
-        )
-        (root / "meta" / f"{split}_meta.csv").write_text(header + rows)
+        rows = [
+            [s, "Female" if s[0] == "f" else "Male", ages[s], "USA", "English", "no"] for s in spks
+        ]
+        (root / "meta" / f"{split}_meta.json").write_text(json.dumps(rows, indent=1))
+        clip_list = [  # the authors' paths, as released
+            {
+                "wav": f"/data/sls/scratch/yuangong/vocalsound/data/audio_16k/{n}.wav",
+                "labels": "/m/01b_21",
+            }
+            for n in names
+        ]
+        (root / "datafiles" / f"{split}.json").write_text(json.dumps({"data": clip_list}, indent=1))
         for n in names:
             tone(root / "audio_16k" / f"{n}.wav")
     (root / "audio_16k" / "._f0003_0_cough.wav").write_bytes(b"\x00\x05")
@@ -660,6 +667,47 @@ def test_vocalsound_stage1(tmp_path):
     assert read_kv(test / "utt2age") == {"m0200-0_laughter-sap": "old"}
     assert "age '' of f0201 is in no age_years range" in (test / "skipped").read_text()
     assert set(read_kv(d / "data" / "dev" / "utt2spk").values()) == {"f0100"}
+
+
+def test_vocalsound_meta_shapes_and_fallbacks(tmp_path):
+    from osum.corpora import vocalsound
+
+    root = mini_vocalsound(tmp_path / "vs")
+    want = {"f0003": {"gender": "Female", "age": "23"}, "m0011": {"gender": "Male", "age": "64"}}
+    assert vocalsound.read_speakers(root, "tr") == want
+    meta = root / "meta" / "tr_meta.json"
+    shapes = [
+        [["spk_id", "gender", "age"], ["f0003", "Female", 23], ["m0011", "Male", 64, "USA"]],
+        [
+            {"spk_id": "f0003", "Gender": "Female", "Age": "23"},
+            {"spk_id": "m0011", "gender": "Male", "age": 64},
+        ],
+        {"f0003": ["Female", "23", "USA"], "m0011": ["m0011", "Male", "64"]},
+        {"f0003": {"gender": "Female", "age": 23}, "m0011": {"gender": "Male", "age": "64"}},
+    ]
+    for shape in shapes:
+        meta.write_text(json.dumps(shape))
+        assert vocalsound.read_speakers(root, "tr") == want, shape
+    meta.write_text(json.dumps([["f0003", "Female", "23"], "m0011 Male 64"]))
+    with pytest.raises(LayoutError, match=r"tr_meta.json: record 1 is 'm0011 Male 64'"):
+        vocalsound.read_speakers(root, "tr")
+    meta.write_text('[["f0003", "Female",')
+    with pytest.raises(LayoutError, match=r"tr_meta.json: not JSON"):
+        vocalsound.read_speakers(root, "tr")
+    meta.unlink()  # a csv export of the same columns
+    (root / "meta" / "tr_meta.csv").write_text(
+        "spk_id,gender,age\nf0003,Female,23\n\nm0011,Male,64\n"
+    )
+    assert vocalsound.read_speakers(root, "tr") == want
+    # no meta/: the clip lists give the speakers and no ages
+    shutil.rmtree(root / "meta")
+    assert vocalsound.read_speakers(root, "te") == {
+        "f0201": {"gender": "", "age": ""},
+        "m0200": {"gender": "", "age": ""},
+    }
+    (root / "datafiles" / "te.json").unlink()
+    with pytest.raises(LayoutError, match=r"(?s)meta/te_meta.json.*datafiles/te.json"):
+        vocalsound.read_speakers(root, "te")
 
 
 # ---------------------------------------------------------------- ESC-50

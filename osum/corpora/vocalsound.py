@@ -5,9 +5,12 @@
 
 Layout of ``vs_release_16k.zip``: ``<root>/audio_16k/<spk>_<n>_<label>.wav`` (``f0003_0_cough``:
 speaker ``f0003``, whose first letter is the sex, recording session ``0``, the sound) and
-the official speaker-disjoint splits in ``<root>/meta/{tr,val,te}_meta.csv`` (one
-speaker a line: ``spk_id, gender, age, country, native language, health condition``,
-with or without a header) or, without ``meta/``, ``<root>/datafiles/{tr,val,te}.json``.
+the official speaker-disjoint splits in ``<root>/meta/{tr,val,te}_meta.json``: one
+record a speaker, ``[spk_id, gender, age, country, native language, health condition]``
+(a list of such rows, of objects with those keys, or an object keyed by the speaker).
+A ``{split}_meta.csv`` with the same columns (with or without a header) is read in its
+place, and without ``meta/`` the clip lists ``<root>/datafiles/{tr,val,te}.json`` give
+the speakers (and no ages).
 The six sounds (laughter, sigh, cough, throatclearing, sneeze, sniff) go through the
 label map's ``event:``; ages in years through ``age_years:`` (``child: [0, 17]`` ...).
 The clips have no speech: their transcripts are empty, and the targets are the tags
@@ -27,6 +30,7 @@ from osum.corpora.common import (
     DataDir,
     LayoutError,
     check_layout,
+    iter_json_array,
     load_label_map,
     map_label,
 )
@@ -36,30 +40,87 @@ TASKS = ("VED", "SGC", "SAP")
 HINT = "Set VOCALSOUND in db.sh to the dir vs_release_16k.zip was unpacked in (audio_16k/, meta/)."
 
 
+def _speaker_record(row, key=None):
+    """(speaker, gender, age) of one meta json record, or None for a record of no
+    speaker: a row ``[spk_id, gender, age, ...]`` or an object with those keys; under an
+    object keyed by the speaker, ``key`` is the speaker and a row may leave out its id."""
+    if isinstance(row, dict):
+        fields = {str(k).strip().lower().replace(" ", "_"): v for k, v in row.items()}
+        spk = next((fields[k] for k in ("spk_id", "speaker", "spk", "id") if k in fields), key)
+        gender = next((fields[k] for k in ("gender", "sex") if k in fields), "")
+        return str(spk or "").strip(), str(gender).strip(), str(fields.get("age", "")).strip()
+    if isinstance(row, (list, tuple)):
+        cells = [str(c).strip() for c in row]
+        if key is not None and (not cells or cells[0] != key):
+            cells = [key] + cells  # {spk: [gender, age, ...]}
+        cells += ["", "", ""]
+        return cells[0], cells[1], cells[2]
+    return None
+
+
+def is_speaker_id(spk: str) -> bool:
+    return spk[:1].lower() in ("f", "m") and spk[1:].isdigit()
+
+
+def read_meta_json(path: Path) -> Dict[str, dict]:
+    """{speaker: {"gender", "age"}} of a ``meta/<split>_meta.json``; a record of another
+    shape is an error naming the file and the record."""
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except json.JSONDecodeError as e:
+        raise LayoutError(f"{path}: not JSON ({e})") from None
+    if isinstance(meta, dict) and isinstance(meta.get("data"), list):
+        meta = meta["data"]
+    if isinstance(meta, dict):
+        items = [(str(k), v) for k, v in meta.items()]
+    elif isinstance(meta, list):
+        items = [(None, v) for v in meta]
+    else:
+        raise LayoutError(f"{path}: expected a list of speaker records, got {type(meta).__name__}")
+    out = {}
+    for i, (key, row) in enumerate(items):
+        rec = _speaker_record(row, key)
+        if rec is None:
+            where = f"key {key!r}" if key is not None else f"record {i}"
+            raise LayoutError(
+                f"{path}: {where} is {row!r}; expected [spk_id, gender, age, ...] or an "
+                "object with spk_id, gender and age"
+            )
+        spk, gender, age = rec
+        if is_speaker_id(spk):  # else a header row
+            out[spk] = {"gender": gender, "age": age}
+    return out
+
+
 def read_speakers(root: Path, split: str) -> Dict[str, dict]:
-    """{speaker: {"gender": ..., "age": ...}} of a split (meta csv, else the json)."""
+    """{speaker: {"gender": ..., "age": ...}} of a split: the meta json, else a meta csv,
+    else the speakers of the clip list (no ages)."""
+    meta_json = root / "meta" / f"{split}_meta.json"
+    if meta_json.is_file():
+        return read_meta_json(meta_json)
     meta = root / "meta" / f"{split}_meta.csv"
     out = {}
     if meta.is_file():
         with open(meta, encoding="utf-8", errors="replace", newline="") as f:
             for row in csv.reader(f):
                 spk = row[0].strip() if row else ""
-                if spk[:1].lower() not in ("f", "m") or not spk[1:].isdigit():
+                if not is_speaker_id(spk):
                     continue  # the header, or an empty line
                 cells = [c.strip() for c in row] + ["", ""]
                 out[cells[0]] = {"gender": cells[1], "age": cells[2]}
         return out
     data = root / "datafiles" / f"{split}.json"
-    check_layout(
-        "VocalSound",
-        root,
-        [
-            (f"meta/{split}_meta.csv", f"the {split} speakers"),
-            (f"datafiles/{split}.json", "or its json"),
-        ],
-        HINT,
-    )
-    for item in json.loads(data.read_text(encoding="utf-8"))["data"]:
+    if not data.is_file():  # neither: say what was looked for
+        check_layout(
+            "VocalSound",
+            root,
+            [
+                (f"meta/{split}_meta.json", f"the {split} speakers"),
+                (f"datafiles/{split}.json", "or its clip list"),
+            ],
+            HINT,
+        )
+    for item in iter_json_array(data, "data"):
         spk = Path(item["wav"]).name.split("_")[0]
         out.setdefault(spk, {"gender": "", "age": ""})
     return out
