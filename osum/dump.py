@@ -218,6 +218,8 @@ def _copy_task_files(src: Path, out: Path, keep: set) -> None:
         with open(src / name, encoding="utf-8") as f:
             lines = [ln for ln in f if ln.split(maxsplit=1)[0] in keep]
         (out / name).write_text("".join(lines), encoding="utf-8")
+    if (src / "corpus").is_file():  # what the set was prepared from (one line)
+        (out / "corpus").write_text((src / "corpus").read_text(encoding="utf-8"), encoding="utf-8")
     utt2spk = out / "utt2spk"
     if utt2spk.is_file():
         spk2utt: Dict[str, List[str]] = {}
@@ -237,6 +239,9 @@ def merge(out_dir: str, nj: int) -> Dict[str, int]:
     names = {f.name for p in parts for f in p.iterdir() if f.is_file() and f.suffix != ".ark"}
     counts = {"dumped": 0, "skipped": 0}
     for name in sorted(names):
+        if name == "corpus":  # the same line in every part
+            (out / name).write_text((parts[0] / name).read_text(encoding="utf-8"), encoding="utf-8")
+            continue
         lines: List[str] = []
         for p in parts:
             if (p / name).is_file():

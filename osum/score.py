@@ -58,6 +58,14 @@ def text_normalizer(name: str) -> Callable[[str], str]:
     raise ValueError(f"unknown normalizer {name!r}; known: osum, osum_nopunct, whisper_en")
 
 
+def corpus_of(data_dir: Path) -> dict:
+    """{"corpus": what the set was prepared from} (its data dir's ``corpus`` file, which
+    the corpus preparers write and the dump copies), or {} when it does not say."""
+    path = Path(data_dir) / "corpus"
+    text = path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+    return {"corpus": text} if text else {}
+
+
 def score(
     decode_dir: str,
     data_dir: str,
@@ -84,6 +92,7 @@ def score(
     summary = {
         "decode_dir": str(decode_dir),
         "data_dir": str(data_dir),
+        **corpus_of(data_dir),
         "normalizer": normalizer,
         "tasks": {},
     }

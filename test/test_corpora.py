@@ -403,6 +403,7 @@ def test_commonvoice_stage1_official_release(tmp_path):
         f"{a}-common_voice_en_7-sap": "child",
     }
     assert "'other' is dropped by the label map" in (test / "skipped").read_text()
+    assert (test / "corpus").read_text() == "Common Voice (official release) test\n"
 
 
 def test_commonvoice_stage1_kaggle_layout(tmp_path):
@@ -418,6 +419,7 @@ def test_commonvoice_stage1_kaggle_layout(tmp_path):
         "kaggle/cv-valid-test/cv-valid-test/sample-000000.mp3"
     )
     assert "cv-sample-000002-sap no age" in (test / "skipped").read_text()
+    assert (test / "corpus").read_text() == "Common Voice (Kaggle) test\n"
 
 
 # ---------------------------------------------------------------- MELD
@@ -523,6 +525,8 @@ def test_meld_stage1_and_dump(tmp_path):
     shapes = read_kv(d / "dump" / "raw" / "test" / "speech_shape")
     assert set(shapes) == {"Mrs_Geller-dia3_utt0-test", "Monica-dia3_utt1-test"}
     assert all(abs(int(v) - 9600) < 1000 for v in shapes.values())
+    assert (test / "corpus").read_text() == "MELD test\n"  # what the set is, through the dump
+    assert (d / "dump" / "raw" / "test" / "corpus").read_text() == "MELD test\n"
 
 
 # ---------------------------------------------------------------- IEMOCAP
@@ -985,6 +989,33 @@ def test_compare_results_table(tmp_path):
     assert lines[0] == "## Against the OSUM report (v2)"
     assert "| SER | accuracy % | MELD | 53.38 | 55.3 | 41.23 |" in lines
     assert "| VED | accuracy % | ESC-50 | 96.6 | - | - |" in lines
+    # Common Voice: the paper's rows are on Kaggle's release; a run on another is marked
+    (exp / "decode_commonvoice_test").mkdir()
+    cv = {"tasks": {"SGC": {"gender": {"accuracy": 90.0}}, "SAP": {"age": {"accuracy": 70.0}}}}
+    for corpus, marked in [
+        ("Common Voice (official release) test", True),
+        ("Common Voice (Kaggle) test", False),
+        (None, False),  # a set that does not say
+    ]:
+        scores = {**cv, **({"corpus": corpus} if corpus else {})}
+        (exp / "decode_commonvoice_test" / "scores.json").write_text(json.dumps(scores))
+        res = subprocess.run(
+            [sys.executable, "-m", "osum.bin.compare_results", "--reference", str(ref), str(exp)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        star = "*" if marked else ""
+        assert (
+            f"| SGC | accuracy % | Common Voice (Kaggle) | 99.41 | 97.25 | 90.00{star} |"
+            in res.stdout
+        )
+        assert (
+            f"| SAP | accuracy % | Common Voice (Kaggle) | 76.52 | 35.53 | 70.00{star} |"
+            in res.stdout
+        )
+        note = "this run's figure is on Common Voice (official release) test, the references' on Kaggle's"
+        assert (note in res.stdout) == marked, res.stdout
+    assert "| SER | accuracy % | MELD | 53.38 | 55.3 | 41.23 |" in res.stdout  # unmarked
     bad = tmp_path / "bad.yaml"
     bad.write_text("rows:\n  - {task: ASR}\n")
     res = subprocess.run(

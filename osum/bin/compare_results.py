@@ -14,6 +14,12 @@ run's figure is (``set``: the decode set, ``score``: a dotted path in its scores
          score: ASR.error_rate, OSUM: 2.19, Qwen2-Audio: 1.6}
 
 A figure this run has not produced (no decode dir, no score) shows as ``-``.
+
+A row may name the release its numbers are on (``corpus: Kaggle``): where the decoded
+set records what it was prepared from (scores.json's ``corpus``, from the data dir's
+``corpus`` file) and that does not contain it (case-insensitive), this run's figure is
+marked ``*`` and a note under the table says which release it is on, so a figure on
+another test set is not read as comparable.
 """
 
 import argparse
@@ -25,15 +31,17 @@ import yaml
 
 
 def lookup(exp: Path, row: dict):
+    """(this run's figure or None, the corpus its set records or None) of a row."""
     path = exp / f"decode_{row['set']}" / "scores.json"
     if not path.is_file():
-        return None
-    value = json.loads(path.read_text(encoding="utf-8")).get("tasks", {})
+        return None, None
+    scores = json.loads(path.read_text(encoding="utf-8"))
+    value = scores.get("tasks", {})
     for key in str(row["score"]).split("."):
         if not isinstance(value, dict) or key not in value:
-            return None
+            return None, scores.get("corpus")
         value = value[key]
-    return value if isinstance(value, (int, float)) else None
+    return (value if isinstance(value, (int, float)) else None), scores.get("corpus")
 
 
 def table(reference: dict, exp: Path, label: str) -> str:
@@ -41,12 +49,23 @@ def table(reference: dict, exp: Path, label: str) -> str:
     head = ["task", "metric", "test set", *cols, label]
     out = [f"## {reference.get('title', 'Against the references')}", ""]
     out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    notes = []
     for row in reference["rows"]:
-        ours = lookup(exp, row)
+        ours, corpus = lookup(exp, row)
         cells = [row["task"], row["metric"], row.get("test", row["set"])]
         cells += ["-" if row.get(c) is None else str(row[c]) for c in cols]
-        cells.append("-" if ours is None else f"{ours:.2f}")
+        cell = "-" if ours is None else f"{ours:.2f}"
+        want = row.get("corpus")
+        if ours is not None and want and corpus and str(want).lower() not in corpus.lower():
+            cell += "*"
+            notes.append(
+                f"{row['task']} on {row.get('test', row['set'])}: this run's figure is on "
+                f"{corpus}, the references' on {want}'s; they do not compare."
+            )
+        cells.append(cell)
         out.append("| " + " | ".join(cells) + " |")
+    if notes:
+        out += [""] + [f"\\* {n}" for n in dict.fromkeys(notes)]
     return "\n".join(out) + "\n"
 
 

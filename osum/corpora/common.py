@@ -337,6 +337,7 @@ class DataDir:
         if ctm:
             (self.out / "ctm").write_text("".join(x + "\n" for x in ctm), encoding="utf-8")
         _write(self.out / "skipped", [f"{w} {r}" for w, r in self.skipped])
+        (self.out / "corpus").write_text(self.corpus + "\n", encoding="utf-8")
         summary = {
             "dir": str(self.out),
             "utterances": len(u),
@@ -357,7 +358,7 @@ class DataDir:
 # every file write() makes: a rerun replaces these and leaves anything else in the dir
 # (a stage's .done marker, a user's notes, a mistyped --out pointing at a recipe's data/)
 WRITTEN_FILES = {
-    *("wav.scp", "text", "utt2spk", "spk2utt", "segments", "utt2dur", "skipped"),
+    *("wav.scp", "text", "utt2spk", "spk2utt", "segments", "utt2dur", "skipped", "corpus"),
     *TASK_FILES,
     "utt2taskinfo",  # made from them by the stage engine: stale once they change
 }

@@ -111,7 +111,8 @@ def prepare(
                     f"commonvoice: {task} needs --label_map (the recipe's labels.yaml)"
                 )
             maps[task] = load_label_map(label_map, FIELDS[task])
-    d = DataDir(out, f"Common Voice ({kind}) {split}")
+    release = "Kaggle" if kind == "kaggle" else "official release"
+    d = DataDir(out, f"Common Voice ({release}) {split}")
     rows = rows_official(root, split) if kind == "official" else rows_kaggle(root, split)
     for lineno, row, path in rows:
         where = f"{path.name}:{lineno}"
