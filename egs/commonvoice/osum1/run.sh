@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Common Voice: SAP (age) and SGC (gender) from the speakers' metadata (OSUM reports both on
 # Kaggle's Common Voice).
-# Corpus: db.sh; models: pretrained.sh. See README.md.
+# Corpus: db.sh; models: utils/download_pretrained.sh or pretrained.sh. See README.md.
 #   ./run.sh                 OSUM's three phases, Whisper-medium + Qwen2-7B-Instruct, 1 GPU
 #   ./run.sh --tiny          the CPU check: tiny random models, one short phase (osum.sh --tiny)
 set -euo pipefail

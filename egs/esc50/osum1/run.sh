@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ESC-50: VED on environmental sounds (OSUM reports 96.60 % event accuracy), fold 5 as
 # test. Corpus: db.sh; models:
-# pretrained.sh. See README.md.
+# utils/download_pretrained.sh or pretrained.sh. See README.md.
 #   ./run.sh                 OSUM's three phases, Whisper-medium + Qwen2-7B-Instruct, 1 GPU
 #   ./run.sh --tiny          the CPU check: tiny random models, one short phase (osum.sh --tiny)
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Expresso: SSR with the corpus's own styles (conf/tasks.yaml), on its read speech.
-# Corpus: db.sh; models: pretrained.sh. See README.md.
+# Corpus: db.sh; models: utils/download_pretrained.sh or pretrained.sh. See README.md.
 #   ./run.sh                 OSUM's three phases, Whisper-medium + Qwen2-7B-Instruct, 1 GPU
 #   ./run.sh --tiny          the CPU check: tiny random models, one short phase (osum.sh --tiny)
 set -euo pipefail

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # IEMOCAP: SER, four classes, tested on session 5 (--local_data_opts "--test_session N"
 # for the other folds). Corpus: db.sh; models:
-# pretrained.sh. See README.md.
+# utils/download_pretrained.sh or pretrained.sh. See README.md.
 #   ./run.sh                 OSUM's three phases, Whisper-medium + Qwen2-7B-Instruct, 1 GPU
 #   ./run.sh --tiny          the CPU check: tiny random models, one short phase (osum.sh --tiny)
 set -euo pipefail

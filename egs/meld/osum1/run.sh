@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # MELD: SER (emotion accuracy on test; OSUM reports 53.38 %). Corpus: db.sh; models:
-# pretrained.sh. See README.md.
+# utils/download_pretrained.sh or pretrained.sh. See README.md.
 #   ./run.sh                 OSUM's three phases, Whisper-medium + Qwen2-7B-Instruct, 1 GPU
 #   ./run.sh --tiny          the CPU check: tiny random models, one short phase (osum.sh --tiny)
 set -euo pipefail

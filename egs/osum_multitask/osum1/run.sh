@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # osum_multitask: one ASR+X model on every source of conf/sources.txt, decoded on all
 # their test sets; RESULTS.md ends with the OSUM report's table beside ours.
-# Corpora: db.sh (through the source recipes); models: pretrained.sh. See README.md.
+# Corpora: db.sh (through the source recipes); models: utils/download_pretrained.sh or
+# pretrained.sh. See README.md.
 #   ./run.sh                 OSUM's three phases, Whisper-medium + Qwen2-7B-Instruct, 1 GPU
 #   ./run.sh --tiny          the CPU check: tiny random models, one short phase (osum.sh --tiny)
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # WenetSpeech: ASR (CER on test_net and test_meeting; OSUM reports 6.46 / 5.34 %).
-# Corpus: db.sh; models: pretrained.sh. See README.md.
+# Corpus: db.sh; models: utils/download_pretrained.sh or pretrained.sh. See README.md.
 #   ./run.sh                 OSUM's three phases, Whisper-medium + Qwen2-7B-Instruct, 1 GPU
 #   ./run.sh --tiny          the CPU check: tiny random models, one short phase (osum.sh --tiny)
 set -euo pipefail
