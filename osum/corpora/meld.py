@@ -13,9 +13,10 @@ The audio is read from the mp4 by an ffmpeg pipe in ``wav.scp``.
 Known quirks: the csv files of the release have Windows-1252 punctuation (raw bytes, or
 the C1 characters they became), fixed here; quoted cells may hold commas and quotes;
 ``Sr No.`` has gaps; a few clips are missing (dev ``dia110_utt7``) and are skipped and
-listed; corrupt or wrongly cut clips (train ``dia125_utt3``; test ``dia220_utt0`` and
-``dia38_utt4``, minutes long) are skipped by the dump as unreadable or too long;
-``final_videos_test*.mp4`` are not clips of the csv and are ignored.
+listed; a corrupt clip (train ``dia125_utt3``) is skipped by the dump as unreadable;
+the wrongly cut test clips ``dia220_utt0`` and ``dia38_utt4`` (minutes long) stay in the
+official test set (test sets are dumped whole); ``final_videos_test*.mp4`` are not clips
+of the csv and are ignored.
 """
 
 import argparse
