@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import yaml
 
 from helpers import REPO, copy_recipe, read_kv, run_recipe
 from osum.corpora.common import (
@@ -1071,3 +1072,28 @@ def test_airbench_stage1(tmp_path):
     assert info == {"task": "STTC", "answer": "No.", "question": "Is the speaker happy?"}
     skipped = (test / "skipped").read_text()
     assert "spokenwoz-00283 no transcription" in skipped and "iemocap-00400 " in skipped
+    res = run_recipe(d, "--tiny", env={"AIRBENCH": str(root)})  # nothing to train here
+    assert res.returncode == 1 and "evaluation only" in res.stderr
+
+
+def test_link_model_makes_another_recipes_phase_decodable(tmp_path):
+    from osum.bin.link_model import link_model
+
+    phase = tmp_path / "egs" / "librispeech" / "osum1" / "exp" / "osum" / "3_lora"
+    phase.mkdir(parents=True)
+    (phase / "config.yaml").write_text(
+        "llm_conf: {path: models/qwen2, lora: true}\n"
+        "encoder_conf: {init: /abs/whisper}\n"
+        "preprocessor_conf: {tokenizer: models/qwen2}\n"
+    )
+    (phase / "valid.acc.ave.pth").write_bytes(b"weights")
+    recipe = phase.parents[2]
+    out = link_model(phase, "valid.acc.ave.pth", tmp_path / "eval" / "model")
+    conf = yaml.safe_load((out / "config.yaml").read_text())
+    assert conf["llm_conf"] == {"path": str(recipe / "models/qwen2"), "lora": True}
+    assert conf["encoder_conf"]["init"] == "/abs/whisper"  # absolute paths stay
+    assert conf["preprocessor_conf"]["tokenizer"] == str(recipe / "models/qwen2")
+    assert (out / "valid.acc.ave.pth").read_bytes() == b"weights" and (out / ".done").is_file()
+    link_model(phase, "valid.acc.ave.pth", out)  # again: the link is replaced
+    with pytest.raises(FileNotFoundError, match=r"3_lora: no valid.loss.ave.pth \(--model_file\)"):
+        link_model(phase, "valid.loss.ave.pth", tmp_path / "eval" / "other")

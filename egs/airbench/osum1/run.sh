@@ -13,31 +13,14 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --model_dir) model_dir=$2; shift 2 ;;
     --model_file) model_file=$2; shift 2 ;;
+    --tiny) echo "run.sh: evaluation only, nothing to train: decode a model (--model_dir)" >&2; exit 1 ;;
     *) args+=("$1"); shift ;;
   esac
 done
-# the model as a finished phase of exp/eval (osum.sh decodes the last phase); its config's
-# relative model paths are relative to the recipe it comes from (<recipe>/exp/<tag>/<phase>)
-if [ -f "${model_dir}/config.yaml" ]; then
-  src=$(cd "${model_dir}" && pwd)
-  [ -f "${src}/${model_file}" ] || { echo "run.sh: no ${model_file} in ${src} (--model_file)" >&2; exit 1; }
+if [ -f "${model_dir}/config.yaml" ]; then  # the model as a finished phase of exp/eval
   . ./path.sh
-  mkdir -p exp/eval/model
-  python - "${src}/config.yaml" "$(cd "${src}/../../.." && pwd)" exp/eval/model/config.yaml <<'EOF'
-import sys
-from pathlib import Path
-
-import yaml
-
-from osum.task import resolve_paths
-
-conf = yaml.safe_load(open(sys.argv[1], encoding="utf-8"))
-resolve_paths(conf, Path(sys.argv[2]))
-with open(sys.argv[3], "w", encoding="utf-8") as f:
-    yaml.safe_dump(conf, f, allow_unicode=True, sort_keys=False)
-EOF
-  ln -sfn "${src}/${model_file}" "exp/eval/model/${model_file}"
-  touch exp/eval/model/.done
+  python -m osum.bin.link_model --model_dir "${model_dir}" --model_file "${model_file}" \
+    --out exp/eval/model
 fi
 if [ ! -f exp/eval/model/.done ]; then
   echo "run.sh: no trained model in ${model_dir} (--model_dir): stages 1-2 only" >&2

@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Make a phase trained by another recipe a finished phase of this one, for decoding.
+
+    python -m osum.bin.link_model --model_dir ../../librispeech/osum1/exp/osum/3_lora \\
+        --model_file valid.acc.ave.pth --out exp/eval/model
+
+Writes ``<out>/config.yaml`` (the phase's config with its relative model and tokenizer
+paths made absolute: they are relative to the recipe the phase comes from,
+``<recipe>/exp/<tag>/<phase>``), links ``<out>/<model_file>`` to the checkpoint and
+touches ``<out>/.done``, so osum.sh's stages 4-5 decode it as the last phase.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from osum.task import resolve_paths
+
+
+def link_model(model_dir, model_file: str, out) -> Path:
+    src, out = Path(model_dir).resolve(), Path(out)
+    for need, what in (("config.yaml", "the phase's config"), (model_file, "--model_file")):
+        if not (src / need).is_file():
+            raise FileNotFoundError(f"{src}: no {need} ({what}); expected a training phase's dir")
+    conf = yaml.safe_load((src / "config.yaml").read_text(encoding="utf-8"))
+    resolve_paths(conf, src.parents[2])
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "config.yaml", "w", encoding="utf-8") as f:
+        yaml.safe_dump(conf, f, allow_unicode=True, sort_keys=False)
+    link = out / model_file
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(src / model_file)
+    (out / ".done").touch()
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model_dir", required=True, help="a training phase's dir")
+    parser.add_argument("--model_file", default="valid.acc.ave.pth", help="its checkpoint")
+    parser.add_argument("--out", required=True, help="the phase dir to write")
+    args = parser.parse_args(argv)
+    try:
+        link_model(args.model_dir, args.model_file, args.out)
+    except (OSError, yaml.YAMLError) as e:
+        sys.exit(f"link_model: {e}")
+
+
+if __name__ == "__main__":
+    main()
