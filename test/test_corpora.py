@@ -26,7 +26,9 @@ from osum.corpora.common import (
 from osum.task_data import durations
 
 
-def tone(path: Path, seconds: float = 0.6, rate: int = 16000, fmt=None, channels: int = 1):
+def tone(
+    path: Path, seconds: float = 0.6, rate: int = 16000, fmt=None, channels: int = 1, subtype=None
+):
     """A short tone-and-noise clip written in the corpus' format."""
     rng = np.random.default_rng(len(str(path)))
     t = np.arange(int(seconds * rate)) / rate
@@ -34,7 +36,7 @@ def tone(path: Path, seconds: float = 0.6, rate: int = 16000, fmt=None, channels
     if channels > 1:
         x = np.stack([x] * channels, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(path, x, rate, format=fmt)
+    soundfile.write(path, x, rate, format=fmt, subtype=subtype)
     return path
 
 
@@ -803,7 +805,7 @@ def mini_wenetspeech(root: Path) -> Path:
         audios.append(dict(aid=aid, path=rel, duration=2.0, source="youtube",
                            segments=[seg(aid, *s) for s in segs]))  # fmt: skip
         if "gone" not in aid:
-            tone(root / rel, seconds=2.0, fmt="OGG")
+            tone(root / rel, seconds=2.0, fmt="OGG", subtype="OPUS")  # Ogg Opus, as released
     (root / "WenetSpeech.json").write_text(
         json.dumps(
             {"dataset": "WenetSpeech", "version": "v1", "audios": audios}, ensure_ascii=False
