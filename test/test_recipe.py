@@ -67,6 +67,10 @@ def test_stages_1_to_5_then_skip_and_resume(recipe):
         assert (recipe / f).exists(), f
     log = (recipe / "exp/osum/2_llm/train.log").read_text()
     assert "Loading pretrained params from exp/osum/1_encoder/valid.loss.ave.pth" in log
+    # the default's text phase between phases 2 and 3, and phase 3 from it
+    assert (recipe / "exp/osum/2t_answers/text_training.json").is_file()
+    log = (recipe / "exp/osum/3_all/train.log").read_text()
+    assert "Loading pretrained params from exp/osum/2t_answers/valid.loss.ave.pth" in log
     results = (recipe / "RESULTS.md").read_text()
     for task in ("ASR", "SRWT", "VED", "SER", "SSR", "SGC", "SAP", "STTC"):
         assert f"## {task} / test" in results, task
