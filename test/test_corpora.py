@@ -952,9 +952,10 @@ def test_osum_multitask_mixes_every_miniature(tmp_path):
         "EXPRESSO": str(mini_expresso(corpora / "expresso")),
     }
     egs = tmp_path / "egs"
-    for line in (REPO / "egs/osum_multitask/osum1/conf/sources.txt").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            copy_recipe(line.split()[0], egs)
+    lines = (REPO / "egs/osum_multitask/osum1/conf/sources.txt").read_text().splitlines()
+    sources = [x.split() for x in lines if x.strip() and not x.startswith("#")]
+    for name, *_ in sources:
+        copy_recipe(name, egs)
     d = copy_recipe("osum_multitask", egs)
     res = run_recipe(d, "--stage", "1", "--stop_stage", "1", env=env)
     assert res.returncode == 0, res.stderr[-4000:]
@@ -970,9 +971,16 @@ def test_osum_multitask_mixes_every_miniature(tmp_path):
     }  # fmt: skip
     assert (data / "train" / "segments").is_file()  # WenetSpeech's segments: all in segments
     assert read_kv(data / "train" / "utt2style")["ex03_default_emphasis_00010"] == "default"
-    for name in ("librispeech_test_clean", "librispeech_test_other", "wenetspeech_test_net",
-                 "esc50_test", "expresso_test", "commonvoice_test", "meld_test"):  # fmt: skip
+    tests = [f"{name}_{s}" for name, _, _, *sets in sources for s in sets]
+    assert len(tests) == 11
+    for name in tests:
         assert (data / name / "utt2taskinfo").is_file(), name
+    assert (
+        data / "commonvoice_test" / "corpus"
+    ).read_text() == "Common Voice (official release) test\n"
+    assert (
+        data / "wenetspeech_test_meeting" / "corpus"
+    ).read_text() == "WenetSpeech TEST_MEETING\n"
     assert read_kv(data / "dev" / "utt2task")  # the dev sets mixed
 
 
