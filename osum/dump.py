@@ -41,6 +41,7 @@ COPIED = [
     "utt2question",
     "ctm",
 ]
+WHOLE = ["corpus"]  # one-line files about the whole set (what it was prepared from), as they are
 
 
 FFMPEG_HINT = "install ffmpeg (tools/install.sh does) to read it"
@@ -218,8 +219,9 @@ def _copy_task_files(src: Path, out: Path, keep: set) -> None:
         with open(src / name, encoding="utf-8") as f:
             lines = [ln for ln in f if ln.split(maxsplit=1)[0] in keep]
         (out / name).write_text("".join(lines), encoding="utf-8")
-    if (src / "corpus").is_file():  # what the set was prepared from (one line)
-        (out / "corpus").write_text((src / "corpus").read_text(encoding="utf-8"), encoding="utf-8")
+    for name in WHOLE:
+        if (src / name).is_file():
+            (out / name).write_text((src / name).read_text(encoding="utf-8"), encoding="utf-8")
     utt2spk = out / "utt2spk"
     if utt2spk.is_file():
         spk2utt: Dict[str, List[str]] = {}
@@ -239,7 +241,7 @@ def merge(out_dir: str, nj: int) -> Dict[str, int]:
     names = {f.name for p in parts for f in p.iterdir() if f.is_file() and f.suffix != ".ark"}
     counts = {"dumped": 0, "skipped": 0}
     for name in sorted(names):
-        if name == "corpus":  # the same line in every part
+        if name in WHOLE:  # the same in every part
             (out / name).write_text((parts[0] / name).read_text(encoding="utf-8"), encoding="utf-8")
             continue
         lines: List[str] = []
