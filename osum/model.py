@@ -263,7 +263,7 @@ class OSUMModel(AbsESPnetModel):
             )
             stats["acc"] = acc.detach()
             if kwargs.get("text_weight") is not None:  # the labels' own accuracy
-                stats["acc_x"] = None if acc_x is None else acc_x.detach()
+                stats["acc_x"] = self._batch_stat(acc_x)
             if self.ctc is not None:
                 loss_ctc = self._ctc_loss(enc, enc_lengths, kwargs)
                 stats.update(loss_lm=loss.detach(), loss_ctc=loss_ctc.detach())
@@ -271,6 +271,17 @@ class OSUMModel(AbsESPnetModel):
         stats = {"loss": loss.detach(), **stats}  # loss first in ESPnet's logs
         loss, stats, weight = force_gatherable((loss, stats, batch), loss.device)
         return loss, stats, weight
+
+    @staticmethod
+    def _batch_stat(value: torch.Tensor | None) -> torch.Tensor | None:
+        """A statistic some batches lack: None alone, but NaN under DDP, where every rank
+        must all-reduce the same stats (a None on one rank hangs the others); ESPnet's
+        reporter leaves non-finite values out of the epoch's average."""
+        if value is not None:
+            return value.detach()
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            return torch.tensor(float("nan"))
+        return None
 
     def _lm_loss(
         self,
