@@ -72,3 +72,21 @@ def test_a_bare_tiny_switches_to_the_cpu_check(tmp_path):
         assert proc.returncode != 0 and "data/tr" in proc.stderr
     proc = stage3(recipe, "--tiny", "false", "--llm_path", str(tmp_path / "none"))
     assert "tiny random models" not in proc.stderr and "llm_path=" in proc.stderr
+
+
+def test_several_gpus_train_in_one_process_each(tmp_path):
+    recipe = recipe_in(tmp_path)
+    (recipe / "conf").mkdir()
+    (recipe / "conf" / "a.yaml").write_text("max_epoch: 1\n")
+    record = recipe / "record.sh"  # a job runner that writes the command to its log
+    record.write_text(
+        '#!/usr/bin/env bash\n[ "$1" = --gpu ] && shift 2\nlog=$1; shift\necho "$@" > "$log"\n'
+    )
+    record.chmod(0o755)
+    (recipe / "cmd.sh").write_text(f"export train_cmd={record} cuda_cmd={record}\n")
+    for ngpu, distributed in (("0", False), ("1", False), ("4", True)):
+        proc = stage3(recipe, "--ngpu", ngpu, "--exp_tag", f"g{ngpu}")
+        assert proc.returncode == 0, proc.stderr
+        cmd = (recipe / "exp" / f"g{ngpu}" / "a" / "train.log").read_text()
+        assert "osum.bin.osum_train --config conf/a.yaml" in cmd and f"--ngpu {ngpu}" in cmd
+        assert ("--multiprocessing_distributed true" in cmd) == distributed, (ngpu, cmd)

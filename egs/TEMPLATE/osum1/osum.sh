@@ -28,7 +28,7 @@ stage=1              # first stage to run
 stop_stage=5         # last stage to run
 nj=4                 # jobs of stage 2
 decode_nj=4          # jobs of stage 4
-ngpu=0               # GPUs for training and decoding (0: CPU)
+ngpu=0               # GPUs for training (over 1: one DDP process each) and decoding (0: CPU)
 # Data
 train_set=           # training set (a dir under data/)
 valid_set=           # validation set
@@ -194,6 +194,9 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
       [ "${feats_type}" = whisper_mel ] && feats_opt=(--frontend none --input_size "${n_mels}")
       init_opt=()
       [ -n "${init}" ] && init_opt=(--init_param "${init}")
+      # several GPUs: ESPnet starts one DDP process per GPU (as ESPnet's asr.sh); it
+      # ignores the flag for one GPU or the CPU
+      [ "${ngpu}" -gt 1 ] && init_opt+=(--multiprocessing_distributed true)
       # shellcheck disable=SC2046,SC2086
       ${cuda_cmd} --gpu "${ngpu}" "${dir}/train.log" \
         python -m osum.bin.osum_train --config "${config}" --output_dir "${dir}" \
