@@ -34,6 +34,12 @@ class OSUMPreprocessor:
         speech_name, text_name, task_name: data names in the ESPnet dataset.
         ctc_text: also add ``ctc_text``, the transcript's token ids (empty for tasks
             without a transcript), for the model's CTC head (``ctc_weight`` > 0).
+        ctc_labels: with ``ctc_text``, a label task's CTC target is its transcript and its
+            label tags (``i am fine<happy>``, as the LM target) instead of the transcript
+            alone, as ESPnet's SLU recipes put the intent in the CTC target: the encoder
+            learns to hear the labels, not only the words. SRWT's times and STTC's answer
+            stay out (they are not sounds). For an encoder-only phase (``ctc_weight`` 1);
+            joint CTC decoding expects a CTC head trained on transcripts.
         label_weight: weight in the LM loss of the target tokens that follow the
             transcript (the "X" of ASR+X: label tags such as ``<happy>``, STTC's answer
             marker and answer), relative to the other target tokens; with a value other
@@ -57,6 +63,7 @@ class OSUMPreprocessor:
         text_name: str = "text",
         task_name: str = "task",
         ctc_text: bool = False,
+        ctc_labels: bool = False,
         label_weight: float = 1.0,
         task_weight: Mapping[str, float] | None = None,
     ):
@@ -71,6 +78,7 @@ class OSUMPreprocessor:
         self.speech_name, self.text_name, self.task_name = speech_name, text_name, task_name
         self._prompt_ids: Dict[str, np.ndarray] = {}
         self.ctc_text = ctc_text
+        self.ctc_labels = ctc_labels
         if label_weight <= 0:
             raise ValueError(f"label_weight must be > 0, got {label_weight}")
         self.label_weight = float(label_weight)
@@ -136,12 +144,18 @@ class OSUMPreprocessor:
                 )
                 data["text_weight"] = weight * np.float32(self.task_weight.get(name, 1.0))
             if self.ctc_text:
-                task = self.registry[name]
-                said = task.transcript or task.timestamps or task.chat
-                ids = self.encode(normalize(text)) if said else []
-                data["ctc_text"] = np.array(ids, dtype=np.int64)
+                data["ctc_text"] = np.array(self._ctc_ids(name, info, text), dtype=np.int64)
         data["prompt"] = self.prompt_ids(self.prompt_for(name, info.get("question")))
         return data
+
+    def _ctc_ids(self, name: str, info: Mapping, text: str) -> list:
+        """The CTC target: the transcript (none for tasks without one), and with
+        ``ctc_labels`` a label task's tags after it."""
+        task = self.registry[name]
+        if self.ctc_labels and task.fields:
+            return self.encode(task.build_target(dict(info, text=text)))
+        said = task.transcript or task.timestamps or task.chat
+        return self.encode(normalize(text)) if said else []
 
     def _weights(self, task, text: str, ids) -> np.ndarray:
         """``label_weight`` on the target's tokens after the transcript (tags, answer)."""

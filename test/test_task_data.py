@@ -137,6 +137,23 @@ def test_ctc_text_is_the_transcript_of_every_task_that_says_one(task_dir, tiny_d
     loss.backward()
 
 
+def test_ctc_labels_put_the_tags_after_the_transcript(task_dir, tiny_dirs):
+    write_task_info(task_dir)
+    pre = OSUMPreprocessor(train=True, tokenizer=tiny_dirs["llm"], ctc_text=True, ctc_labels=True)
+    uids, batch = load_batch(task_dir, pre)
+    ctc = {
+        u: pre.tokenizer.decode(t[:n].tolist())
+        for u, t, n in zip(uids, batch["ctc_text"], batch["ctc_text_lengths"])
+    }
+    assert ctc["en0-002"] == "one two three<throat clearing>"  # VED: transcript and tag
+    assert ctc["zh0-005"] == "<child><female>"  # AGE_GENDER: the tags alone
+    assert ctc["en0-001"].startswith("open the") and "<" not in ctc["en0-001"]  # SRWT
+    assert ctc["en1-003"] == "call my mother"  # STTC: the question, not the answer
+    plain = OSUMPreprocessor(train=True, tokenizer=tiny_dirs["llm"], ctc_text=True)
+    _, without = load_batch(task_dir, plain)
+    assert without["ctc_text"].shape[1] < batch["ctc_text"].shape[1]
+
+
 def test_validation_prompt_is_fixed_and_training_prompts_vary(tiny_dirs):
     train = OSUMPreprocessor(train=True, tokenizer=tiny_dirs["llm"])
     valid = OSUMPreprocessor(train=False, tokenizer=tiny_dirs["llm"], prompt_languages=["zh"])
