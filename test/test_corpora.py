@@ -633,12 +633,21 @@ def mini_vocalsound(root: Path) -> Path:
         "te": ["m0200_0_laughter", "f0201_0_cough", "f0201_0_sigh"],
     }
     ages = {"f0003": "23", "m0011": "64", "f0100": "35", "m0200": "71", "f0201": ""}
+    genders = {"m0200": "Female"}  # a field that disagrees with the id
     (root / "meta").mkdir(parents=True)
     (root / "datafiles").mkdir()
     for split, names in clips.items():
         spks = sorted({n.split("_")[0] for n in names})
         rows = [
-            [s, "Female" if s[0] == "f" else "Male", ages[s], "USA", "English", "no"] for s in spks
+            [
+                s,
+                genders.get(s, "Female" if s[0] == "f" else "Male"),
+                ages[s],
+                "USA",
+                "English",
+                "no",
+            ]
+            for s in spks
         ]
         (root / "meta" / f"{split}_meta.json").write_text(json.dumps(rows, indent=1))
         clip_list = [  # the authors' paths, as released
@@ -668,6 +677,13 @@ def test_vocalsound_stage1(tmp_path):
     }
     assert read_kv(train / "utt2age")["m0011-1_throatclearing-sap"] == "old"
     assert read_kv(train / "utt2gender")["f0003-0_laughter-sgc"] == "female"
+    assert read_kv(test / "utt2gender") == {  # m0200's field says Female, its id m
+        "f0201-0_cough-sgc": "female",
+        "f0201-0_sigh-sgc": "female",
+    }
+    assert "m0200-0_laughter-sgc the metadata says female for m0200, its id male" in (
+        (test / "skipped").read_text()
+    )
     assert set(read_kv(train / "text").values()) == {""}  # no speech
     assert "m0011-0_sigh-ved cannot read the audio header" in (train / "skipped").read_text()
     assert set(read_kv(train / "utt2dur")) == set(read_kv(train / "utt2spk"))
@@ -706,6 +722,9 @@ def test_vocalsound_meta_shapes_and_fallbacks(tmp_path):
         "spk_id,gender,age\nf0003,Female,23\n\nm0011,Male,64\n"
     )
     assert vocalsound.read_speakers(root, "tr") == want
+    assert vocalsound.speaker_gender("f0003", "") == ("female", None)
+    assert vocalsound.speaker_gender("x9", "M") == ("male", None)
+    assert vocalsound.speaker_gender("f0003", "unknown")[0] is None
     # no meta/: the clip lists give the speakers and no ages
     shutil.rmtree(root / "meta")
     assert vocalsound.read_speakers(root, "te") == {

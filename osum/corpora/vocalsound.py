@@ -8,6 +8,8 @@ speaker ``f0003``, whose first letter is the sex, recording session ``0``, the s
 the official speaker-disjoint splits in ``<root>/meta/{tr,val,te}_meta.json``: one
 record a speaker, ``[spk_id, gender, age, country, native language, health condition]``
 (a list of such rows, of objects with those keys, or an object keyed by the speaker).
+SGC takes the gender field (the id's letter where the field is empty; a speaker whose
+two disagree is skipped and listed).
 A ``{split}_meta.csv`` with the same columns (with or without a header) is read in its
 place, and without ``meta/`` the clip lists ``<root>/datafiles/{tr,val,te}.json`` give
 the speakers (and no ages).
@@ -56,6 +58,23 @@ def _speaker_record(row, key=None):
         cells += ["", "", ""]
         return cells[0], cells[1], cells[2]
     return None
+
+
+GENDERS = {"f": "female", "female": "female", "m": "male", "male": "male"}
+
+
+def speaker_gender(spk: str, meta_gender: str):
+    """(gender, reason to skip): the metadata's gender field, else the id's first letter;
+    the two disagreeing is a reason to skip."""
+    from_id = GENDERS.get(spk[:1].lower())
+    if not meta_gender.strip():
+        return from_id, None if from_id else f"cannot tell the sex of {spk}"
+    from_meta = GENDERS.get(meta_gender.strip().lower())
+    if from_meta is None:
+        return None, f"gender {meta_gender!r} of {spk} in the metadata is not female or male"
+    if from_id and from_id != from_meta:
+        return None, f"the metadata says {from_meta} for {spk}, its id {from_id}"
+    return from_meta, None
 
 
 def is_speaker_id(spk: str) -> bool:
@@ -159,15 +178,13 @@ def prepare(root, split: str, out, tasks: Sequence[str], label_map) -> dict:
         spk, sound = parts[0], "_".join(parts[2:])
         if spk not in speakers:
             continue  # another split's speaker
-        sex = spk[0].lower()
         for task in tasks:  # <speaker>-<session>_<sound>-<task>: ids sort as their speakers
             uid = f"{spk}-{'_'.join(parts[1:])}-{task.lower()}"
             if task == "VED":
                 label, reason = map_label(events, sound, "event", wav.name)
                 labels = {"event": label}
             elif task == "SGC":
-                label, reason = {"f": "female", "m": "male"}.get(sex), None
-                reason = None if label else f"cannot tell the sex from {spk}"
+                label, reason = speaker_gender(spk, speakers[spk]["gender"])
                 labels = {"gender": label}
             else:
                 age = speakers[spk]["age"]
