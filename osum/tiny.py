@@ -24,8 +24,30 @@ DEFAULT_CORPUS = [
 ]
 
 
-def build_tokenizer(out_dir: str, corpus: Iterable[str] | None = None, vocab_size: int = 400):
-    """Train a byte-level BPE on ``corpus`` and save it as an HF Qwen2 tokenizer."""
+# the encoder's window: time tokens cover 0 to 30 s
+MAX_SECONDS = 30
+
+
+def time_token_strings(decimals: int) -> list:
+    """SRWT's times as written in targets (``<1.2>`` with 1 decimal), 0 to 30 s."""
+    if not 0 <= decimals <= 2:
+        raise ValueError(f"time tokens take 0 to 2 decimals, not {decimals}")
+    step = 10**decimals
+    return [f"<{t / step:.{decimals}f}>" for t in range(MAX_SECONDS * step + 1)]
+
+
+def build_tokenizer(
+    out_dir: str,
+    corpus: Iterable[str] | None = None,
+    vocab_size: int = 400,
+    time_tokens: int | None = None,
+):
+    """Train a byte-level BPE on ``corpus`` and save it as an HF Qwen2 tokenizer.
+
+    ``time_tokens``: add every SRWT time with that many decimals (``<0.0>`` ... ``<30.0>``
+    for 1) as one token each, as Whisper's tokenizer has a token per 20 ms: a time is
+    then one decision of the LLM, not a string of digits. The SRWT task's
+    ``time_decimals`` must be the same."""
     from transformers import PreTrainedTokenizerFast
 
     bpe = Tokenizer(models.BPE())
@@ -53,6 +75,8 @@ def build_tokenizer(out_dir: str, corpus: Iterable[str] | None = None, vocab_siz
         pad_token="<|endoftext|>",
         additional_special_tokens=["<|im_start|>", "<|im_end|>"],
     )
+    if time_tokens is not None:
+        tok.add_tokens(time_token_strings(time_tokens))
     tok.save_pretrained(out_dir)
     return tok
 
@@ -68,15 +92,17 @@ def build_qwen2(
     vocab_size: int = 400,
     seed: int = 0,
     model_vocab_size: int | None = None,
+    time_tokens: int | None = None,
 ) -> Path:
     """A random-weight Qwen2ForCausalLM and its tokenizer in ``out_dir``.
 
     ``model_vocab_size`` makes the embedding and output layers that large (e.g. Qwen2's
-    151936, for speed measurements) while the tokenizer stays small."""
+    151936, for speed measurements) while the tokenizer stays small; ``time_tokens``:
+    :func:`build_tokenizer`."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    tok = build_tokenizer(out_dir, tokenizer_corpus, vocab_size)
+    tok = build_tokenizer(out_dir, tokenizer_corpus, vocab_size, time_tokens)
     config = Qwen2Config(
         vocab_size=max(len(tok), model_vocab_size or 0),
         hidden_size=hidden_size,
@@ -166,9 +192,10 @@ def build_tiny_models(
     vocab_size: int = 1000,
     n_mels: int = 80,
     seed: int = 0,
+    time_tokens: int | None = None,
 ):
     """``<out_dir>/qwen2`` and ``<out_dir>/whisper`` of a recipe's CPU config (4 heads,
-    FFN 4x the width); returns their paths."""
+    FFN 4x the width; ``time_tokens``: :func:`build_tokenizer`); returns their paths."""
     llm = build_qwen2(
         f"{out_dir}/qwen2",
         tokenizer_corpus=tokenizer_corpus,
@@ -179,6 +206,7 @@ def build_tiny_models(
         intermediate_size=4 * llm_dim,
         vocab_size=vocab_size,
         seed=seed,
+        time_tokens=time_tokens,
     )
     whisper = build_whisper(
         f"{out_dir}/whisper",

@@ -1,6 +1,7 @@
 """The mini_osum corpus: exact labels, disjoint splits, determinism, every task."""
 
 import random
+import re
 from collections import Counter
 
 import numpy as np
@@ -34,6 +35,29 @@ def test_plan_is_deterministic_and_balanced():
     genders = {(r["voice"], r["gender"]) for r in train if r["task"] == "SGC"}
     assert genders == {(v, g) for vs in mc.VOICES.values() for v, g in vs}
     assert len({r["utt"] for r in train}) == len(train)
+
+
+def test_time_tokens_make_every_srwt_time_one_token(tmp_path):
+    from dataclasses import replace
+
+    from osum.llm import load_tokenizer
+    from osum.tasks import TASKS
+    from osum.tiny import build_tokenizer, time_token_strings
+
+    build_tokenizer(str(tmp_path), mc.corpus_text(0), 400, time_tokens=1)
+    tok = load_tokenizer(tmp_path)  # as training and decoding load it
+    srwt = replace(TASKS["SRWT"], time_decimals=1)
+    target = srwt.build_target(
+        {"text": "open the", "alignment": [(0.12, 0.31, "open"), (0.33, 0.5, "the")]}
+    )
+    assert target == "<0.1>open<0.3><0.3>the<0.5>"
+    ids = tok.encode(target, add_special_tokens=False)
+    pieces = tok.convert_ids_to_tokens(ids)
+    assert [p for p in pieces if p.startswith("<")] == re.findall(r"<[\d.]+>", target)
+    assert tok.decode(ids) == target
+    assert time_token_strings(1)[-1] == "<30.0>" and len(time_token_strings(0)) == 31
+    with pytest.raises(ValueError, match="decimals"):
+        time_token_strings(3)
 
 
 def test_splits_share_no_sentence_and_every_test_fact_is_taught():

@@ -34,6 +34,12 @@ def main(cmd=None):
     parser.add_argument("--llm_layers", type=int, default=4)
     parser.add_argument("--vocab_size", type=int, default=1000, help="BPE vocabulary")
     parser.add_argument(
+        "--time_tokens",
+        type=int,
+        default=None,
+        help="one token per SRWT time with this many decimals (the SRWT task's time_decimals)",
+    )
+    parser.add_argument(
         "--llm_text_epochs", type=int, default=0,
         help="epochs of training the LLM on the training split's text (0: none)",
     )  # fmt: skip
@@ -60,6 +66,7 @@ def main(cmd=None):
         llm_layers=args.llm_layers,
         vocab_size=args.vocab_size,
         seed=args.seed,
+        time_tokens=args.time_tokens,
     )
     report = {"utterances": counts, "models": {"llm": str(llm), "whisper": str(whisper)}}
     if args.llm_text_epochs > 0:
