@@ -6,7 +6,7 @@ recipes that need no download.
 """
 
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, Tuple
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -255,6 +255,26 @@ def text_targets(
     return [list(s) for s in sorted(set(out))] if unique else [list(s) for s in out]
 
 
+def answer_context(sequences: list, tokenizer_dir: str) -> Tuple[list, list]:
+    """The sequences of :func:`text_targets` that hold a chat answer, and for each the
+    number of its tokens up to the answer marker (``<开始回答>``) included: the context of
+    its answer, for :func:`train_causal_lm`'s ``context``."""
+    from osum.llm import load_tokenizer
+    from osum.tasks import ANSWER_MARKER
+
+    marker = load_tokenizer(tokenizer_dir).encode(ANSWER_MARKER, add_special_tokens=False)
+    kept, context = [], []
+    for seq in sequences:
+        at = next(
+            (i for i in range(len(seq) - len(marker) + 1) if seq[i : i + len(marker)] == marker),
+            None,
+        )
+        if at is not None:
+            kept.append(seq)
+            context.append(at + len(marker))
+    return kept, context
+
+
 def train_causal_lm(
     model,
     sequences: list,
@@ -263,12 +283,14 @@ def train_causal_lm(
     lr: float = 2e-3,
     warmup_steps: int = 50,
     seed: int = 0,
+    context: Sequence[int] | None = None,
 ) -> dict:
     """Train a causal LM (HF ``*ForCausalLM``, or its peft wrapper: then only its trainable
     parameters) in place on token id ``sequences``: AdamW, linear warm-up then linear
     decay to 0, right padding with the loss on real tokens only, gradients clipped at 5;
-    deterministic under ``seed``. Returns the settings, the mean loss of each epoch and
-    the time taken."""
+    deterministic under ``seed``. ``context``: per sequence, how many of its first tokens
+    are only read, not predicted (the loss is on the rest). Returns the settings, the
+    mean loss of each epoch and the time taken."""
     import random
     import time
 
@@ -276,6 +298,8 @@ def train_causal_lm(
 
     if not sequences:
         raise ValueError("no text to train the LLM on")
+    if context is not None and len(context) != len(sequences):
+        raise ValueError(f"{len(context)} context lengths for {len(sequences)} sequences")
     torch.manual_seed(seed)
     rng = random.Random(seed)
     model.train()
@@ -298,10 +322,13 @@ def train_causal_lm(
             width = max(len(s) for s in batch)
             ids = torch.zeros(len(batch), width, dtype=torch.long)
             mask = torch.zeros(len(batch), width, dtype=torch.long)
-            for r, seq in enumerate(batch):
+            scored = torch.zeros(len(batch), width, dtype=torch.bool)
+            for r, j in enumerate(order[i : i + batch_size]):
+                seq = sequences[j]
                 ids[r, : len(seq)] = torch.tensor(seq)
                 mask[r, : len(seq)] = 1
-            labels = ids.masked_fill(mask == 0, -100)
+                scored[r, (context[j] if context is not None else 0) : len(seq)] = True
+            labels = ids.masked_fill(~scored, -100)
             loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
             opt.zero_grad()
             loss.backward()
@@ -313,6 +340,7 @@ def train_causal_lm(
     model.eval()
     return {
         "sequences": len(sequences),
+        "context_only_tokens": sum(context) if context is not None else 0,
         "epochs": epochs,
         "batch_size": batch_size,
         "lr": lr,

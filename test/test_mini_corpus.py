@@ -1,5 +1,6 @@
 """The mini_osum corpus: exact labels, disjoint splits, determinism, every task."""
 
+import json
 import random
 import re
 from collections import Counter
@@ -212,6 +213,46 @@ def test_llm_text_pretraining_learns_the_answers_and_loads_back(corpus, tmp_path
         pretrain_llm_on_text(str(llm), [], epochs=1)
 
 
+def test_answers_only_training_reads_the_question_and_learns_the_answer(corpus, tmp_path):
+    """answer_context: the chat sequences and their tokens up to the answer marker; with it
+    as context, the loss is on the answers alone: the questions are not learnt."""
+    import torch
+    from transformers import Qwen2ForCausalLM
+
+    from osum.llm import load_tokenizer
+    from osum.tiny import answer_context, build_tiny_models, text_targets, train_causal_lm
+
+    llm, _ = build_tiny_models(str(tmp_path / "m"), mc.corpus_text(3), llm_dim=64, llm_layers=2)
+    tok = load_tokenizer(llm)
+    seqs = text_targets(str(corpus / "train"), str(llm))
+    chat, context = answer_context(seqs, str(llm))
+    assert chat and len(chat) < len(seqs)  # the transcripts have no answer
+    for seq, n in zip(chat, context):
+        assert tok.decode(seq[:n]).endswith("<开始回答>") and "<开始回答>" not in tok.decode(
+            seq[n:]
+        )
+
+    def loss_on(model, part):  # mean loss of the questions' or the answers' tokens
+        total = []
+        for seq, n in zip(chat, context):
+            logp = model(input_ids=torch.tensor([seq])).logits[0, :-1].log_softmax(-1)
+            nll = -logp.gather(1, torch.tensor(seq[1:])[:, None])[:, 0]
+            total.append(nll[: n - 1].mean() if part == "question" else nll[n - 1 :].mean())
+        return float(torch.stack(total).mean())
+
+    model = Qwen2ForCausalLM.from_pretrained(str(llm))
+    with torch.no_grad():
+        before = {p: loss_on(model, p) for p in ("question", "answer")}
+    report = train_causal_lm(model, chat, epochs=15, batch_size=2, warmup_steps=5, context=context)
+    with torch.no_grad():
+        after = {p: loss_on(model, p) for p in ("question", "answer")}
+    assert report["context_only_tokens"] == sum(context)
+    assert after["answer"] < 0.5 * before["answer"]
+    assert after["question"] > 0.8 * before["question"]  # read, not learnt
+    with pytest.raises(ValueError, match="context lengths"):
+        train_causal_lm(model, chat, epochs=1, context=context[:-1])
+
+
 def test_llm_text_train_replaces_only_the_llm_weights(corpus, tmp_path):
     import torch
     import yaml
@@ -267,6 +308,12 @@ def test_llm_text_train_replaces_only_the_llm_weights(corpus, tmp_path):
                 str(tmp_path / "x"),
             ]
         )
+    # answers_only: the chat sequences alone, their questions as context
+    conf.write_text("llm_text_training: {epochs: 1, answers_only: true}\n")
+    out = tmp_path / "answers"
+    text_train([*args, "--train_config", str(tmp_path / "plain.yaml"), "--output_dir", str(out)])
+    report = json.loads((out / "text_training.json").read_text())
+    assert report["sequences"] == 8 and report["context_only_tokens"] > 8 * 3
     conf.write_text("llm_text_training: {epoch: 3}\n")
     with pytest.raises(SystemExit, match="unknown keys"):
         text_train(

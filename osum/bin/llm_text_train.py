@@ -15,7 +15,11 @@ whose config has ``llm_text_training:``). The report (losses, time) is
 ``<output_dir>/text_training.json``.
 
 The config: ``llm_text_training: {tasks: [STTC], epochs: 40, batch_size: 16, lr: 2.0e-3,
-warmup_steps: 50, seed: 0}`` (all optional; tasks: all).
+warmup_steps: 50, seed: 0, answers_only: false}`` (all optional; tasks: all).
+``answers_only: true`` keeps the chat tasks' sequences alone and puts the loss on their
+answers only (:func:`osum.tiny.answer_context`): the LLM learns what to answer to a
+question without learning the training questions by heart, a prior that would outweigh
+what the audio says when it transcribes a new one.
 """
 
 import argparse
@@ -26,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-KEYS = {"tasks", "epochs", "batch_size", "lr", "warmup_steps", "seed"}
+KEYS = {"tasks", "epochs", "batch_size", "lr", "warmup_steps", "seed", "answers_only"}
 
 
 def train(
@@ -42,7 +46,7 @@ def train(
     from osum.checkpoint import load_model_file
     from osum.llm import build_llm
     from osum.tasks import build_registry
-    from osum.tiny import text_targets, train_causal_lm
+    from osum.tiny import answer_context, text_targets, train_causal_lm
 
     conf = dict(config.get("llm_text_training") or {})
     unknown = sorted(set(conf) - KEYS)
@@ -63,11 +67,17 @@ def train(
             f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})"
         )
     task_conf = (trained.get("preprocessor_conf") or {}).get("task_conf")
+    answers_only = bool(conf.pop("answers_only", False))
     seqs = text_targets(
         data_dir, llm_conf["path"], tasks=conf.pop("tasks", None),
         registry=build_registry(**task_conf) if task_conf else None,
     )  # fmt: skip
-    report = train_causal_lm(llm, seqs, **conf)
+    context = None
+    if answers_only:
+        seqs, context = answer_context(seqs, llm_conf["path"])
+        if not seqs:
+            raise ValueError(f"answers_only: {data_dir} has no chat task with an answer")
+    report = train_causal_lm(llm, seqs, context=context, **conf)
     for k, v in llm.state_dict().items():
         state[f"llm.{k}"] = v.to(state[f"llm.{k}"].dtype)
     out = Path(output_dir)
