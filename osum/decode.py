@@ -81,7 +81,10 @@ class CTCPrefix:
     logp: torch.Tensor
     lengths: torch.Tensor  # (batch,) valid frames
     rows: torch.Tensor  # (batch,) bool: the row's target starts with a transcript
-    closes: torch.Tensor  # (vocab,) bool: tokens that end the transcript (tags, end token)
+    # (vocab,) or (batch, vocab) bool: the tokens that end the transcript besides the end
+    # token (label tags, the answer marker), for every row or per row (a transcript-only
+    # task's row has none: its transcript ends only with the target)
+    closes: torch.Tensor
 
 
 class _JointCTC:
@@ -95,8 +98,9 @@ class _JointCTC:
         # that is batch x frames x vocabulary large
         self.scorer = CTCPrefixScoreTH(ctc.logp.float(), ctc.lengths, 0, self.eos)
         self.frames = ctc.lengths.to(ctc.rows.device).repeat_interleave(n_hyps)
-        self.closes = ctc.closes.clone()
-        self.closes[end_id] = True
+        closes = ctc.closes.bool().expand(len(ctc.rows), -1).clone()
+        closes[:, end_id] = True
+        self.closes = closes.repeat_interleave(n_hyps, dim=0)  # (n_bh, vocab)
         self.on = ctc.rows.bool().repeat_interleave(n_hyps)  # scoring the transcript still
         self.last = [self.eos] * len(self.on)  # the start symbol, as ESPnet's sos
         self.t, self.state, self.pending = 0, None, None
@@ -117,7 +121,8 @@ class _JointCTC:
         y = [[self.eos] * self.t + [last] for last in self.last]
         inc, self.pending = self.scorer(y, self.state, scoring_ids=ctc_ids)
         ctc = inc.gather(1, ctc_ids)
-        ctc = torch.where(self.closes[cand], inc[:, self.eos : self.eos + 1].expand_as(ctc), ctc)
+        closing = self.closes.gather(1, cand)
+        ctc = torch.where(closing, inc[:, self.eos : self.eos + 1].expand_as(ctc), ctc)
         joint = torch.full_like(logp, float("-inf"))
         joint.scatter_(1, cand, (1 - w) * logp.gather(1, cand) + w * ctc.to(logp.dtype))
         return torch.where(self.on[:, None], joint, out)
@@ -128,7 +133,7 @@ class _JointCTC:
             local = src % self.n_hyps
             best = (local * self.odim + (tokens + 1).clamp(max=self.odim - 1)).view(-1, self.n_hyps)
             self.state = self.scorer.index_select_state(self.pending, best)
-        self.on = self.on[src] & ~self.closes[tokens]
+        self.on = self.on[src] & ~self.closes[src, tokens]
         self.last = (tokens + 1).clamp(max=self.odim - 1).tolist()
         self.t += 1
 

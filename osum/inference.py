@@ -184,7 +184,7 @@ class Speech2Text:
                 ctc_rows=torch.tensor(
                     [self._ctc_scored(tasks[jobs[j][0]]) for j in idx], device=self.device
                 ),
-                ctc_closes=self.ctc_closes,
+                ctc_closes=self._ctc_closers([tasks[jobs[j][0]] for j in idx]),
             )
             for j, n in zip(idx, nbest):
                 hyps[j] = n[0]
@@ -193,6 +193,19 @@ class Speech2Text:
             mine = [(jobs[j][2], hyps[j]) for j in range(len(jobs)) if jobs[j][0] == u]
             results.append(self._join(self.registry[task_name], mine))
         return results
+
+    def _ctc_closers(self, task_names: List[str]) -> torch.Tensor | None:
+        """(batch, vocab) bool: what may end each row's transcript besides the end token:
+        a tag or the answer marker where the task's target goes on after the transcript,
+        nothing for a transcript-only task (ASR), whose hypothesis may not leave its CTC
+        score behind by opening a tag it never has."""
+        if self.ctc_closes is None:
+            return None
+        goes_on = torch.tensor(
+            [bool(self.registry[t].fields or self.registry[t].chat) for t in task_names],
+            device=self.ctc_closes.device,
+        )
+        return self.ctc_closes[None, :] & goes_on[:, None]
 
     def _ctc_scored(self, task_name: str) -> bool:
         """Joint CTC decoding scores the targets that start with a transcript."""

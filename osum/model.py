@@ -359,8 +359,9 @@ class OSUMModel(AbsESPnetModel):
 
         ``end_id`` is the token that ends training targets (the preprocessor's ``end_id``).
         Joint CTC decoding (``options.ctc_weight`` > 0) needs ``ctc_rows`` (batch,) bool,
-        the rows whose target starts with a transcript, and ``ctc_closes`` (vocab,) bool,
-        the tokens that end a transcript (:func:`osum.decode.transcript_closers`).
+        the rows whose target starts with a transcript, and ``ctc_closes`` (vocab,) or
+        (batch, vocab) bool, the tokens besides ``end_id`` that end a row's transcript
+        (:func:`osum.decode.transcript_closers`; none for a transcript-only task).
         """
         from osum.decode import CTCPrefix, DecodeOptions, Decoder
 

@@ -60,6 +60,27 @@ def test_a_closing_token_ends_the_ctc_scope():
     assert torch.equal(joint.scores(llm), 0.6 * llm)
 
 
+def test_a_transcript_only_row_is_closed_by_the_end_token_alone():
+    """Per-row closers: a tag after a complete transcript gets the CTC end score where the
+    task's target goes on with tags, the CTC score of one more word where it does not
+    (an ASR hypothesis may not open a tag to leave its CTC score behind)."""
+    vocab = 8
+    logp = spelled([1, 2], vocab=vocab, batch=2)
+    closes = torch.zeros(2, vocab, dtype=torch.bool)
+    closes[0, 3] = True  # row 0: a label task; row 1: transcript only
+    opts = DecodeOptions(ctc_weight=0.5, ctc_candidates=vocab)
+    joint = _JointCTC(ctc_prefix(logp, closes=closes), END, opts, n_hyps=1)
+    for token in (1, 2):
+        joint.scores(torch.zeros(2, vocab))
+        joint.advance(torch.tensor([0, 1]), torch.tensor([token, token]))
+    inc = joint.scores(torch.zeros(2, vocab))
+    assert inc[0, 3] == pytest.approx(inc[0, END].item())  # the tag ends row 0's transcript
+    assert inc[1, 3] < inc[1, END] - 2  # and is one more (unlikely) word in row 1's
+    assert inc[0, END] == pytest.approx(inc[1, END].item())
+    joint.advance(torch.tensor([0, 1]), torch.tensor([3, 3]))
+    assert joint.on.tolist() == [False, True]
+
+
 def spelled(tokens, frames_per_token=3, vocab=None, batch=1):
     """CTC log-posteriors that say ``tokens`` (blank between them) with confidence."""
     frames = []
