@@ -23,6 +23,7 @@ from osum.corpora.common import (
     map_label,
     parse_fractions,
 )
+from osum.corpora.librispeech import read_textgrid_words
 from osum.task_data import durations
 
 
@@ -185,6 +186,9 @@ def mini_librispeech(root: Path) -> Path:
         ends = [0.1 + step * (k + 1) for k in range(len(words))]
         if rel.startswith("train-clean-100/60"):
             (root / rel / f"{spk}-{ch}-0000.TextGrid").write_text(TEXTGRID)
+            # the aligner's word for what its dictionary lacks
+            unk = TEXTGRID.replace('"good"', '"a"').replace('"night"', '"<unk>"')
+            (root / rel / f"{spk}-{ch}-0001.TextGrid").write_text(unk)
         else:
             (root / rel / f"{spk}-{ch}.alignment.txt").write_text(
                 f'{spk}-{ch}-0000 ",{",".join(words)}," '
@@ -219,12 +223,23 @@ def test_librispeech_stage1(tmp_path):
     ctm = (train / "ctm").read_text().splitlines()
     assert "14-208-0000-srwt 0.100 0.225 HELLO" in ctm
     assert "60-121082-0000-srwt 0.050 0.250 good" in ctm  # from the TextGrid
+    assert "60-121082-0001-srwt alignment has <unk>-like words" in skipped
     assert read_kv(train / "utt2spk")["14-208-0000-sgc"] == "14-208"
     assert (train / "utt2taskinfo").is_file() and (train / "utt2dur").is_file()
     for s in ("dev_clean", "test_clean", "test_other"):
         assert (data / s / "utt2taskinfo").is_file(), s
     assert read_kv(data / "test_clean" / "utt2gender")["1089-134686-0000-sgc"] == "male"
     assert "tasks ASR=" in res.stderr  # the preparer's summary
+
+
+def test_textgrid_marks_unescape_doubled_quotes(tmp_path):
+    """Praat writes a quote inside a mark as two; empty and blank marks are silences."""
+    grid = TEXTGRID.replace('"good"', '"say ""hi"""').replace('"night"', '"  "')
+    (tmp_path / "a.TextGrid").write_text(grid)
+    assert read_textgrid_words(tmp_path / "a.TextGrid") == [(0.05, 0.3, 'say "hi"')]
+    (tmp_path / "b.TextGrid").write_text(grid.replace('name = "words"', 'name = "w"'))
+    with pytest.raises(ValueError, match="b.TextGrid: no 'words' tier"):
+        read_textgrid_words(tmp_path / "b.TextGrid")
 
 
 def test_librispeech_layout_errors(tmp_path):
@@ -338,8 +353,13 @@ CV_HEADER = (
 )
 
 
-def mini_commonvoice(root: Path) -> Path:
-    """A release-17 language dir: new columns, new gender values, unbalanced quotes."""
+# the header of the first releases (1-5), before sentence_id, accents, locale, segment
+CV_HEADER_OLD = "client_id\tpath\tsentence\tup_votes\tdown_votes\tage\tgender\taccent"
+
+
+def mini_commonvoice(root: Path, old: bool = False) -> Path:
+    """A release-17 language dir: new columns, new gender values, unbalanced quotes (or,
+    ``old``, a release with the first releases' columns)."""
     rows = {
         "train": [
             (
@@ -360,9 +380,12 @@ def mini_commonvoice(root: Path) -> Path:
         ],
     }
     for split, items in rows.items():
-        lines = [CV_HEADER]
+        lines = [CV_HEADER_OLD if old else CV_HEADER]
         for cid, path, text, age, gender in items:
-            lines.append(f"{cid}\t{path}\tsid\t{text}\t\t2\t0\t{age}\t{gender}\t\t\ten\t")
+            if old:
+                lines.append(f"{cid}\t{path}\t{text}\t2\t0\t{age}\t{gender}\tus")
+            else:
+                lines.append(f"{cid}\t{path}\tsid\t{text}\t\t2\t0\t{age}\t{gender}\t\t\ten\t")
             if "Missing" not in text:
                 tone(root / "clips" / path, fmt="MP3")
         lines.append("broken\tline")
@@ -383,8 +406,9 @@ def mini_kaggle_cv(root: Path) -> Path:
     return root
 
 
-def test_commonvoice_stage1_official_release(tmp_path):
-    root = mini_commonvoice(tmp_path / "corpus" / "cv-corpus-17.0" / "en")
+@pytest.mark.parametrize("old", [False, True], ids=["release17", "release1-5_columns"])
+def test_commonvoice_stage1_official_release(tmp_path, old):
+    root = mini_commonvoice(tmp_path / "corpus" / "cv-corpus-17.0" / "en", old=old)
     d, _ = stage1("commonvoice", tmp_path / "egs", {"COMMONVOICE": str(root)})
     train, test = d / "data" / "train", d / "data" / "test"
     a, b = "a" * 16, "b" * 16
@@ -400,7 +424,7 @@ def test_commonvoice_stage1_official_release(tmp_path):
     skipped = (train / "skipped").read_text()
     assert "common_voice_en_3-sap no age (train.tsv:4)" in skipped
     assert "common_voice_en_4.mp3 is missing" in skipped
-    assert "train.tsv:6 2 cells, the header has 13" in skipped
+    assert f"train.tsv:6 2 cells, the header has {8 if old else 13}" in skipped
     assert read_kv(test / "utt2age") == {
         f"{'f' * 16}-common_voice_en_6-sap": "old",
         f"{a}-common_voice_en_7-sap": "child",
@@ -812,7 +836,8 @@ def mini_wenetspeech(root: Path) -> Path:
         ("Y0000000000_--5llN02F84", "audio/train/youtube/B00000/Y0000000000_--5llN02F84.opus",
          [(0, 0.1, 0.9, "怎么样这些日子住得还习惯吧", ["L", "M", "S"]), (2, 1.0, 1.8, "挺好的", ["L"])]),
         ("P0000000001_abc", "audio/train/podcast/B00000/P0000000001_abc.opus",
-         [(0, 0.2, 1.2, "你好　世界", ["L", "S"])]),
+         [(0, 0.2, 1.2, "你好　世界", ["L", "S"]), (1, 1.2, 1.5, "", ["S"]),
+          (2, None, 1.8, "好", ["S"])]),
         ("P0000000002_gone", "audio/train/podcast/B00000/P0000000002_gone.opus",
          [(0, 0.2, 1.2, "不在", ["S"]), (1, 1.2, 1.6, "也不在", ["S"])]),
         ("X0000000003", "audio/dev/third_party/B00000/X0000000003.opus", [(0, 0.0, 1.5, "开发集", ["DEV"])]),
@@ -885,10 +910,10 @@ def test_wenetspeech_stage1_and_dump(tmp_path):
         "Y0000000000_--5llN02F84_S00000": "怎么样这些日子住得还习惯吧",
     }
     assert read_kv(train / "segments")["P0000000001_abc_S00000"] == "P0000000001_abc 0.200 1.200"
-    assert (
-        "P0000000002_gone " in (train / "skipped").read_text()
-        and "(2 segments)" in (train / "skipped").read_text()
-    )
+    skipped = (train / "skipped").read_text()
+    assert "P0000000002_gone " in skipped and "(2 segments)" in skipped
+    assert "P0000000001_abc_S00001 empty text" in skipped
+    assert "P0000000001_abc_S00002 no numeric begin_time/end_time" in skipped
     assert set(read_kv(data / "test_net" / "utt2spk")) == {
         "Y0000000004_tn_S00000",
         "Y0000000004_tn_S00003",

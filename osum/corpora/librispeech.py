@@ -91,7 +91,8 @@ def read_alignment_txt(path: Path) -> Dict[str, List[Tuple[float, float, str]]]:
 
 
 def read_textgrid_words(path: Path) -> List[Tuple[float, float, str]]:
-    """The ``words`` tier of a (long-format) Praat TextGrid, empty intervals dropped."""
+    """The ``words`` tier of a (long-format) Praat TextGrid, empty intervals dropped and
+    Praat's doubled quotes (``""`` inside a mark) undone."""
     text = path.read_text(encoding="utf-8", errors="replace")
     tiers = re.split(r"item\s*\[\d+\]\s*:", text)[1:]
     for tier in tiers:
@@ -102,8 +103,9 @@ def read_textgrid_words(path: Path) -> List[Tuple[float, float, str]]:
         for xmin, xmax, mark in re.findall(
             r'xmin\s*=\s*([\d.]+)\s*xmax\s*=\s*([\d.]+)\s*text\s*=\s*"((?:[^"]|"")*)"', tier
         ):
-            if mark.strip():
-                out.append((float(xmin), float(xmax), mark.strip()))
+            mark = mark.replace('""', '"').strip()
+            if mark:
+                out.append((float(xmin), float(xmax), mark))
         return out
     raise ValueError(f"{path}: no 'words' tier")
 
