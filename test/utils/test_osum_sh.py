@@ -90,3 +90,29 @@ def test_several_gpus_train_in_one_process_each(tmp_path):
         cmd = (recipe / "exp" / f"g{ngpu}" / "a" / "train.log").read_text()
         assert "osum.bin.osum_train --config conf/a.yaml" in cmd and f"--ngpu {ngpu}" in cmd
         assert ("--multiprocessing_distributed true" in cmd) == distributed, (ngpu, cmd)
+
+
+def test_a_decoded_set_is_kept_only_for_its_own_setup(tmp_path):
+    """Stage 4 skips a finished set decoded with the same model and --decode_args, and
+    refuses, naming both, one decoded with others (it never decodes over it)."""
+    recipe = recipe_in(tmp_path)
+    done = recipe / "exp" / "osum" / "decode_ts" / ".done"
+    done.parent.mkdir(parents=True)
+
+    def stage4(*opts):
+        cmd = ["./osum.sh", "--stage", "4", "--stop_stage", "4", "--train_set", "tr"]
+        cmd += ["--valid_set", "dv", "--test_sets", "ts", "--train_phases", "a:conf/a.yaml"]
+        return subprocess.run([*cmd, *opts], cwd=recipe, capture_output=True, text=True)
+
+    done.write_text("exp/osum/a/valid.loss.ave.pth --beam_size 4\n")
+    proc = stage4("--decode_args", "--beam_size 4")
+    assert proc.returncode == 0 and "stage 4: ts already decoded" in proc.stderr
+    proc = stage4("--decode_args", "--beam_size 2")
+    assert proc.returncode != 0
+    assert "was decoded with 'exp/osum/a/valid.loss.ave.pth --beam_size 4', not" in proc.stderr
+    assert "'exp/osum/a/valid.loss.ave.pth --beam_size 2'" in proc.stderr
+    proc = stage4("--decode_args", "--beam_size 4", "--decode_model", "valid.acc.best.pth")
+    assert proc.returncode != 0 and "valid.acc.best.pth --beam_size 4'" in proc.stderr
+    done.write_text("")  # an empty .done (an older engine's): kept as it is
+    assert "already decoded" in stage4("--decode_args", "--beam_size 2").stderr
+    assert done.parent.exists()

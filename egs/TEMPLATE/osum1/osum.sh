@@ -216,7 +216,17 @@ last_phase=${expdir}/${last_phase%%:*}
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   for set in ${test_sets}; do
     dir=${expdir}/decode_${set}
-    [ -f "${dir}/.done" ] && { log "stage 4: ${set} already decoded"; continue; }
+    # .done records the setup: a finished dir is not decoded again, nor silently kept
+    # for another model or other --decode_args
+    setup="${last_phase}/${decode_model} ${decode_args}"
+    if [ -f "${dir}/.done" ]; then
+      before=$(cat "${dir}/.done")
+      if [ -z "${before}" ] || [ "${before}" = "${setup}" ]; then
+        log "stage 4: ${set} already decoded"; continue
+      fi
+      log "error: ${dir} was decoded with '${before}', not '${setup}' (model and" \
+        "--decode_args): move it away (to keep it) and run stage 4 again"; exit 1
+    fi
     log "stage 4: decoding ${set} in ${decode_nj} jobs -> ${dir}"
     logdir=${dir}/logdir
     mkdir -p "${logdir}"
@@ -234,7 +244,7 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
         --key_file "${logdir}/keys.JOB.scp" --output_dir "${logdir}/output.JOB" \
         --batch_size "${batch_size}" ${decode_args}
     python -m osum.bin.merge_decodes --out "${dir}" "${logdir}"/output.*
-    touch "${dir}/.done"
+    echo "${setup}" > "${dir}/.done"
   done
 fi
 
