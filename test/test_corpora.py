@@ -471,6 +471,7 @@ def mini_meld(root: Path) -> Path:
             (1, "Oh my God, he’s lost it.", "Phoebe", "sadness", 0, 0),
             (2, '"""Wanted. Female roommate."" Nice!"', "Chandler", "joy", 0, 1),
             (5, "No clip for this one.", "Ross", "anger", 1, 0),
+            (6, "You broke it.", "Joey", "surprise", 125, 3),  # the release's corrupt clip
         ],
         "dev": [(1, "It\x92s fine\x85", "Phoebe", "neutral", 110, 6)],  # C1 characters
         "test": [
@@ -487,6 +488,9 @@ def mini_meld(root: Path) -> Path:
             )
             if "No clip" not in text:
                 mp4(root / CLIP_DIR[split] / f"dia{dia}_utt{utt}.mp4")
+        broken = root / CLIP_DIR["train"] / "dia125_utt3.mp4"
+        if broken.is_file():
+            broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))  # a header, no streams
         data = "\r\n".join(lines) + "\r\n"
         (root / f"{split}_sent_emo.csv").write_bytes(
             data.encode("cp1252") if split == "train" else data.encode("utf-8")
@@ -530,10 +534,12 @@ def test_meld_stage1_and_dump(tmp_path):
     assert text == {
         "Phoebe-dia0_utt0-train": "Oh my God, he’s lost it.",
         "Chandler-dia0_utt1-train": '"Wanted. Female roommate." Nice!',
+        "Joey-dia125_utt3-train": "You broke it.",  # its clip is only read by the dump
     }
     assert read_kv(train / "utt2emotion") == {
         "Phoebe-dia0_utt0-train": "sad",
         "Chandler-dia0_utt1-train": "happy",
+        "Joey-dia125_utt3-train": "surprise",
     }
     assert "Ross-dia1_utt0-train " in (train / "skipped").read_text()
     assert read_kv(d / "data" / "dev" / "text") == {"Phoebe-dia110_utt6-dev": "It’s fine…"}
@@ -551,6 +557,11 @@ def test_meld_stage1_and_dump(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     shapes = read_kv(d / "dump" / "raw" / "test" / "speech_shape")
     assert set(shapes) == {"Mrs_Geller-dia3_utt0-test", "Monica-dia3_utt1-test"}
+    # the corrupt clip is skipped and listed by the dump, the other training clips kept
+    dumped = read_kv(d / "dump" / "raw" / "train" / "speech_shape")
+    assert set(dumped) == {"Phoebe-dia0_utt0-train", "Chandler-dia0_utt1-train"}
+    skipped = (d / "dump" / "raw" / "train" / "skipped").read_text()
+    assert "Joey-dia125_utt3-train cannot read ffmpeg" in skipped
     assert all(abs(int(v) - 9600) < 1000 for v in shapes.values())
     assert (test / "corpus").read_text() == "MELD test\n"  # what the set is, through the dump
     assert (d / "dump" / "raw" / "test" / "corpus").read_text() == "MELD test\n"
