@@ -314,20 +314,21 @@ def train_causal_lm(
     )
     start, losses = time.perf_counter(), []
     order = list(range(len(sequences)))
+    read_only = list(context) if context is not None else [0] * len(sequences)
     for _ in range(epochs):
         rng.shuffle(order)
         total, count = 0.0, 0
         for i in range(0, len(order), batch_size):
-            batch = [sequences[j] for j in order[i : i + batch_size]]
-            width = max(len(s) for s in batch)
-            ids = torch.zeros(len(batch), width, dtype=torch.long)
-            mask = torch.zeros(len(batch), width, dtype=torch.long)
-            scored = torch.zeros(len(batch), width, dtype=torch.bool)
-            for r, j in enumerate(order[i : i + batch_size]):
+            rows = order[i : i + batch_size]
+            width = max(len(sequences[j]) for j in rows)
+            ids = torch.zeros(len(rows), width, dtype=torch.long)
+            mask = torch.zeros(len(rows), width, dtype=torch.long)
+            scored = torch.zeros(len(rows), width, dtype=torch.bool)
+            for r, j in enumerate(rows):
                 seq = sequences[j]
                 ids[r, : len(seq)] = torch.tensor(seq)
                 mask[r, : len(seq)] = 1
-                scored[r, (context[j] if context is not None else 0) : len(seq)] = True
+                scored[r, read_only[j] : len(seq)] = True
             labels = ids.masked_fill(~scored, -100)
             loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
             opt.zero_grad()
@@ -335,7 +336,7 @@ def train_causal_lm(
             torch.nn.utils.clip_grad_norm_(params, 5.0)
             opt.step()
             sched.step()
-            total, count = total + float(loss.detach()) * len(batch), count + len(batch)
+            total, count = total + float(loss.detach()) * len(rows), count + len(rows)
         losses.append(round(total / count, 4))
     model.eval()
     return {
