@@ -20,7 +20,7 @@ from typing import List, Sequence
 import numpy as np
 import torch
 
-from osum.decode import DecodeOptions, transcript_closers
+from osum.decode import DecodeOptions, Timestamps, transcript_closers
 from osum.export import CONFIG, WEIGHTS, is_export
 from osum.frontend import WhisperFrontend
 from osum.preprocess import OSUMPreprocessor
@@ -29,6 +29,9 @@ from osum.text_norm import normalize
 
 SAMPLE_RATE = 16000
 MIN_SAMPLES = 201  # the log-mel frontend's shortest input
+# monotonic timestamps: a time may pass the end of its audio by this much (s), for the
+# rounding of a time written with one decimal
+TIME_MARGIN = 0.1
 
 
 @dataclass
@@ -96,6 +99,7 @@ class Speech2Text:
                 )
             vocab = self.model.ctc.ctc_lo.out_features - 1
             self.ctc_closes = transcript_closers(self.tokenizer, vocab).to(device)
+        self.pieces = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
         self.batch_size = batch_size
         self.chunk_samples = int(chunk_seconds * SAMPLE_RATE)
 
@@ -185,6 +189,15 @@ class Speech2Text:
                     [self._ctc_scored(tasks[jobs[j][0]]) for j in idx], device=self.device
                 ),
                 ctc_closes=self._ctc_closers([tasks[jobs[j][0]] for j in idx]),
+                times=Timestamps(
+                    self.pieces,
+                    [
+                        len(jobs[j][3]) / SAMPLE_RATE + TIME_MARGIN
+                        if self.registry[tasks[jobs[j][0]]].timestamps
+                        else None
+                        for j in idx
+                    ],
+                ),
             )
             for j, n in zip(idx, nbest):
                 hyps[j] = n[0]

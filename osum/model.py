@@ -354,6 +354,7 @@ class OSUMModel(AbsESPnetModel):
         options=None,
         ctc_rows: torch.Tensor | None = None,
         ctc_closes: torch.Tensor | None = None,
+        times=None,
     ):
         """Decode a batch (osum.decode): n-best lists of token ids per utterance.
 
@@ -362,6 +363,8 @@ class OSUMModel(AbsESPnetModel):
         the rows whose target starts with a transcript, and ``ctc_closes`` (vocab,) or
         (batch, vocab) bool, the tokens besides ``end_id`` that end a row's transcript
         (:func:`osum.decode.transcript_closers`; none for a transcript-only task).
+        ``times`` (:class:`osum.decode.Timestamps`): the rows whose times are kept
+        monotonic and within their audio (``options.monotonic_times``).
         """
         from osum.decode import CTCPrefix, DecodeOptions, Decoder
 
@@ -381,7 +384,7 @@ class OSUMModel(AbsESPnetModel):
         embeds, mask, _ = self.build_inputs(
             speech_emb, speech_emb_lengths, prompt, prompt_lengths, pad_side="left"
         )
-        return Decoder(self.llm, end_id)(embeds, mask, options, ctc)
+        return Decoder(self.llm, end_id)(embeds, mask, options, ctc, times)
 
     def generate(self, speech, speech_lengths, prompt, prompt_lengths, end_id, max_new_tokens=64):
         """Greedy decoding: the best token ids of each utterance, without the end token."""

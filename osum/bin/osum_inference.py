@@ -14,6 +14,8 @@ or from ``--task`` for all; without either it is ASR.
 import argparse
 import logging
 
+from espnet2.utils.types import str2bool
+
 from osum.decode_data import decode_data
 from osum.inference import Speech2Text
 
@@ -58,6 +60,13 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--ctc_candidates", type=int, default=10, help="LLM tokens rescored by CTC per step"
     )
+    g.add_argument(
+        "--monotonic_times",
+        type=str2bool,
+        default=True,
+        help="timestamp tasks (SRWT): no time earlier than the one before it or later "
+        "than the audio",
+    )
     parser.add_argument("--log_level", default="INFO")
     return parser
 
@@ -86,6 +95,7 @@ def main(cmd=None):
         seed=args.seed,
         ctc_weight=args.ctc_weight,
         ctc_candidates=args.ctc_candidates,
+        monotonic_times=args.monotonic_times,
     )
     out = decode_data(
         s2t, args.data_path_and_name_and_type, args.output_dir, args.key_file, args.task
