@@ -17,8 +17,9 @@ under the seed.
 
 Every label task answers the transcript too (ASR+X). Sentences come from a small
 vocabulary (commands, rooms, digit strings); train, dev and test use disjoint sentences.
-STTC questions are new sentences in each split (their carrier phrase differs), but the
-facts they ask are all met in training: the mini model knows nothing it was not taught.
+STTC questions are new sentences in each split (a fact comes with other carrier phrases
+in each: :data:`CARRIER_SPLITS`), but the facts they ask are all met in training: the
+mini model knows nothing it was not taught.
 """
 
 import os
@@ -84,7 +85,11 @@ SPLITS = {"train": 0.7, "dev": 0.1, "test": 0.2}  # shares of the sentences
 
 # STTC: (question, answer) facts, asked with several carrier phrases
 EN_CARRIERS = ["", "tell me", "please tell me", "quick question", "hey", "now tell me"]
-ZH_CARRIERS = ["", "请问", "告诉我", "你好", "那么", "请告诉我"]
+EN_CARRIERS += ["okay", "so tell me", "listen", "well"]
+ZH_CARRIERS = ["", "请问", "告诉我", "你好", "那么", "请告诉我", "好的", "问一下", "我想知道", "喂"]
+# the split of a fact's carriers (shuffled per fact): six in training, two in dev and
+# test. With three of six in training the model learnt which facts came with a carrier.
+CARRIER_SPLITS = ["train", "dev", "test", "train", "train", "test", "train", "dev"] + ["train"] * 2
 
 
 def sentences(rng: random.Random) -> List[Tuple[str, str]]:
@@ -119,7 +124,7 @@ def questions(rng: random.Random) -> Dict[str, List[Tuple[str, str, str]]]:
         sep = " " if lang == "en" else ""
         # train, dev, test, then train again: every fact is taught; splits never share
         for k, c in enumerate(carriers):
-            split = ["train", "dev", "test", "train", "train", "test"][k % 6]
+            split = CARRIER_SPLITS[k]
             out[split].append((lang, f"{c}{sep}{q}".strip(), a))
     return out
 
@@ -315,15 +320,20 @@ def plan(sizes: Dict[str, int], seed: int = 0) -> Dict[str, List[dict]]:
     pools, qpool = split_pools(seed)
     out: Dict[str, List[dict]] = {}
     for split, n in sizes.items():
-        rows, cursor = [], {"en": 0, "zh": 0, "q": 0}
+        rows, cursor = [], {"en": 0, "zh": 0, "q-en": 0, "q-zh": 0}
+        # STTC questions are taken in turn, like the sentences, from a shuffled list: a
+        # split asks each of its questions before it asks one twice.
+        qs = {lang: [q for q in qpool[split] if q[0] == lang] for lang in ("en", "zh")}
+        for lang in qs:
+            rng.shuffle(qs[lang])
         for task in TASKS:
             for i in range(n):
                 lang = "en" if i % 2 == 0 else "zh"
                 voice, gender = VOICES[lang][(i // 2) % 2]
                 row = dict(task=task, voice=voice, seed=rng.randrange(2**31))
                 if task == "STTC":
-                    qs = [q for q in qpool[split] if q[0] == lang]
-                    _, row["text"], row["answer"] = qs[rng.randrange(len(qs))]
+                    _, row["text"], row["answer"] = qs[lang][cursor["q-" + lang] % len(qs[lang])]
+                    cursor["q-" + lang] += 1
                 else:
                     pool = pools[split][lang]
                     row["text"] = pool[cursor[lang] % len(pool)]

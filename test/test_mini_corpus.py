@@ -69,6 +69,8 @@ def test_splits_share_no_sentence_and_every_test_fact_is_taught():
     qsets = {s: {q for _, q, _ in questions[s]} for s in mc.SPLITS}
     assert not qsets["train"] & qsets["test"] and not qsets["train"] & qsets["dev"]
     assert not qsets["dev"] & qsets["test"]
+    # every fact with six carriers in training, two in dev and two in test
+    assert [len(questions[s]) / len(mc.facts()) for s in mc.SPLITS] == [6, 2, 2]
     taught = {(lang, a) for lang, _, a in questions["train"]}
     facts = {(lang, q, a) for lang, q, a in mc.facts()}
     for lang, q, a in questions["test"]:
@@ -76,6 +78,11 @@ def test_splits_share_no_sentence_and_every_test_fact_is_taught():
         assert any(q.endswith(fq) and fa == a for fl, fq, fa in facts if fl == lang), q
     plan = mc.plan({"train": 40, "test": 40}, 0)
     seen = {r["text"] for r in plan["train"]}
+    # STTC questions are asked in turn: no test question twice before all were asked
+    asked = [r["text"] for r in plan["test"] if r["task"] == "STTC"]
+    assert len(set(asked)) == len(asked) == 40
+    plan_all = mc.plan({"train": 2 * len(questions["train"])}, 0)
+    assert {r["text"] for r in plan_all["train"] if r["task"] == "STTC"} == qsets["train"]
     assert not seen & {r["text"] for r in plan["test"]}
     # the tokenizer's text is the training split's: no test sentence in it
     text = set(mc.corpus_text(0))
