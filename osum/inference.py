@@ -189,15 +189,7 @@ class Speech2Text:
                     [self._ctc_scored(tasks[jobs[j][0]]) for j in idx], device=self.device
                 ),
                 ctc_closes=self._ctc_closers([tasks[jobs[j][0]] for j in idx]),
-                times=Timestamps(
-                    self.pieces,
-                    [
-                        len(jobs[j][3]) / SAMPLE_RATE + TIME_MARGIN
-                        if self.registry[tasks[jobs[j][0]]].timestamps
-                        else None
-                        for j in idx
-                    ],
-                ),
+                times=self._time_limits([tasks[jobs[j][0]] for j in idx], pieces),
             )
             for j, n in zip(idx, nbest):
                 hyps[j] = n[0]
@@ -219,6 +211,17 @@ class Speech2Text:
             device=self.ctc_closes.device,
         )
         return self.ctc_closes[None, :] & goes_on[:, None]
+
+    def _time_limits(self, task_names: List[str], pieces) -> Timestamps | None:
+        """Monotonic timestamps for the rows of timestamp tasks (their audio's length);
+        None for a batch without any, which then pays nothing for the rule."""
+        limits = [
+            len(p) / SAMPLE_RATE + TIME_MARGIN if self.registry[t].timestamps else None
+            for t, p in zip(task_names, pieces)
+        ]
+        if all(lim is None for lim in limits):
+            return None
+        return Timestamps(self.pieces, limits)
 
     def _ctc_scored(self, task_name: str) -> bool:
         """Joint CTC decoding scores the targets that start with a transcript."""
