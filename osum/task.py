@@ -16,6 +16,8 @@ The YAML config mirrors constructor arguments:
 
 import argparse
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Callable, Collection, Dict, List, Tuple
 
@@ -110,6 +112,14 @@ class OSUMTask(AbsTask):
             type=lambda x: str_or_none(x.lower()),
             default=None,
             help="Initialisation of randomly initialised parts (ESPnet's initialize())",
+        )
+        group.add_argument(
+            "--curves_at_end",
+            type=str2bool,
+            default=False,
+            help="Draw the training curves (output_dir/images/*.png) once, when training "
+            "ends, in place of ESPnet's redrawing of them all after every epoch "
+            "(--use_matplotlib), which takes about a second an epoch",
         )
         group = parser.add_argument_group(description="Preprocess related")
         group.add_argument("--use_preprocessor", type=str2bool, default=True)
@@ -263,6 +273,31 @@ def resolve_paths(conf: Dict, base: Path) -> None:
             conf[section] = dict(conf[section], **{key: str(base / value)})
 
 
+def plot_curves(output_dir: Path) -> None:
+    """Draw ESPnet's training curves (images/<stat>.png) from the reporter's state in
+    output_dir/checkpoint.pth: what the trainer draws after every epoch."""
+    from espnet2.train.reporter import Reporter
+
+    checkpoint = output_dir / "checkpoint.pth"
+    if not checkpoint.exists():
+        logging.warning(f"{checkpoint} missing: no training curves drawn")
+        return
+    # the reporter's history only; mmap leaves the weights on disk
+    states = torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=False)
+    reporter = Reporter()
+    reporter.load_state_dict(states["reporter"])
+    reporter.matplotlib_plot(output_dir / "images")
+    logging.info(f"training curves: {output_dir / 'images'}")
+
+
 def main(cmd: Collection[str] | None = None):
     logging.getLogger("nltk").setLevel(logging.ERROR)
+    args = OSUMTask.get_parser().parse_args(cmd)
+    if args.curves_at_end and args.use_matplotlib:
+        cmd = [*(sys.argv[1:] if cmd is None else cmd), "--use_matplotlib", "false"]
     OSUMTask.main(cmd=cmd)
+    # ESPnet's own launcher returns here once, after its workers; torchrun or srun start
+    # one process per rank, and rank 0 draws
+    rank = os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0"))
+    if args.curves_at_end and not args.collect_stats and rank == "0":
+        plot_curves(Path(args.output_dir))

@@ -54,6 +54,7 @@ def test_resume_after_being_stopped(tiny_dirs, speech_data, tmp_path):
     config = write_config(tmp_path / "train.yaml", tiny_config(tiny_dirs, max_epoch=3))
     exp = tmp_path / "exp"
     cmd = [sys.executable if c == "python" else c for c in train_command(config, speech_data, exp)]
+    cmd += ["--curves_at_end", "true"]
     proc = subprocess.Popen(
         cmd,
         cwd=tmp_path,
@@ -72,12 +73,15 @@ def test_resume_after_being_stopped(tiny_dirs, speech_data, tmp_path):
     assert done, "the first epoch's checkpoint should exist"
     states = torch.load(exp / "checkpoint.pth", weights_only=False)
     saved = states["reporter"]["epoch"]
+    assert not (exp / "images").exists()  # --curves_at_end: no curves after an epoch
     out = run_train(cmd + ["--resume", "true"], cwd=tmp_path)
     log = out.stderr
     assert "The training was resumed" in log
     started = [e for e in range(1, 4) if f"{e}/3epoch started" in log]
     assert started == list(range(saved + 1, 4))
     assert (exp / "3epoch.pth").exists()
+    # --curves_at_end: none after each epoch, all of them once at the end
+    assert {"loss.png", "acc.png"} <= {p.name for p in (exp / "images").glob("*.png")}
 
 
 def test_dumped_log_mel_from_kaldiio_ark(tiny_dirs, speech_data, tmp_path):
