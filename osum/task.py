@@ -17,7 +17,6 @@ The YAML config mirrors constructor arguments:
 import argparse
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import Callable, Collection, Dict, List, Tuple
 
@@ -293,9 +292,9 @@ def plot_curves(output_dir: Path) -> None:
 def main(cmd: Collection[str] | None = None):
     logging.getLogger("nltk").setLevel(logging.ERROR)
     args = OSUMTask.get_parser().parse_args(cmd)
-    if args.curves_at_end and args.use_matplotlib:
-        cmd = [*(sys.argv[1:] if cmd is None else cmd), "--use_matplotlib", "false"]
-    OSUMTask.main(cmd=cmd)
+    if args.curves_at_end:
+        args.use_matplotlib = False  # ESPnet's trainer: no curves after each epoch
+    OSUMTask.main(args=args)
     # ESPnet's own launcher returns here once, after its workers; torchrun or srun start
     # one process per rank, and rank 0 draws
     rank = os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0"))
