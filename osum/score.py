@@ -71,7 +71,7 @@ def score(
     data_dir: str,
     registry: Dict[str, Task] | None = None,
     normalizer: str = "osum",
-    judge: Callable[[List[str], List[str], List[str]], dict] | None = None,
+    judge: Callable[[List[str], List[str], List[str], List[str]], dict] | None = None,
     out_dir: str | None = None,
 ) -> dict:
     decode_dir, data_dir = Path(decode_dir), Path(data_dir)
@@ -160,7 +160,16 @@ def score(
             )
             res["answer_chrf"] = round(chrf(ref_ans, hyp_ans), 2)
             if judge is not None:
-                verdict = judge([texts.get(u, "") for u in utts], ref_ans, hyp_ans)
+                # the question is the utterance's text question where it has one (AIR-Bench:
+                # a question about the clip, whose transcript is then its context), else
+                # the spoken question itself
+                asked = [info[u].get("question") or "" for u in utts]
+                verdict = judge(
+                    [q or texts.get(u, "") for q, u in zip(asked, utts)],
+                    [info[u].get("answer", "") for u in utts],
+                    [rows[u]["answer"] or "" for u in utts],
+                    [texts.get(u, "") if q else "" for q, u in zip(asked, utts)],
+                )
                 mean = verdict["mean"]
                 res["judge_score"] = None if mean is None else round(mean, 2)
                 res["judge_rated"], res["judge_failed"] = verdict["rated"], verdict["failed"]
@@ -183,19 +192,27 @@ def _write_alignments(path: Path, er) -> None:
 
 def openai_judge(base_url: str, model: str, api_key: str | None = None, timeout: float = 60.0):
     """An LLM judge through any OpenAI-compatible ``/chat/completions`` endpoint: rates each
-    reply 1-10 against the question and the reference answer. Returns the mean over the
-    rated replies and how many requests failed or gave no rating (left out, counted)."""
+    reply 1-10 against the question (after the transcript of the audio it is about, where
+    given) and the reference answer. Returns the mean over the rated replies and how many
+    requests failed or gave no rating (left out, counted). The texts are the references
+    and replies as written, not normalised."""
     import re
 
     import requests
 
-    def judge(questions: List[str], refs: List[str], hyps: List[str]) -> dict:
+    def judge(
+        questions: List[str],
+        refs: List[str],
+        hyps: List[str],
+        contexts: List[str] | None = None,
+    ) -> dict:
         scores, failures = [], 0
-        for q, r, h in zip(questions, refs, hyps):
+        for q, r, h, c in zip(questions, refs, hyps, contexts or [""] * len(questions)):
+            audio = f"The audio says: {c}\n" if c else ""
             prompt = (
                 "Rate the reply to the question with one integer from 1 (useless) to 10 "
                 "(perfect), using the reference answer as a guide. Answer with the number "
-                f"only.\nQuestion: {q}\nReference answer: {r}\nReply: {h}"
+                f"only.\n{audio}Question: {q}\nReference answer: {r}\nReply: {h}"
             )
             try:
                 resp = requests.post(

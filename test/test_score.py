@@ -189,3 +189,67 @@ def test_clips_without_speech_have_labels_but_no_error_rate(tmp_path):
     assert s["VED"]["event"]["accuracy"] == 50.0 and "error_rate" not in s["VED"]
     assert s["SER"]["error_rate"] == 50.0 and s["SER"]["ref_units"] == 2
     assert s["SER"]["without_transcript"] == 1 and s["SER"]["emotion"]["accuracy"] == 100.0
+
+
+def test_the_judge_reads_the_question_and_the_audio_it_is_about(tmp_path):
+    """openai_judge against a real local HTTP endpoint: a spoken question is the question;
+    a text question about a clip (AIR-Bench) comes after the clip's transcript; a reply
+    that is not a rating is counted as failed and left out of the mean."""
+    import http.server
+    import threading
+
+    from osum.score import openai_judge
+
+    prompts = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            assert self.path == "/v1/chat/completions" and body["model"] == "judge-m"
+            prompts.append(body["messages"][0]["content"])
+            reply = "7" if len(prompts) == 1 else "I cannot rate this."
+            data = json.dumps({"choices": [{"message": {"content": reply}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    data = tmp_path / "data"
+    data.mkdir()
+    files = {
+        "utt2spk": "a-1 a\nb-2 b\n",
+        "utt2task": "a-1 STTC\nb-2 STTC\n",
+        "text": "a-1 what is two plus three\nb-2 did you watch the game\n",
+        "utt2answer": "a-1 Five.\nb-2 A football match.\n",
+        "utt2question": "b-2 What did they watch?\n",
+    }
+    for name, text in files.items():
+        (data / name).write_text(text)
+    dec = tmp_path / "decode"
+    write_results_jsonl(
+        dec,
+        [
+            ("a-1", "STTC", "what is two plus three", {}, [], "Five.", []),
+            ("b-2", "STTC", "did you watch the game", {}, [], "The game.", []),
+        ],
+    )
+    try:
+        judge = openai_judge(f"http://127.0.0.1:{server.server_port}/v1", "judge-m")
+        res = score(dec, data, judge=judge)["tasks"]["STTC"]
+    finally:
+        server.shutdown()
+    assert (
+        "\nQuestion: what is two plus three\nReference answer: Five.\nReply: Five." in (prompts[0])
+    )
+    assert "The audio says" not in prompts[0]
+    assert prompts[1].endswith(
+        "\nThe audio says: did you watch the game\nQuestion: What did they watch?\n"
+        "Reference answer: A football match.\nReply: The game."
+    )
+    assert (res["judge_score"], res["judge_rated"], res["judge_failed"]) == (7.0, 1, 1)
