@@ -488,6 +488,8 @@ def mini_meld(root: Path) -> Path:
             )
             if "No clip" not in text:
                 mp4(root / CLIP_DIR[split] / f"dia{dia}_utt{utt}.mp4")
+        if split == "test":
+            lines.append('4,"Cut short",Rachel')  # a truncated line: skipped and listed
         broken = root / CLIP_DIR["train"] / "dia125_utt3.mp4"
         if broken.is_file():
             broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))  # a header, no streams
@@ -552,6 +554,9 @@ def test_meld_stage1_and_dump(tmp_path):
         "Monica-dia3_utt1-test": "fear",
     }
     assert read_kv(test / "wav.scp")["Monica-dia3_utt1-test"].startswith("ffmpeg -nostdin")
+    assert "test_sent_emo.csv:4 a short row: no cell for Emotion, Dialogue_ID" in (
+        (test / "skipped").read_text()
+    )
     # stage 2 decodes the clips through the ffmpeg pipes
     res = run_recipe(d, "--stage", "2", "--stop_stage", "2", "--tiny", env={"MELD": str(root)})
     assert res.returncode == 0, res.stderr[-3000:]
@@ -788,6 +793,7 @@ def mini_esc50(root: Path, per_fold: int = 3) -> Path:
             if k != 4:  # one clip of the csv is missing
                 tone(root / "audio" / name, seconds=1.0, rate=44100)
             k += 1
+    lines.append("5-999999-A-0.wav,5,0")  # a truncated line: skipped and listed
     (root / "meta").mkdir(parents=True)
     (root / "meta" / "esc50.csv").write_text("\n".join(lines) + "\n")
     return root
@@ -806,6 +812,8 @@ def test_esc50_stage1(tmp_path):
     assert {u.split("-")[1] for u in train} == {"2", "3", "4"}
     assert {"sneeze", "cough", "laugh", "other"} == set(train.values())
     assert "esc100004-2-100004-A-" in (data / "train" / "skipped").read_text()
+    skipped = (data / "test" / "skipped").read_text()
+    assert "esc50.csv:17 a short row: no cell for category, src_file" in skipped
 
 
 # ---------------------------------------------------------------- a recipe end to end
@@ -861,6 +869,9 @@ def mini_wenetspeech(root: Path) -> Path:
                            segments=[seg(aid, *s) for s in segs]))  # fmt: skip
         if "gone" not in aid:
             tone(root / rel, seconds=2.0, fmt="OGG", subtype="OPUS")  # Ogg Opus, as released
+    # a number where the release has a string: read as the id it spells
+    audios[-1]["segments"].append(seg("T0000000005", 7, 1.6, 1.9, "数字", ["TEST_MEETING"]))
+    audios[-1]["segments"][-1]["sid"] = 7
     (root / "WenetSpeech.json").write_text(
         json.dumps(
             {"dataset": "WenetSpeech", "version": "v1", "audios": audios}, ensure_ascii=False
@@ -929,7 +940,10 @@ def test_wenetspeech_stage1_and_dump(tmp_path):
         "Y0000000004_tn_S00000",
         "Y0000000004_tn_S00003",
     }
-    assert read_kv(data / "test_meeting" / "text") == {"T0000000005_S00000": "会议"}
+    assert read_kv(data / "test_meeting" / "text") == {
+        "T0000000005_S00000": "会议",
+        "T0000000005_7": "数字",
+    }
     res = run_recipe(d, "--stage", "2", "--stop_stage", "2", "--tiny", env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     shapes = read_kv(d / "dump" / "raw" / "test_net" / "speech_shape")
@@ -1116,7 +1130,10 @@ def mini_airbench(root: Path) -> Path:
         if it["uniq_id"] not in (400, 1500):  # the IEMOCAP clip is missing
             fmt = "MP3" if it["path"].endswith(".mp3") else None
             tone(root / "Chat" / f"{it['task_name']}_{it['dataset_name']}" / it["path"], fmt=fmt)
-    (root / "Chat" / "Chat_meta.json").write_text(json.dumps(items))
+    # what the release does not have, and should not stop the rest: an item that is not an
+    # object, and an id that is not a number
+    odd = [["speech_QA"], dict(items[1], uniq_id="x7")]
+    (root / "Chat" / "Chat_meta.json").write_text(json.dumps(items + odd))
     return root
 
 
@@ -1137,6 +1154,8 @@ def test_airbench_stage1(tmp_path):
     assert info == {"task": "STTC", "answer": "No.", "question": "Is the speaker happy?"}
     skipped = (test / "skipped").read_text()
     assert "spokenwoz-00283 no transcription" in skipped and "iemocap-00400 " in skipped
+    assert "item 6 not an object: \"['speech_QA']\"" in skipped
+    assert "common_voice_en item 7 uniq_id 'x7' is not a number" in skipped
     res = run_recipe(d, "--tiny", env={"AIRBENCH": str(root)})  # nothing to train here
     assert res.returncode == 1 and "evaluation only" in res.stderr
 

@@ -60,11 +60,19 @@ def prepare(root, out, tasks: Sequence[str] = SPEECH_TASKS) -> dict:
         raise LayoutError(f"AIR-Bench: {root / 'Chat/Chat_meta.json'} is not a list of items")
     d = DataDir(out, "AIR-Bench chat (speech)")
     for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            d.skip(f"item {n}", f"not an object: {str(item)[:60]!r}")
+            continue
         if item.get("task_name") not in tasks:
             continue
         dataset = str(item.get("dataset_name") or "unknown")
         spk = dataset.replace(" ", "_")
-        utt = f"{spk}-{int(item.get('uniq_id', n)):05d}"
+        uniq = item.get("uniq_id", n)
+        try:
+            utt = f"{spk}-{int(uniq):05d}"
+        except (TypeError, ValueError):
+            d.skip(f"{spk} item {n}", f"uniq_id {uniq!r} is not a number")
+            continue
         audio = root / "Chat" / f"{item['task_name']}_{dataset}" / str(item.get("path") or "")
         if not audio.is_file():
             d.skip(utt, f"{audio} is missing (item {n})")

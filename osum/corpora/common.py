@@ -78,6 +78,15 @@ def map_label(label_map: Mapping[str, str | None], label: str, field: str, where
     return label_map[key], None
 
 
+def short_row(row: Mapping[str, str | None], columns: Sequence[str]) -> str | None:
+    """Why a ``csv.DictReader`` row lacks cells it needs (a row shorter than the header
+    leaves them None), or None when it has them all."""
+    missing = [c for c in columns if row.get(c) is None]
+    if not missing:
+        return None
+    return f"a short row: no cell for {', '.join(missing)}"
+
+
 def keep_fraction(utt: str, task: str, fraction: float) -> bool:
     """Whether ``utt`` is in the ``fraction`` of a task's copies: deterministic, and
     independent of the order and of the other utterances."""

@@ -17,7 +17,14 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from osum.corpora.common import DataDir, LayoutError, check_layout, load_label_map, map_label
+from osum.corpora.common import (
+    DataDir,
+    LayoutError,
+    check_layout,
+    load_label_map,
+    map_label,
+    short_row,
+)
 
 HINT = "Set ESC50 in db.sh to the ESC-50-master dir (holding meta/esc50.csv and audio/)."
 COLUMNS = ("filename", "fold", "category", "src_file")
@@ -40,10 +47,14 @@ def prepare(root, folds: Sequence[int], out, label_map) -> dict:
             where = f"esc50.csv:{reader.line_num}"
             try:
                 fold = int(row["fold"])
-            except ValueError:
+            except (TypeError, ValueError):  # None: a short row
                 d.skip(where, f"fold {row['fold']!r} is not a number")
                 continue
             if fold not in folds:
+                continue
+            reason = short_row(row, COLUMNS)
+            if reason:
+                d.skip(where, reason)
                 continue
             stem = Path(row["filename"]).stem
             spk = f"esc{row['src_file'].strip() or stem}"

@@ -27,7 +27,14 @@ import shlex
 import sys
 from pathlib import Path
 
-from osum.corpora.common import DataDir, LayoutError, check_layout, load_label_map, map_label
+from osum.corpora.common import (
+    DataDir,
+    LayoutError,
+    check_layout,
+    load_label_map,
+    map_label,
+    short_row,
+)
 
 CLIP_DIRS = {
     "train": "train_splits",
@@ -111,6 +118,10 @@ def prepare(root, split: str, out, label_map) -> dict:
     d = DataDir(out, f"MELD {split}")
     for row in reader:
         where = f"{csv_path.name}:{reader.line_num}"
+        reason = short_row(row, COLUMNS)
+        if reason:
+            d.skip(where, reason)
+            continue
         dia, num = row["Dialogue_ID"].strip(), row["Utterance_ID"].strip()
         speaker = re.sub(r"[^A-Za-z0-9]+", "_", row["Speaker"]).strip("_") or "unknown"
         utt = f"{speaker}-dia{dia}_utt{num}-{split}"

@@ -55,7 +55,7 @@ def add_audio(root: Path, n: int, audio, dirs: Dict[str, DataDir]) -> None:
         for d in dirs.values():
             d.skip(f"audios[{n}]", "not an object")
         return
-    aid, rel = audio.get("aid"), audio.get("path")
+    aid, rel = str(audio.get("aid") or ""), str(audio.get("path") or "")
     if not aid or not rel:
         for d in dirs.values():
             d.skip(f"audios[{n}]", "no 'aid' or 'path'")
@@ -73,7 +73,7 @@ def add_audio(root: Path, n: int, audio, dirs: Dict[str, DataDir]) -> None:
             dirs[s].skip(aid, f"{path} is missing ({len(segs)} segments)")
             continue
         for seg in segs:
-            sid = seg.get("sid") or ""
+            sid = str(seg.get("sid") or "")
             text = str(seg.get("text") or "").replace("\u3000", " ")
             if not sid.startswith(aid):
                 sid = f"{aid}_{sid}"
