@@ -1019,6 +1019,7 @@ def test_osum_multitask_mixes_every_miniature(tmp_path):
         "VOCALSOUND": str(mini_vocalsound(corpora / "vocalsound")),
         "ESC50": str(mini_esc50(corpora / "ESC-50-master")),
         "EXPRESSO": str(mini_expresso(corpora / "expresso")),
+        "AIRBENCH": str(mini_airbench(corpora / "AIR-Bench-Dataset")),  # evaluation only
     }
     egs = tmp_path / "egs"
     lines = (REPO / "egs/osum_multitask/osum1/conf/sources.txt").read_text().splitlines()
@@ -1041,9 +1042,12 @@ def test_osum_multitask_mixes_every_miniature(tmp_path):
     assert (data / "train" / "segments").is_file()  # WenetSpeech's segments: all in segments
     assert read_kv(data / "train" / "utt2style")["ex03_default_emphasis_00010"] == "default"
     tests = [f"{name}_{s}" for name, _, _, *sets in sources for s in sets]
-    assert len(tests) == 11
+    assert len(tests) == 12
     for name in tests:
         assert (data / name / "utt2taskinfo").is_file(), name
+    # AIR-Bench: decoded (STTC, with its questions), not trained on
+    assert read_kv(data / "airbench_test" / "utt2question")["fisher-00012"]
+    assert not any(u.startswith(("fisher", "common_voice_en-00")) for u in tasks)
     assert (
         data / "commonvoice_test" / "corpus"
     ).read_text() == "Common Voice (official release) test\n"
@@ -1069,6 +1073,7 @@ def test_compare_results_table(tmp_path):
     assert lines[0] == "## Against the OSUM report (v2)"
     assert "| SER | accuracy % | MELD | 53.38 | 55.3 | 41.23 |" in lines
     assert "| VED | accuracy % | ESC-50 | 96.6 | - | - |" in lines
+    assert "| STTC | judge score 1-10 | AIR-Bench chat (speech) | 5.98 | 6.77 | - |" in lines
     # Common Voice: the paper's rows are on Kaggle's release; a run on another is marked
     (exp / "decode_commonvoice_test").mkdir()
     cv = {"tasks": {"SGC": {"gender": {"accuracy": 90.0}}, "SAP": {"age": {"accuracy": 70.0}}}}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The ASR+X mixture (conf/sources.txt): each source recipe's stage 1 (skipped where
 # done), its training data mixed with its weight into data/train, the dev sets into
-# data/dev, and its test sets copied as data/<recipe>_<set>.
+# data/dev, and its test sets copied as data/<recipe>_<set> (all a source has where its
+# weight is -: evaluation only).
 # Usage: local/data.sh [--sources conf/sources.txt] [--run_sources true]
 set -euo pipefail
 sources=conf/sources.txt    # recipe, weight, dev set, test sets a line
@@ -17,12 +18,19 @@ while read -r name weight dev_set tests; do
     echo "local/data.sh: stage 1 of ${src}" >&2
     (cd "${src}" && ./run.sh --stage 1 --stop_stage 1)
   fi
-  for set in train "${dev_set}" ${tests}; do
+  sets=(${tests})
+  if [ "${weight}" = - ]; then  # evaluation only: test sets, nothing to train on
+    [ "${dev_set}" = - ] || { echo "local/data.sh: ${sources}: ${name} has weight - (evaluation" \
+      "only) but dev set ${dev_set}: write - for both" >&2; exit 1; }
+  else
+    sets+=(train "${dev_set}")
+    train+=("${src}/data/train:${weight}")
+    dev+=("${src}/data/${dev_set}")
+  fi
+  for set in "${sets[@]}"; do
     [ -f "${src}/data/${set}/utt2taskinfo" ] || {
       echo "local/data.sh: ${src}/data/${set} is not prepared (run its stage 1)" >&2; exit 1; }
   done
-  train+=("${src}/data/train:${weight}")
-  dev+=("${src}/data/${dev_set}")
   for set in ${tests}; do
     rm -rf "data/${name}_${set}"
     mkdir -p data
