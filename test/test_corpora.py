@@ -232,6 +232,18 @@ def test_librispeech_stage1(tmp_path):
     assert "tasks ASR=" in res.stderr  # the preparer's summary
 
 
+def test_librispeech_stage1_says_what_is_missing_before_the_training_pass(tmp_path):
+    """A test subset missing from the corpus stops stage 1 before the training set is
+    read (the long pass on a real corpus), naming what it expected where."""
+    root = mini_librispeech(tmp_path / "corpus" / "LibriSpeech")
+    shutil.rmtree(root / "test-other")
+    d = copy_recipe("librispeech", tmp_path / "egs")
+    res = run_recipe(d, "--stage", "1", "--stop_stage", "1", env={"LIBRISPEECH": str(root)})
+    assert res.returncode != 0
+    assert "test-other/*/*/*.trans.txt  (test-other transcripts)" in res.stderr
+    assert not (d / "data" / "train").exists()
+
+
 def test_textgrid_marks_unescape_doubled_quotes(tmp_path):
     """Praat writes a quote inside a mark as two; empty and blank marks are silences."""
     grid = TEXTGRID.replace('"good"', '"say ""hi"""').replace('"night"', '"  "')

@@ -10,7 +10,8 @@ train_fractions="SGC=0.2"       # share of the training utterances a task copies
 
 fractions=()
 for f in ${train_fractions}; do fractions+=(--fraction "$f"); done
-for split in train dev test; do
+# the test and dev sets first: a layout problem in them shows before the long training pass
+for split in test dev train; do
   opts=()
   [ "${split}" = train ] && opts=("${fractions[@]}")
   # shellcheck disable=SC2086

@@ -12,7 +12,8 @@ label_map=conf/labels.yaml
 
 fractions=()
 for f in ${train_fractions}; do fractions+=(--fraction "$f"); done
-for split in train dev test; do
+# the test and dev sets first: a layout problem in them shows before the long training pass
+for split in test dev train; do
   opts=()
   [ "${split}" = train ] && opts=("${fractions[@]}")
   # shellcheck disable=SC2086
