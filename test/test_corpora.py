@@ -607,6 +607,7 @@ def mini_iemocap(root: Path) -> Path:
             "Ses05M_impro03": [
                 ("Ses05M_impro03_F000", "hap", "Great [LAUGHTER]"),
                 ("Ses05M_impro03_M002", "neu", "Ok."),
+                ("Ses05M_impro03_F004", "sad", None),  # a turn the transcription lacks
             ]
         },
     }
@@ -618,7 +619,8 @@ def mini_iemocap(root: Path) -> Path:
             for k, (turn, code, text) in enumerate(items):
                 emo += [f"[{k}.5000 - {k + 1}.2357]\t{turn}\t{code}\t[2.5000, 2.5000, 2.5000]",
                         "C-E2:\tNeutral;\t()", "A-E3:\tval 3; act 2; dom  2;\t()", ""]  # fmt: skip
-                trans.append(f"{turn} [00{k}.5000-00{k + 1}.2357]: {text}")
+                if text is not None:
+                    trans.append(f"{turn} [00{k}.5000-00{k + 1}.2357]: {text}")
                 tone(base / "sentences" / "wav" / dialog / f"{turn}.wav")
             trans.append("M: [BREATHING]")  # lines without a time are not turns
             (base / "dialog" / "EmoEvaluation" / "Categorical").mkdir(parents=True, exist_ok=True)
@@ -673,6 +675,9 @@ def test_iemocap_stage1(tmp_path):
     }
     assert read_kv(data / "test" / "text")["Ses05F-Ses05M_impro03_F000"] == "Great [LAUGHTER]"
     assert read_kv(data / "test" / "utt2gender")["Ses05M-Ses05M_impro03_M002-sgc"] == "male"
+    assert "Ses05F-Ses05M_impro03_F004 no transcription of Ses05M_impro03_F004" in (
+        (data / "test" / "skipped").read_text()
+    )
     skipped = (data / "train" / "skipped").read_text() + (data / "dev" / "skipped").read_text()
     assert "'fru' is dropped by the label map" in skipped and "'xxx' is dropped" in skipped
 

@@ -108,7 +108,10 @@ def prepare(
                 if not wav.is_file():
                     d.skip(utt, f"{wav} is missing ({where})")
                     continue
-                text = texts.get(turn, "")
+                if turn not in texts:  # SER's target is the transcript, then the tag
+                    d.skip(utt, f"no transcription of {turn} in {dialog}.txt ({where})")
+                    continue
+                text = texts[turn]
                 for task in tasks:
                     uid = utt if task == "SER" else f"{utt}-{task.lower()}"
                     if task == "SGC":
