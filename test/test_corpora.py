@@ -217,7 +217,7 @@ def test_librispeech_stage1(tmp_path):
     assert "999-1-0000" in task and "999-1-0000-sgc" not in task
     skipped = (train / "skipped").read_text()
     assert "14-208-0002 " in skipped and "is missing" in skipped
-    assert "999-1-0000-sgc speaker 999 has no F/M line" in skipped
+    assert "999-1-0000-sgc speaker 999 has no line in SPEAKERS.TXT" in skipped
     assert "14-208-0001-srwt no word alignment" in skipped
     assert "999-1-0000-srwt alignment ends at 0.70 s, after the audio (0.60 s)" in skipped
     ctm = (train / "ctm").read_text().splitlines()
@@ -779,9 +779,10 @@ def test_vocalsound_meta_shapes_and_fallbacks(tmp_path):
         "spk_id,gender,age\nf0003,Female,23\n\nm0011,Male,64\n"
     )
     assert vocalsound.read_speakers(root, "tr") == want
-    assert vocalsound.speaker_gender("f0003", "") == ("female", None)
-    assert vocalsound.speaker_gender("x9", "M") == ("male", None)
-    assert vocalsound.speaker_gender("f0003", "unknown")[0] is None
+    genders = load_label_map(REPO / "egs/vocalsound/osum1/conf/labels.yaml", "gender")
+    assert vocalsound.speaker_gender("f0003", "", genders) == ("female", None)
+    assert vocalsound.speaker_gender("x9", "M", genders) == ("male", None)
+    assert vocalsound.speaker_gender("f0003", "unknown", genders)[0] is None
     # no meta/: the clip lists give the speakers and no ages
     shutil.rmtree(root / "meta")
     assert vocalsound.read_speakers(root, "te") == {

@@ -19,6 +19,8 @@ from osum.corpora.common import (
     DataDir,
     LayoutError,
     check_layout,
+    load_label_map,
+    map_label,
     parse_fractions,
     task_copies,
 )
@@ -30,22 +32,26 @@ HINT = "Set AISHELL in db.sh to the dir holding data_aishell/ (local/download.sh
 
 
 def read_speaker_info(path: Path) -> Dict[str, str]:
-    """{S0002: female|male} from ``0002 F`` lines (with or without the S)."""
+    """{S0002: sex code as written (F, M)} from ``0002 F`` lines (with or without the S)."""
     out = {}
     for lineno, line in enumerate(
         path.read_text(encoding="utf-8", errors="replace").splitlines(), 1
     ):
         parts = line.split()
-        if len(parts) < 2 or parts[1].upper() not in ("F", "M"):
+        if len(parts) < 2:
             if line.strip():
-                print(f"aishell: {path}:{lineno}: not '<id> F|M', ignored", file=sys.stderr)
+                print(f"aishell: {path}:{lineno}: not '<id> <sex>', ignored", file=sys.stderr)
             continue
         spk = parts[0] if parts[0].upper().startswith("S") else f"S{parts[0]}"
-        out[spk.upper()] = "female" if parts[1].upper() == "F" else "male"
+        out[spk.upper()] = parts[1]
     return out
 
 
-def prepare(root, split: str, out, tasks: Sequence[str] = ("ASR",), fractions=None) -> dict:
+def prepare(
+    root, split: str, out, tasks: Sequence[str] = ("ASR",), fractions=None, label_map=None
+) -> dict:
+    """``label_map``: a YAML file whose ``gender:`` maps speaker.info's sex codes onto
+    OSUM's genders (needed for SGC)."""
     root = Path(root).absolute()  # data dirs hold absolute paths
     bad = [t for t in tasks if t not in TASKS]
     if bad:
@@ -65,7 +71,12 @@ def prepare(root, split: str, out, tasks: Sequence[str] = ("ASR",), fractions=No
         parts = line.split(maxsplit=1)
         if len(parts) == 2:
             texts[parts[0]] = "".join(parts[1].split())  # words -> characters, as ESPnet's
-    sexes = read_speaker_info(root / "resource_aishell" / "speaker.info") if "SGC" in tasks else {}
+    sexes, gender_map = {}, {}
+    if "SGC" in tasks:
+        if not label_map:
+            raise ValueError("SGC needs --label_map: a YAML with a gender: map of sex codes")
+        gender_map = load_label_map(label_map, "gender")
+        sexes = read_speaker_info(root / "resource_aishell" / "speaker.info")
     d = DataDir(out, f"AISHELL-1 {split}")
     for wav in sorted((wav_dir / split).glob("*/*.wav")):
         # ids as the release's; the speaker is the id's prefix (BAC009S0002), which keeps
@@ -80,14 +91,12 @@ def prepare(root, split: str, out, tasks: Sequence[str] = ("ASR",), fractions=No
                 if spk_dir.upper() not in sexes:
                     d.skip(uid, f"speaker {spk_dir} is not in speaker.info")
                     continue
-                d.add(
-                    uid,
-                    str(wav),
-                    spk,
-                    text=texts[utt],
-                    task=task,
-                    labels={"gender": sexes[spk_dir.upper()]},
-                )
+                where = f"speaker.info, speaker {spk_dir}"
+                label, reason = map_label(gender_map, sexes[spk_dir.upper()], "gender", where)
+                if reason:
+                    d.skip(uid, reason)
+                    continue
+                d.add(uid, str(wav), spk, text=texts[utt], task=task, labels={"gender": label})
             else:
                 d.add(uid, str(wav), spk, text=texts[utt])
     return d.write()
@@ -100,11 +109,11 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="data dir to write")
     parser.add_argument("--tasks", nargs="+", default=["ASR"], choices=TASKS)
     parser.add_argument("--fraction", action="append", default=[], metavar="TASK=F")
+    parser.add_argument("--label_map", default=None, help="YAML with a gender: map (for SGC)")
     args = parser.parse_args(argv)
     try:
-        prepare(
-            args.root, args.split, args.out, args.tasks, parse_fractions(args.fraction, args.tasks)
-        )
+        fractions = parse_fractions(args.fraction, args.tasks)
+        prepare(args.root, args.split, args.out, args.tasks, fractions, args.label_map)
     except (LayoutError, ValueError, OSError) as e:
         sys.exit(f"aishell: {e}")
 

@@ -62,6 +62,7 @@ def prepare(
         ]
     check_layout("IEMOCAP", root, expected, HINT)
     emotions = load_label_map(label_map, "emotion")
+    genders = load_label_map(label_map, "gender") if "SGC" in tasks else {}
     dirs = {False: DataDir(out, f"IEMOCAP sessions {list(sessions)}")}
     if hold_out > 0:
         if hold_out_dir is None:
@@ -115,8 +116,11 @@ def prepare(
                 for task in tasks:
                     uid = utt if task == "SER" else f"{utt}-{task.lower()}"
                     if task == "SGC":
-                        labels = {"gender": "female" if sex == "F" else "male"}
-                        d.add(uid, str(wav), spk, text=text, task=task, labels=labels)
+                        label, reason = map_label(genders, sex, "gender", where)
+                        if reason:
+                            d.skip(uid, reason)
+                            continue
+                        d.add(uid, str(wav), spk, text=text, task=task, labels={"gender": label})
                         continue
                     label, reason = map_label(emotions, code, "emotion", where)
                     if reason:

@@ -31,6 +31,8 @@ from osum.corpora.common import (
     LayoutError,
     audio_duration,
     check_layout,
+    load_label_map,
+    map_label,
     parse_fractions,
     task_copies,
 )
@@ -44,7 +46,7 @@ HINT = "Set LIBRISPEECH in db.sh to the dir holding SPEAKERS.TXT (local/download
 
 
 def read_speakers(path: Path) -> Dict[str, str]:
-    """{speaker: female|male}; ';' lines are comments, and names may contain '|'."""
+    """{speaker: SEX code as written (F, M)}; ';' lines are comments, names may contain '|'."""
     out = {}
     with open(path, encoding="utf-8", errors="replace") as f:
         for lineno, line in enumerate(f, 1):
@@ -56,9 +58,8 @@ def read_speakers(path: Path) -> Dict[str, str]:
                     f"librispeech: {path}:{lineno}: not 'ID | SEX | ...', ignored", file=sys.stderr
                 )
                 continue
-            sex = fields[1].upper()
-            if sex in ("F", "M"):
-                out[fields[0]] = "female" if sex == "F" else "male"
+            if fields[1]:
+                out[fields[0]] = fields[1]
     return out
 
 
@@ -117,7 +118,10 @@ def prepare(
     tasks=("ASR",),
     alignments=None,
     fractions: Dict[str, float] | None = None,
+    label_map=None,
 ) -> dict:
+    """``label_map``: a YAML file whose ``gender:`` maps SPEAKERS.TXT's SEX codes onto
+    OSUM's genders (needed for SGC)."""
     root = Path(root).absolute()  # data dirs hold absolute paths
     bad = [t for t in tasks if t not in TASKS]
     if bad:
@@ -141,7 +145,12 @@ def prepare(
                     "alignments (local/download.sh says where to get them), or leave SRWT "
                     "out (--tasks)."
                 )
-    genders = read_speakers(root / "SPEAKERS.TXT") if "SGC" in tasks else {}
+    genders, gender_map = {}, {}
+    if "SGC" in tasks:
+        if not label_map:
+            raise ValueError("SGC needs --label_map: a YAML with a gender: map of SEX codes")
+        gender_map = load_label_map(label_map, "gender")
+        genders = read_speakers(root / "SPEAKERS.TXT")
     d = DataDir(out, f"LibriSpeech {' '.join(subsets)}")
     chapters = [(s, t) for s in subsets for t in sorted((root / s).glob("*/*/*.trans.txt"))]
     for subset, trans in chapters:
@@ -171,9 +180,14 @@ def prepare(
                     d.add(uid, str(flac), spk_id, text=text, duration=dur)
                 elif task == "SGC":
                     if spk not in genders:
-                        d.skip(uid, f"speaker {spk} has no F/M line in SPEAKERS.TXT")
+                        d.skip(uid, f"speaker {spk} has no line in SPEAKERS.TXT")
                         continue
-                    labels = {"gender": genders[spk]}
+                    where = f"SPEAKERS.TXT, speaker {spk}"
+                    label, reason = map_label(gender_map, genders[spk], "gender", where)
+                    if reason:
+                        d.skip(uid, reason)
+                        continue
+                    labels = {"gender": label}
                     d.add(
                         uid, str(flac), spk_id, text=text, task="SGC", labels=labels, duration=dur
                     )
@@ -213,10 +227,19 @@ def main(argv=None):
         "--fraction", action="append", default=[], metavar="TASK=F",
         help="keep a fraction of a task's copies (e.g. SGC=0.1)",
     )  # fmt: skip
+    parser.add_argument("--label_map", default=None, help="YAML with a gender: map (for SGC)")
     args = parser.parse_args(argv)
     try:
         fractions = parse_fractions(args.fraction, args.tasks)
-        prepare(args.root, args.subsets, args.out, args.tasks, args.alignments, fractions)
+        prepare(
+            args.root,
+            args.subsets,
+            args.out,
+            args.tasks,
+            args.alignments,
+            fractions,
+            args.label_map,
+        )
     except (LayoutError, ValueError, OSError) as e:
         sys.exit(f"librispeech: {e}")
 

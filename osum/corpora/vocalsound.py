@@ -60,18 +60,15 @@ def _speaker_record(row, key=None):
     return None
 
 
-GENDERS = {"f": "female", "female": "female", "m": "male", "male": "male"}
-
-
-def speaker_gender(spk: str, meta_gender: str):
-    """(gender, reason to skip): the metadata's gender field, else the id's first letter;
-    the two disagreeing is a reason to skip."""
-    from_id = GENDERS.get(spk[:1].lower())
+def speaker_gender(spk: str, meta_gender: str, genders: Dict[str, str | None]):
+    """(gender, reason to skip): the metadata's gender field, else the id's first letter,
+    each through the recipe's ``gender:`` map; the two disagreeing is a reason to skip."""
+    from_id = genders.get(spk[:1].lower())
     if not meta_gender.strip():
         return from_id, None if from_id else f"cannot tell the sex of {spk}"
-    from_meta = GENDERS.get(meta_gender.strip().lower())
+    from_meta = genders.get(meta_gender.strip().lower())
     if from_meta is None:
-        return None, f"gender {meta_gender!r} of {spk} in the metadata is not female or male"
+        return None, f"gender {meta_gender!r} of {spk} in the metadata is not in the gender: map"
     if from_id and from_id != from_meta:
         return None, f"the metadata says {from_meta} for {spk}, its id {from_id}"
     return from_meta, None
@@ -164,6 +161,7 @@ def prepare(root, split: str, out, tasks: Sequence[str], label_map) -> dict:
     check_layout("VocalSound", root, [("audio_16k/*.wav", "the 16 kHz clips")], HINT)
     speakers = read_speakers(root, split)
     events = load_label_map(label_map, "event")
+    genders = load_label_map(label_map, "gender") if "SGC" in tasks else {}
     ranges = {}
     if "SAP" in tasks:
         conf = yaml.safe_load(Path(label_map).read_text(encoding="utf-8")) or {}
@@ -184,7 +182,7 @@ def prepare(root, split: str, out, tasks: Sequence[str], label_map) -> dict:
                 label, reason = map_label(events, sound, "event", wav.name)
                 labels = {"event": label}
             elif task == "SGC":
-                label, reason = speaker_gender(spk, speakers[spk]["gender"])
+                label, reason = speaker_gender(spk, speakers[spk]["gender"], genders)
                 labels = {"gender": label}
             else:
                 age = speakers[spk]["age"]

@@ -16,5 +16,5 @@ for split in test dev train; do
   [ "${split}" = train ] && opts=("${fractions[@]}")
   # shellcheck disable=SC2086
   python -m osum.corpora.aishell --root "${AISHELL}" --split "${split}" --tasks ${tasks} \
-    "${opts[@]}" --out "data/${split}"
+    "${opts[@]}" --label_map conf/labels.yaml --out "data/${split}"
 done

@@ -16,8 +16,9 @@ for f in ${train_fractions}; do fractions+=(--fraction "$f"); done
 for subset in test-clean test-other dev-clean; do
   # shellcheck disable=SC2086
   python -m osum.corpora.librispeech --root "${LIBRISPEECH}" --alignments "${LIBRISPEECH_ALIGNMENTS}" \
-    --subsets "${subset}" --tasks ${tasks} --out "data/${subset//-/_}"
+    --subsets "${subset}" --tasks ${tasks} --label_map conf/labels.yaml --out "data/${subset//-/_}"
 done
 # shellcheck disable=SC2086
 python -m osum.corpora.librispeech --root "${LIBRISPEECH}" --alignments "${LIBRISPEECH_ALIGNMENTS}" \
-  --subsets ${train_subsets} --tasks ${tasks} "${fractions[@]}" --out data/train
+  --subsets ${train_subsets} --tasks ${tasks} "${fractions[@]}" --label_map conf/labels.yaml \
+  --out data/train
