@@ -276,6 +276,37 @@ def test_librispeech_layout_errors(tmp_path):
     assert res.returncode != 0 and "nor <utt>.TextGrid files for SRWT" in res.stderr
 
 
+# ---------------------------------------------------------------- wrong layouts
+@pytest.mark.parametrize(
+    "corpus, args, missing, variable",
+    [
+        ("meld", ["--split", "test"], "test_sent_emo.csv  (the test labels)", "MELD"),
+        ("esc50", ["--folds", "1"], "meta/esc50.csv  (the clip list)", "ESC50"),
+        ("commonvoice", ["--split", "test"], "cv-valid-test.csv  (or Kaggle's)", "COMMONVOICE"),
+        ("wenetspeech", [], "WenetSpeech.json  (the metadata)", "WENETSPEECH"),
+        ("iemocap", ["--sessions", "5"], "Session5/sentences/wav/*/*.wav", "IEMOCAP"),
+        ("expresso", ["--split", "test"], "splits/test.txt  (the test split)", "EXPRESSO"),
+        ("airbench", [], "Chat/Chat_meta.json  (the chat items)", "AIRBENCH"),
+    ],
+)
+def test_a_wrong_layout_names_what_was_expected_where(corpus, args, missing, variable, tmp_path):
+    """Pointed at an empty dir, each preparer stops with every missing path and the
+    db.sh variable to set, not a traceback."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "out"
+    labels = REPO / "egs" / corpus / "osum1" / "conf" / "labels.yaml"
+    cmd = [sys.executable, "-m", f"osum.corpora.{corpus}", "--root", str(empty), *args]
+    cmd += ["--subset", f"TEST_NET:{out}"] if corpus == "wenetspeech" else ["--out", str(out)]
+    if labels.is_file() and corpus != "commonvoice":
+        cmd += ["--label_map", str(labels)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode != 0
+    assert f"{empty / missing}" in res.stderr, res.stderr
+    assert f"Set {variable} in db.sh" in res.stderr and "Traceback" not in res.stderr
+    assert not out.exists()
+
+
 # ---------------------------------------------------------------- the shared configs
 @pytest.mark.parametrize("name", ["train_1_adapter", "train_2_encoder", "train_3_lora", "tiny"])
 def test_recipe_configs_parse_and_build(name, tiny_dirs, tmp_path):
