@@ -445,6 +445,13 @@ def mini_kaggle_cv(root: Path) -> Path:
             name = f"cv-valid-{split}/sample-{i:06d}.mp3"
             lines.append(f"{name},learn to recognize 'omens' {i},1,0,{age},{gender},us,")
             tone(root / f"cv-valid-{split}" / name, fmt="MP3")  # the doubled dir
+        if split == "test":  # quirks: a quoted comma, a missing mp3, a line cut short
+            name = "cv-valid-test/sample-000003.mp3"
+            lines.append(f'{name},"well, learn it",2,0,twenties,female,us,')
+            tone(root / "cv-valid-test" / name, fmt="MP3")
+            lines.append("cv-valid-test/sample-000004.mp3,gone,1,0,twenties,male,us,")
+            lines.append("cv-valid-test/sample-000005.mp3,cut")
+            tone(root / "cv-valid-test" / "cv-valid-test/sample-000005.mp3", fmt="MP3")
         (root / f"cv-valid-{split}.csv").write_text("\n".join(lines) + "\n")
     return root
 
@@ -483,12 +490,17 @@ def test_commonvoice_stage1_kaggle_layout(tmp_path):
     assert read_kv(test / "utt2age") == {
         "cv-sample-000000-sap": "adult",
         "cv-sample-000001-sap": "old",
+        "cv-sample-000003-sap": "adult",
     }
+    assert read_kv(test / "text")["cv-sample-000003-sap"] == "well, learn it"
     assert read_kv(test / "utt2gender")["cv-sample-000000-sgc"] == "female"
     assert read_kv(test / "wav.scp")["cv-sample-000000-sap"].endswith(
         "kaggle/cv-valid-test/cv-valid-test/sample-000000.mp3"
     )
-    assert "cv-sample-000002-sap no age" in (test / "skipped").read_text()
+    skipped = (test / "skipped").read_text()
+    assert "cv-sample-000002-sap no age" in skipped
+    assert "sample-000004.mp3 is missing (cv-valid-test.csv:6)" in skipped
+    assert "cv-valid-test.csv:7 2 cells, the header has 8" in skipped
     assert (test / "corpus").read_text() == "Common Voice (Kaggle) test\n"
 
 

@@ -79,7 +79,16 @@ def rows_kaggle(root: Path, split: str) -> Iterator[Tuple[int, dict, Path]]:
         reader = csv.DictReader(f)
         if not reader.fieldnames or "filename" not in reader.fieldnames:
             raise LayoutError(f"Common Voice: {path}: header has no 'filename' column")
-        for lineno, row in enumerate(reader, 2):
+        for row in reader:
+            lineno = reader.line_num  # a quoted cell may hold a line break
+            # csv.DictReader: a short row's missing cells are None, a long row's extra
+            # cells a list under the key None
+            cells = sum(v is not None for k, v in row.items() if k is not None)
+            cells += len(row.get(None) or [])
+            if cells != len(reader.fieldnames):
+                n = len(reader.fieldnames)
+                yield lineno, {"_error": f"{cells} cells, the header has {n}"}, path
+                continue
             name = row.get("filename") or ""
             audio = root / name
             if not audio.is_file():  # the Kaggle download: <root>/cv-valid-train/cv-valid-train/
