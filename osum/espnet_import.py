@@ -52,7 +52,7 @@ def defer(*names: str) -> None:
     says so). Finding a submodule's spec imports nothing but its parent's location."""
     for name in names:
         if name in sys.modules and not isinstance(sys.modules[name], _Deferred):
-            return
+            continue  # imported for real already
         parent = name.rpartition(".")[0]
         if parent:
             location = getattr(sys.modules[parent].__spec__, "submodule_search_locations", None)

@@ -1,7 +1,7 @@
 """AISHELL-1 (openslr 33): ASR (CER) and SGC (speaker sex from resource_aishell).
 
     python -m osum.corpora.aishell --root /data/aishell --split test --out data/test \\
-        --tasks ASR SGC
+        --tasks ASR SGC --label_map conf/labels.yaml   # its gender: map of the sex codes (SGC)
 
 Layout: ``<root>/data_aishell/wav/{train,dev,test}/S0002/BAC009S0002W0122.wav`` (after
 extracting the per-speaker ``.tar.gz`` files the download ships in ``wav/``),

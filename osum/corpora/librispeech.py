@@ -1,7 +1,8 @@
 """LibriSpeech (openslr 12): ASR, SGC (gender from SPEAKERS.TXT), SRWT (MFA word times).
 
     python -m osum.corpora.librispeech --root /data/LibriSpeech --subsets test-clean \\
-        --out data/test_clean --tasks ASR SGC SRWT [--alignments DIR]
+        --out data/test_clean --tasks ASR SGC SRWT [--alignments DIR] \\
+        --label_map conf/labels.yaml    # its gender: map of SPEAKERS.TXT's SEX codes (SGC)
 
 Several subsets (``--subsets train-clean-100 train-clean-360``) make one data dir.
 
