@@ -1087,12 +1087,24 @@ def test_osum_multitask_mixes_every_miniature(tmp_path):
     sources = [x.split() for x in lines if x.strip() and not x.startswith("#")]
     for name, *_ in sources:
         copy_recipe(name, egs)
+    # a source prepared beforehand with its own options (here every LibriSpeech training
+    # utterance copied for SGC and SRWT) is used as it is: its stage 1 is done
+    libri = egs / "librispeech" / "osum1"
+    fractions = ["--local_data_opts", "--train_fractions 'SGC=1 SRWT=1'"]
+    res = run_recipe(libri, "--stage", "1", "--stop_stage", "1", *fractions, env=env)
+    assert res.returncode == 0, res.stderr[-4000:]
     d = copy_recipe("osum_multitask", egs)
     res = run_recipe(d, "--stage", "1", "--stop_stage", "1", env=env)
     assert res.returncode == 0, res.stderr[-4000:]
     data = d / "data"
     report = json.loads((data / "train" / "mix_report.json").read_text())
-    assert set(report["per_task"]) == {"ASR", "SGC", "SAP", "SER", "VED", "SSR"}  # SRWT: 20 %
+    assert set(report["per_task"]) == {"ASR", "SRWT", "SGC", "SAP", "SER", "VED", "SSR"}
+    # SRWT's word times come along: 14-208-0000 has CorentinJ's alignment, 60-121082-0000
+    # a TextGrid
+    ctm = (data / "train" / "ctm").read_text().split("\n")
+    for utt in ("14-208-0000-srwt", "60-121082-0000-srwt"):
+        assert any(x.startswith(utt + " ") for x in ctm), utt
+    assert read_kv(data / "train" / "utt2task")["60-121082-0000-srwt"] == "SRWT"
     assert len(report["per_source"]) == 9
     tasks = read_kv(data / "train" / "utt2task")
     # weights: MELD's two training clips twice, WenetSpeech's two segments halved
