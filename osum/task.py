@@ -290,7 +290,6 @@ def plot_curves(output_dir: Path) -> None:
 
 
 def main(cmd: Collection[str] | None = None):
-    logging.getLogger("nltk").setLevel(logging.ERROR)
     args = OSUMTask.get_parser().parse_args(cmd)
     if args.curves_at_end:
         args.use_matplotlib = False  # ESPnet's trainer: no curves after each epoch
