@@ -333,6 +333,40 @@ def test_recipe_configs_parse_and_build(name, tiny_dirs, tmp_path):
         assert args.batch_type == "numel" and args.accum_grad == 4 and model.specaug is not None
 
 
+def test_recipe_configs_at_real_scale():
+    """The phase configs at their real shapes (Whisper-medium, Qwen2-7B-Instruct), built on
+    the meta device by bench/real_scale_memory.py: what trains in each phase, and what a
+    saved model holds (never the 7.6 B frozen LLM base, nor the frozen pretrained encoder)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("rsm", REPO / "bench/real_scale_memory.py")
+    rsm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rsm)
+    lora = 28 * 8 * (2 * (3584 + 3584) + 2 * (3584 + 512) + 2 * (3584 + 18944))  # r (in + out)
+    conf_dir = REPO / "egs/TEMPLATE/osum1/conf"
+    ds = json.loads((conf_dir / "deepspeed_zero2.json").read_text())
+    trains = {}
+    for phase in rsm.PHASES:
+        conf = yaml.safe_load((conf_dir / f"{phase}.yaml").read_text())
+        model = rsm.build(conf, conf_dir.parent)
+        n = {k: sum(p.numel() for p in v.parameters()) for k, v in model.named_children()}
+        assert abs(n["adapter"] - 51.6e6) / 51.6e6 < 0.01  # OSUM: about 51.6 M
+        assert 7.6e9 < n["llm"] - lora < 7.7e9 and 300e6 < n["encoder"] < 310e6, n
+        acc = rsm.account(model, 8, ds)
+        assert round(acc["parameters_M"]["lora"] * 1e6) == round(lora, -4)
+        trains[phase] = {k for k, p in model.named_parameters() if p.requires_grad}
+        saved = set(model.state_dict())
+        assert not any(k.startswith("llm.") and "lora_" not in k for k in saved), phase
+        assert any(k.startswith("encoder.") for k in saved) == (phase != "train_1_adapter")
+        static = acc["static_GB_per_gpu"]
+        assert static["zero2_bf16_8_gpus"] < static["ddp_amp_bucket_view"] < static["ddp_amp"]
+    parts = {ph: {k.split(".")[0] for k in ks} for ph, ks in trains.items()}
+    assert parts["train_1_adapter"] == {"adapter", "speech_boundary"}
+    assert parts["train_2_encoder"] == {"adapter", "speech_boundary", "encoder"}
+    assert parts["train_3_lora"] == {"adapter", "speech_boundary", "encoder", "llm"}
+    assert all("lora_" in k for k in trains["train_3_lora"] if k.startswith("llm."))
+
+
 # ---------------------------------------------------------------- AISHELL-1
 def mini_aishell(root: Path) -> Path:
     wav = root / "data_aishell" / "wav"

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""What the real-scale model holds on each GPU, phase by phase, before activations.
+
+Builds OSUM's real-scale model (Whisper-medium encoder, the OSUM adapter, Qwen2-7B-Instruct
+with LoRA) on PyTorch's meta device, so no weights are read or allocated: the model
+classes are the real ones, and each phase's adapter, LoRA, LLM dtype and trainable parts
+come from the recipe configs (``egs/TEMPLATE/osum1/conf/train_*.yaml``). The encoder and
+LLM shapes are the published ones, or those of ``config.json`` in the dirs the configs
+name when they are there. Prints JSON: parameters per part, trainable parameters, the
+size of a saved model (``OSUMModel.state_dict``: the frozen LLM base and a frozen
+pretrained encoder are not saved) and of ``checkpoint.pth``, and the static memory per GPU (weights, gradients, optimizer states) under
+
+- ``ddp_amp``: ESPnet's DDP trainer with ``--use_amp`` (the configs' setting): trainable
+  weights, their gradients and DDP's gradient buckets in float32, AdamW's two float32
+  moments; frozen weights in their own dtype (the LLM base bf16, a frozen encoder fp32);
+  ``ddp_amp_bucket_view`` the same with ESPnet's ``--gradient_as_bucket_view true``, whose
+  buckets are the gradients themselves;
+- ``zero2_bf16``: DeepSpeed ZeRO stage 2 with bf16 (``conf/deepspeed_zero2.json``): every
+  weight in bf16, the bf16 gradients, and the float32 master weights and moments split
+  over the GPUs (the ZeRO paper's accounting, 2 + (2 + 12) / N bytes a trainable
+  parameter), plus the configured reduce and all-gather buckets.
+
+Activations (which gradient checkpointing keeps small) and the CUDA context come on top.
+Target: phase 3 under ``ddp_amp`` needs at most 40 GB a GPU, half an 80 GB card.
+
+    python bench/real_scale_memory.py [--gpus 8] [--conf_dir egs/TEMPLATE/osum1/conf]
+"""
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+from transformers import Qwen2Config, Qwen2ForCausalLM
+
+from osum.encoder import WhisperEncoder
+from osum.model import OSUMModel
+
+with contextlib.redirect_stdout(sys.stderr):  # ESPnet prints on import; stdout is the JSON
+    from osum.task import adapter_choices
+
+REPO = Path(__file__).resolve().parents[1]
+PHASES = ["train_1_adapter", "train_2_encoder", "train_3_lora"]
+# Whisper-medium (openai-whisper's dims) and Qwen2-7B-Instruct (its config.json)
+WHISPER_MEDIUM = dict(n_mels=80, n_state=1024, n_head=16, n_layer=24, n_ctx=1500)
+QWEN2_7B = dict(
+    vocab_size=152064,
+    hidden_size=3584,
+    intermediate_size=18944,
+    num_hidden_layers=28,
+    num_attention_heads=28,
+    num_key_value_heads=4,
+    max_position_embeddings=32768,
+    rope_theta=1000000.0,
+    rms_norm_eps=1e-6,
+    tie_word_embeddings=False,
+)
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+GB = 1e9
+
+
+def encoder_dims(init: str | None, base: Path) -> dict:
+    cfg = base / init / "config.json" if init else None
+    if cfg is None or not cfg.is_file():
+        return dict(WHISPER_MEDIUM)
+    c = json.loads(cfg.read_text())
+    return dict(
+        n_mels=c["num_mel_bins"],
+        n_state=c["d_model"],
+        n_head=c["encoder_attention_heads"],
+        n_layer=c["encoder_layers"],
+        n_ctx=c["max_source_positions"],
+    )
+
+
+def llm_config(path: str, base: Path) -> Qwen2Config:
+    cfg = base / path / "config.json"
+    if cfg.is_file():
+        return Qwen2Config.from_json_file(str(cfg))
+    return Qwen2Config(**QWEN2_7B)
+
+
+def build(conf: dict, base: Path) -> OSUMModel:
+    """The phase's model on the meta device, from the same classes and settings that
+    ``OSUMTask.build_model`` uses (which reads weights, and so cannot run on meta)."""
+    from peft import LoraConfig, get_peft_model
+
+    from osum.llm import OSUM_LORA
+
+    llm_conf = conf["llm_conf"]
+    with torch.device("meta"):
+        init = conf["encoder_conf"].get("init")
+        encoder = WhisperEncoder(**encoder_dims(init, base))
+        encoder.init = init  # as if loaded from it: a frozen encoder is not checkpointed
+        cfg = llm_config(llm_conf["path"], base)
+        llm = Qwen2ForCausalLM(cfg).to(DTYPES[llm_conf.get("dtype", "float32")])
+        if llm_conf.get("lora", True):
+            lora = dict(OSUM_LORA, task_type="CAUSAL_LM")
+            lora.update(llm_conf.get("lora_conf") or {})
+            llm = get_peft_model(llm, LoraConfig(**lora))
+        adapter_conf = dict(conf["speech_adapter_conf"])
+        adapter_conf.update(input_size=encoder.output_size(), output_size=cfg.hidden_size)
+        adapter = adapter_choices.get_class(conf["speech_adapter"])(**adapter_conf)
+        return OSUMModel(
+            frontend=None, specaug=None, encoder=encoder, adapter=adapter, llm=llm,
+            **conf.get("model_conf", {}),
+        )  # fmt: skip
+
+
+def account(model: OSUMModel, gpus: int, ds: dict) -> dict:
+    parts: dict = {}
+    trainable = frozen_bytes = frozen_bf16 = 0
+    for name, p in model.named_parameters():
+        part = "lora" if "lora_" in name else name.split(".")[0]
+        parts[part] = parts.get(part, 0) + p.numel()
+        if p.requires_grad:
+            trainable += p.numel()
+        else:
+            frozen_bytes += p.numel() * p.element_size()
+            frozen_bf16 += p.numel() * 2
+    state = model.state_dict()
+    model_file = sum(v.numel() * v.element_size() for v in state.values())
+    # under --use_amp the trainable weights stay float32 (4), with float32 gradients (4),
+    # DDP's gradient buckets (4) and AdamW's exp_avg and exp_avg_sq (8)
+    ddp = frozen_bytes + trainable * (4 + 4 + 4 + 8)
+    ddp_view = ddp - trainable * 4  # --gradient_as_bucket_view true: the buckets are the grads
+    zero = ds.get("zero_optimization", {})
+    buckets = 2 * (zero.get("reduce_bucket_size", 5e8) + zero.get("allgather_bucket_size", 5e8))
+    zero2 = frozen_bf16 + trainable * (2 + (2 + 12) / gpus) + buckets
+    return {
+        "parameters_M": {k: round(v / 1e6, 2) for k, v in parts.items()},
+        "trainable_M": round(trainable / 1e6, 2),
+        "model_file_GB": round(model_file / GB, 3),
+        "model_file_tensors": len(state),
+        # ESPnet's checkpoint.pth (for resuming) adds AdamW's two moments
+        "resume_checkpoint_GB": round((model_file + 8 * trainable) / GB, 3),
+        "static_GB_per_gpu": {
+            "ddp_amp": round(ddp / GB, 2),
+            "ddp_amp_bucket_view": round(ddp_view / GB, 2),
+            f"zero2_bf16_{gpus}_gpus": round(zero2 / GB, 2),
+        },
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conf_dir", type=Path, default=REPO / "egs/TEMPLATE/osum1/conf")
+    parser.add_argument("--gpus", type=int, default=8, help="GPUs ZeRO splits the states over")
+    parser.add_argument(
+        "--model_base", type=Path, default=None,
+        help="dir the configs' model paths are relative to (default: the recipe dir)",
+    )  # fmt: skip
+    args = parser.parse_args()
+    base = args.model_base or args.conf_dir.parent
+    ds = json.loads((args.conf_dir / "deepspeed_zero2.json").read_text())
+    out = {"gpus": args.gpus, "phases": {}}
+    for phase in PHASES:
+        conf = yaml.safe_load((args.conf_dir / f"{phase}.yaml").read_text())
+        out["phases"][phase] = account(build(conf, base), args.gpus, ds)
+    ddp3 = out["phases"]["train_3_lora"]["static_GB_per_gpu"]["ddp_amp"]
+    out["target"] = {"phase3_ddp_amp_GB_max": 40, "met": ddp3 <= 40}
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
