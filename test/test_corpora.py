@@ -759,6 +759,19 @@ def test_iemocap_stage1(tmp_path):
     assert "'fru' is dropped by the label map" in skipped and "'xxx' is dropped" in skipped
 
 
+def test_iemocap_another_fold(tmp_path):
+    """--test_session 1: session 1 is the test set; the others, session 5 too, train."""
+    root = mini_iemocap(tmp_path / "corpus" / "IEMOCAP_full_release")
+    opts = ["--local_data_opts", "--test_session 1 --dev_share 0.5"]
+    d, _ = stage1("iemocap", tmp_path / "egs", {"IEMOCAP": str(root)}, *opts)
+    sessions = {}
+    for s in ("train", "dev", "test"):
+        sessions[s] = {u[:5] for u in read_kv(d / "data" / s / "utt2spk")}
+    assert sessions["test"] == {"Ses01"}
+    assert "Ses01" not in sessions["train"] | sessions["dev"]
+    assert "Ses05" in sessions["train"] | sessions["dev"]
+
+
 # ---------------------------------------------------------------- VocalSound
 def mini_vocalsound(root: Path) -> Path:
     clips = {
