@@ -20,16 +20,21 @@ pretrained encoder are not saved) and of ``checkpoint.pth``, and the static memo
   over the GPUs (the ZeRO paper's accounting, 2 + (2 + 12) / N bytes a trainable
   parameter), plus the configured reduce and all-gather buckets.
 
-Activations (which gradient checkpointing keeps small) and the CUDA context come on top.
-Target: phase 3 under ``ddp_amp`` needs at most 40 GB a GPU, half an 80 GB card.
+Activations (which gradient checkpointing keeps small) and the CUDA context come on top:
+``--measure cuda`` builds each phase with random weights on the GPU and runs two training
+steps on a batch of OSUM's size (3 x 13 s = 3900 log-mel frames, the configs'
+``batch_bins``), reporting the peak memory. Target: phase 3 under ``ddp_amp`` needs at
+most 40 GB a GPU, half an 80 GB card.
 
     python bench/real_scale_memory.py [--gpus 8] [--conf_dir egs/TEMPLATE/osum1/conf]
+    python bench/real_scale_memory.py --measure cuda            # one GPU of 40 GB or more
 """
 
 import argparse
 import contextlib
 import json
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -37,10 +42,11 @@ import yaml
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from osum.encoder import WhisperEncoder
+from osum.llm import base_model
 from osum.model import OSUMModel
 
 with contextlib.redirect_stdout(sys.stderr):  # ESPnet prints on import; stdout is the JSON
-    from osum.task import adapter_choices
+    from osum.task import adapter_choices, frontend_choices, specaug_choices
 
 REPO = Path(__file__).resolve().parents[1]
 PHASES = ["train_1_adapter", "train_2_encoder", "train_3_lora"]
@@ -83,31 +89,102 @@ def llm_config(path: str, base: Path) -> Qwen2Config:
     return Qwen2Config(**QWEN2_7B)
 
 
-def build(conf: dict, base: Path) -> OSUMModel:
-    """The phase's model on the meta device, from the same classes and settings that
-    ``OSUMTask.build_model`` uses (which reads weights, and so cannot run on meta)."""
-    from peft import LoraConfig, get_peft_model
-
-    from osum.llm import OSUM_LORA
+def build(
+    conf: dict,
+    base: Path,
+    device: str = "meta",
+    llm_layers: int | None = None,
+    encoder_layers: int | None = None,
+) -> OSUMModel:
+    """The phase's model from the same classes and settings that ``OSUMTask.build_model``
+    uses (which reads the pretrained weights): on the meta device, nothing is allocated;
+    on another, the weights are random. ``llm_layers`` and ``encoder_layers`` cut the
+    depth (a check of the measuring code on a CPU)."""
+    from osum.llm import prepare_llm
 
     llm_conf = conf["llm_conf"]
-    with torch.device("meta"):
+    frontend = specaug = None  # built on the CPU: the mel filters are computed (not on meta)
+    if conf.get("frontend"):
+        frontend = frontend_choices.get_class(conf["frontend"])(**conf.get("frontend_conf", {}))
+    if conf.get("specaug"):
+        specaug = specaug_choices.get_class(conf["specaug"])(**conf.get("specaug_conf", {}))
+    with torch.device(device):
         init = conf["encoder_conf"].get("init")
-        encoder = WhisperEncoder(**encoder_dims(init, base))
+        dims = encoder_dims(init, base)
+        if encoder_layers:
+            dims["n_layer"] = encoder_layers
+        gc = conf["encoder_conf"].get("gradient_checkpointing", False)
+        encoder = WhisperEncoder(**dims, gradient_checkpointing=gc)
         encoder.init = init  # as if loaded from it: a frozen encoder is not checkpointed
         cfg = llm_config(llm_conf["path"], base)
-        llm = Qwen2ForCausalLM(cfg).to(DTYPES[llm_conf.get("dtype", "float32")])
-        if llm_conf.get("lora", True):
-            lora = dict(OSUM_LORA, task_type="CAUSAL_LM")
-            lora.update(llm_conf.get("lora_conf") or {})
-            llm = get_peft_model(llm, LoraConfig(**lora))
+        if llm_layers:
+            cfg.num_hidden_layers = llm_layers
+        default = torch.get_default_dtype()
+        torch.set_default_dtype(DTYPES[llm_conf.get("dtype", "float32")])
+        try:  # built in its dtype, as from_pretrained loads it
+            llm = Qwen2ForCausalLM(cfg)
+        finally:
+            torch.set_default_dtype(default)
+        llm = prepare_llm(
+            llm,
+            llm_conf.get("lora", True),
+            llm_conf.get("lora_conf"),
+            llm_conf.get("gradient_checkpointing", False),
+        )
         adapter_conf = dict(conf["speech_adapter_conf"])
         adapter_conf.update(input_size=encoder.output_size(), output_size=cfg.hidden_size)
         adapter = adapter_choices.get_class(conf["speech_adapter"])(**adapter_conf)
-        return OSUMModel(
-            frontend=None, specaug=None, encoder=encoder, adapter=adapter, llm=llm,
+        model = OSUMModel(
+            frontend=frontend, specaug=specaug, encoder=encoder, adapter=adapter, llm=llm,
             **conf.get("model_conf", {}),
         )  # fmt: skip
+    return model if device == "meta" else model.to(device)
+
+
+def measure(model: OSUMModel, conf: dict, device: str, args) -> dict:
+    """Two training steps (the second with AdamW's state in place) on one batch of
+    ``--utts`` random utterances of ``--seconds`` each, autocast to bf16 as ESPnet's
+    ``--use_amp`` does on such GPUs: the peak memory (CUDA) and the step's time."""
+    torch.manual_seed(0)
+    vocab = base_model(model.llm).config.vocab_size
+    n, samples = args.utts, int(args.seconds * 16000)
+    batch = dict(
+        speech=0.1 * torch.randn(n, samples, device=device),
+        speech_lengths=torch.full((n,), samples, device=device),
+        prompt=torch.randint(0, vocab, (n, args.prompt_tokens), device=device),
+        prompt_lengths=torch.full((n,), args.prompt_tokens, device=device),
+        text=torch.randint(0, vocab, (n, args.text_tokens), device=device),
+        text_lengths=torch.full((n,), args.text_tokens, device=device),
+    )
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.AdamW(params, **conf.get("optim_conf", {}))
+    model.train()
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        with torch.autocast(torch.device(device).type, torch.bfloat16, enabled=conf.get("use_amp")):
+            loss, _, _ = model(**batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, conf.get("grad_clip", 5.0))
+        optim.step()
+        optim.zero_grad(set_to_none=True)
+        if cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    out = {
+        "batch": f"{n} x {args.seconds} s, {args.prompt_tokens} prompt + {args.text_tokens} "
+        "target tokens each",
+        "loss": round(float(loss.detach()), 3),
+        "step_s": round(times[-1], 3),
+    }
+    if cuda:
+        out["peak_allocated_GB"] = round(torch.cuda.max_memory_allocated() / GB, 2)
+        out["peak_reserved_GB"] = round(torch.cuda.max_memory_reserved() / GB, 2)
+    return out
 
 
 def account(model: OSUMModel, gpus: int, ds: dict) -> dict:
@@ -153,15 +230,39 @@ def main():
         "--model_base", type=Path, default=None,
         help="dir the configs' model paths are relative to (default: the recipe dir)",
     )  # fmt: skip
+    parser.add_argument(
+        "--measure", default=None, metavar="DEVICE",
+        help="also run two training steps of each phase on DEVICE (cuda: peak memory)",
+    )  # fmt: skip
+    parser.add_argument("--phases", nargs="+", default=PHASES, choices=PHASES)
+    parser.add_argument("--utts", type=int, default=3, help="utterances in the measured batch")
+    parser.add_argument("--seconds", type=float, default=13.0, help="each one's length")
+    parser.add_argument("--prompt_tokens", type=int, default=24)
+    parser.add_argument("--text_tokens", type=int, default=120)
+    parser.add_argument("--llm_layers", type=int, default=None, help="measure: cut the depth")
+    parser.add_argument("--encoder_layers", type=int, default=None, help="measure: cut it too")
     args = parser.parse_args()
     base = args.model_base or args.conf_dir.parent
     ds = json.loads((args.conf_dir / "deepspeed_zero2.json").read_text())
     out = {"gpus": args.gpus, "phases": {}}
-    for phase in PHASES:
+    for phase in args.phases:
         conf = yaml.safe_load((args.conf_dir / f"{phase}.yaml").read_text())
         out["phases"][phase] = account(build(conf, base), args.gpus, ds)
-    ddp3 = out["phases"]["train_3_lora"]["static_GB_per_gpu"]["ddp_amp"]
-    out["target"] = {"phase3_ddp_amp_GB_max": 40, "met": ddp3 <= 40}
+        if args.measure:
+            model = build(conf, base, args.measure, args.llm_layers, args.encoder_layers)
+            out["phases"][phase]["measured"] = measure(model, conf, args.measure, args)
+            del model
+            if args.measure.startswith("cuda"):
+                out["device"] = torch.cuda.get_device_name()
+                torch.cuda.empty_cache()
+    if args.llm_layers or args.encoder_layers:
+        out["measured_depth"] = {
+            "llm_layers": args.llm_layers,
+            "encoder_layers": args.encoder_layers,
+        }
+    if "train_3_lora" in out["phases"]:
+        ddp3 = out["phases"]["train_3_lora"]["static_GB_per_gpu"]["ddp_amp"]
+        out["target"] = {"phase3_ddp_amp_GB_max": 40, "met": ddp3 <= 40}
     print(json.dumps(out, indent=1))
 
 

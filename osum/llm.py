@@ -69,6 +69,19 @@ def build_llm(
         attn_implementation=attn_implementation,
         local_files_only=True,
     )
+    model = prepare_llm(model, lora, lora_conf, gradient_checkpointing)
+    logger.info(f"LLM loaded from {model_dir} ({dtype}, lora={lora})")
+    return model
+
+
+def prepare_llm(
+    model: PreTrainedModel,
+    lora: bool = True,
+    lora_conf: Dict | None = None,
+    gradient_checkpointing: bool = False,
+) -> PreTrainedModel | PeftModel:
+    """A causal LM as OSUM trains it: no KV cache in training, optional activation
+    checkpointing, and LoRA (OSUM's defaults, updated by ``lora_conf``)."""
     if gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.config.use_cache = False
@@ -76,7 +89,6 @@ def build_llm(
         conf = dict(OSUM_LORA, task_type="CAUSAL_LM")
         conf.update(lora_conf or {})
         model = get_peft_model(model, LoraConfig(**conf))
-    logger.info(f"LLM loaded from {model_dir} ({dtype}, lora={lora})")
     return model
 
 
