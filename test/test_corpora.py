@@ -1176,6 +1176,24 @@ def test_osum_multitask_mixes_every_miniature(tmp_path):
     ).read_text() == "WenetSpeech TEST_MEETING\n"
     assert read_kv(data / "dev" / "utt2task")  # the dev sets mixed
 
+    # stages 2-5 with the tiny models: one model, every test set decoded and scored, the
+    # report's table with our column at the end of RESULTS.md
+    res = run_recipe(d, "--tiny", "--stage", "2", env=env)
+    assert res.returncode == 0, res.stderr[-4000:]
+    exp = d / "exp" / "tiny"
+    for name in tests:
+        scores = json.loads((exp / f"decode_{name}" / "scores.json").read_text())
+        assert scores["tasks"], name
+    results = (d / "RESULTS.md").read_text()
+    table = results[results.index("## Against the OSUM report (v2)") :].splitlines()
+    rows = [r for r in table if r.startswith("| ") and r.split("|")[1].strip() != "task"]
+    assert len(rows) == 11, table
+    ours = {(r.split("|")[1].strip(), r.split("|")[3].strip()): r.split("|")[6] for r in rows}
+    assert ours[("STTC", "AIR-Bench chat (speech)")].strip() == "-"  # no judge given
+    for key, value in ours.items():
+        if key[0] != "STTC":
+            float(value.strip().rstrip("*"))  # a figure of ours in every other row
+
 
 def test_compare_results_table(tmp_path):
     exp = tmp_path / "exp"
