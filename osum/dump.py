@@ -3,7 +3,12 @@
     raw          16 kHz mono 16-bit wav files (converted from any rate, channel count or
                  format; segments cut out), ``wav.scp`` and ``speech_shape`` (samples)
     whisper_mel  Whisper log-mel (80 or 128 bins) in kaldiio ark/scp (``feats.scp``),
-                 ``feats_shape`` (``frames,bins``) and ``utt2num_frames``
+                 ``feats_shape`` (``frames,bins``) and ``utt2num_frames``; float32, or
+                 in Kaldi's compressed matrix formats (``compress``): ``2byte``
+                 (kTwoByteAuto, half the size, within 2e-5 of the float32 values) or
+                 ``1byte`` (kSpeechFeature, Kaldi's ``copy-feats --compress``, a
+                 quarter, within about 0.01). Float32 takes 32,000 bytes a second of
+                 audio (80 bins), as much as 16-bit wav.
 
 Both copy the data dir's text and task files for the utterances they keep. An utterance
 whose audio is missing, unreadable, empty or longer than the limit is skipped and listed
@@ -22,6 +27,7 @@ import kaldiio
 import numpy as np
 import soundfile
 import torch
+from kaldiio.compression_header import kSpeechFeature, kTwoByteAuto
 
 from osum.frontend import SAMPLE_RATE, WhisperFrontend
 from osum.progress import progress
@@ -132,6 +138,10 @@ def utterances(data_dir: Path) -> List[Tuple[str, str, float, float | None]]:
     return sorted(out)
 
 
+# --compress: Kaldi's compressed matrix formats (kaldiio writes and reads them)
+COMPRESSION = {"none": None, "2byte": kTwoByteAuto, "1byte": kSpeechFeature}
+
+
 def dump(
     data_dir: str,
     out_dir: str,
@@ -140,11 +150,14 @@ def dump(
     max_seconds: float = 30.0,
     nj: int = 1,
     job: int = 1,
+    compress: str = "none",
 ) -> Dict[str, int]:
     """Dump job ``job`` of ``nj`` (1-based); returns counts of dumped and skipped."""
     data_dir, out = Path(data_dir), Path(out_dir)
     if feats_type not in ("raw", "whisper_mel"):
         raise ValueError(f"feats_type must be raw or whisper_mel, not {feats_type!r}")
+    if compress not in COMPRESSION:
+        raise ValueError(f"compress must be one of {sorted(COMPRESSION)}, not {compress!r}")
     if nj > 1:
         out = out / f"split{nj}" / str(job)
     out.mkdir(parents=True, exist_ok=True)
@@ -156,7 +169,10 @@ def dump(
     scp_lines, shapes = [], []
     writer, reader = None, AudioReader()
     if frontend is not None:
-        writer = kaldiio.WriteHelper(f"ark,scp:{out / 'feats.ark'},{out / 'feats.scp'}")
+        writer = kaldiio.WriteHelper(
+            f"ark,scp:{out / 'feats.ark'},{out / 'feats.scp'}",
+            compression_method=COMPRESSION[compress],
+        )
     bar = progress(len(todo), f"dump {data_dir.name}" + (f" {job}/{nj}" if nj > 1 else ""))
     try:
         for utt, path, start, end in todo:

@@ -652,9 +652,11 @@ def test_meld_stage1_and_dump(tmp_path):
     shapes = read_kv(d / "dump" / "raw" / "test" / "speech_shape")
     assert set(shapes) == {"Mrs_Geller-dia3_utt0-test", "Monica-dia3_utt1-test"}
     # the corrupt clip is skipped and listed by the dump, the other training clips kept
-    dumped = read_kv(d / "dump" / "raw" / "train" / "speech_shape")
+    # as log-mel (run.sh's --feats_type whisper_mel, --tiny too)
+    dumped = read_kv(d / "dump" / "whisper_mel" / "train" / "feats_shape")
     assert set(dumped) == {"Phoebe-dia0_utt0-train", "Chandler-dia0_utt1-train"}
-    skipped = (d / "dump" / "raw" / "train" / "skipped").read_text()
+    assert all(v.endswith(",80") for v in dumped.values())
+    skipped = (d / "dump" / "whisper_mel" / "train" / "skipped").read_text()
     assert "Joey-dia125_utt3-train cannot read ffmpeg" in skipped
     assert all(abs(int(v) - 9600) < 1000 for v in shapes.values())
     assert (test / "corpus").read_text() == "MELD test\n"  # what the set is, through the dump

@@ -5,6 +5,7 @@ import sys
 
 import kaldiio
 import numpy as np
+import pytest
 import soundfile
 import torch
 import torchaudio
@@ -51,6 +52,26 @@ def test_raw_and_mel_dumps_with_bad_audio_and_jobs(task_dir, tmp_path):
     shape = dict(line.split() for line in (out / "feats_shape").read_text().splitlines())
     assert shape["en0-003"] == f"{ref.shape[0]},80"
     assert (out / "spk2utt").is_file() and len((out / "text").read_text().splitlines()) == 10
+
+
+def test_compressed_log_mel(speech_data, tmp_path):
+    """--compress: Kaldi's compressed matrices, read back by ESPnet's kaldi_ark loader."""
+    from espnet2.train.dataset import ESPnetDataset
+
+    feats, sizes = {}, {}
+    for method in ("none", "2byte", "1byte"):
+        out = tmp_path / method
+        assert dump(str(speech_data), str(out), "whisper_mel", compress=method)["dumped"] == 12
+        sizes[method] = (out / "feats.ark").stat().st_size
+        data = ESPnetDataset([(str(out / "feats.scp"), "speech", "kaldi_ark")])
+        feats[method] = {uid: data[uid][1]["speech"] for uid in data.loader_dict["speech"]}
+    assert set(feats["2byte"]) == set(feats["none"])
+    err = {m: max(np.abs(feats[m][u] - x).max() for u, x in feats["none"].items()) for m in feats}
+    assert err["2byte"] < 2e-5 < err["1byte"] < 0.02, err
+    assert 0.45 < sizes["2byte"] / sizes["none"] < 0.55
+    assert 0.2 < sizes["1byte"] / sizes["none"] < 0.3
+    with pytest.raises(ValueError, match="compress must be one of"):
+        dump(str(speech_data), str(tmp_path / "x"), "whisper_mel", compress="gzip")
 
 
 def test_dump_command_line(speech_data, tmp_path):

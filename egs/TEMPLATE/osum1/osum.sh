@@ -39,13 +39,14 @@ tiny_models=         # a dir: stage 3 first writes tiny random Whisper/Qwen2 the
 # Dump
 feats_type=raw       # raw (16 kHz wav) or whisper_mel (log-mel arks) for training
 n_mels=80            # mel bins of whisper_mel
+dump_compress=2byte  # whisper_mel arks: 2byte (half of float32's 115 MB an hour, within 2e-5), 1byte (a quarter, within ~0.01; Kaldi's --compress) or none
 max_seconds=30       # longer training/dev utterances are skipped (and listed) by the dump
 # Pretrained models (a recipe's pretrained.sh may set them, as ESPnet's db.sh does corpora)
 encoder_init=        # Whisper for every phase: HF dir or openai-whisper .pt (encoder_conf.init)
 llm_path=            # LLM for every phase: HF dir with weights and tokenizer (llm_conf.path)
 # Training
 train_phases="1_adapter:conf/train_1_adapter.yaml 2_encoder:conf/train_2_encoder.yaml 3_lora:conf/train_3_lora.yaml"  # "name:config ..." in order (OSUM's three phases); a config with llm_text_training: trains the previous phase's LLM on the training text (osum.bin.llm_text_train)
-tiny=false           # true, or a bare --tiny: the CPU check (tiny models in models/, conf/tiny.yaml, exp/tiny, CPU, raw audio)
+tiny=false           # true, or a bare --tiny: the CPU check (tiny models in models/, conf/tiny.yaml, exp/tiny, CPU; the recipe's feats_type)
 train_args=          # extra options of osum.bin.osum_train for every phase
 init_model=          # a model file the first phase starts from (--init_param; e.g. import_osum's model.pth)
 exp_tag=osum         # experiment dir: exp/${exp_tag}
@@ -86,7 +87,7 @@ set -- "${args[@]}"
 . utils/parse_options.sh
 if ${tiny}; then  # every recipe's CPU check: tiny random models and one short phase
   train_phases="1_all:conf/tiny.yaml" tiny_models=models exp_tag=tiny
-  ngpu=0 feats_type=raw nj=2 decode_nj=2
+  ngpu=0 nj=2 decode_nj=2
   encoder_init= llm_path= init_model=  # not the real models of pretrained.sh
 fi
 . ./path.sh
@@ -124,7 +125,7 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     out=dump/${t}/${set}
     [ -f "${out}/.done" ] && continue
     ${train_cmd} JOB=1:"${nj}" "${out}/logs/dump.JOB.log" \
-      python -m osum.bin.dump --feats_type "${t}" --n_mels "${n_mels}" \
+      python -m osum.bin.dump --feats_type "${t}" --n_mels "${n_mels}" --compress "${dump_compress}" \
         --max_seconds "${limit}" --nj "${nj}" --job JOB "data/${set}" "${out}"
     python -m osum.bin.dump --merge --nj "${nj}" "data/${set}" "${out}" > "${out}/counts.json"
     log "dumped ${out}: $(cat "${out}/counts.json")"
