@@ -217,3 +217,16 @@ def test_a_question_follows_the_prompt(s2t, task_dir, tmp_path):
     assert asked == given and given != plain
     with pytest.raises(ValueError, match="2 waveforms but 1 questions"):
         s2t.decode_batch([torch.zeros(4000)] * 2, ["STTC"] * 2, [question])
+
+
+def test_decoding_jobs_take_the_visible_gpus_in_turn():
+    from osum.bin.osum_inference import decode_device
+
+    assert decode_device(0, 3, visible=8) == "cpu"
+    assert [decode_device(1, j, visible=2) for j in (1, 2, 3, 4)] == [
+        "cuda:0", "cuda:1", "cuda:0", "cuda:1",
+    ]  # fmt: skip
+    assert decode_device(1, 5, visible=1) == "cuda:0"  # a scheduler's one GPU a job
+    assert decode_device(1, None, visible=4) == "cuda"
+    with pytest.raises(SystemExit, match="no CUDA device is visible"):
+        decode_device(1, 1, visible=0)

@@ -8,12 +8,15 @@
         --output_dir exp/osum/decode_test --batch_size 16 --ngpu 1
 
 The task of each utterance comes from the ``task`` data (utt2taskinfo or utt2task),
-or from ``--task`` for all; without either it is ASR.
+or from ``--task`` for all; without either it is ASR. ``--job N`` (osum.sh passes its
+decoding job's number) puts job N on the ((N - 1) mod visible)-th visible GPU, so the jobs
+of one machine spread over its GPUs; a scheduler that shows each job one GPU gives cuda:0.
 """
 
 import argparse
 import logging
 
+import torch
 from espnet2.utils.types import str2bool
 
 from osum.decode_data import decode_data
@@ -37,6 +40,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--task", default=None, help="one task for every utterance")
     parser.add_argument("--ngpu", type=int, default=0)
+    parser.add_argument("--job", type=int, default=None, help="decoding job (1-based): its GPU")
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--prompt_language", default=None, choices=["en", "zh"])
     parser.add_argument("--chunk_seconds", type=float, default=30.0)
@@ -71,6 +75,17 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def decode_device(ngpu: int, job: int | None, visible: int | None = None) -> str:
+    """cpu, or the GPU of decoding job ``job`` (1-based): the jobs take the ``visible``
+    GPUs in turn."""
+    if ngpu <= 0:
+        return "cpu"
+    visible = torch.cuda.device_count() if visible is None else visible
+    if visible == 0:
+        raise SystemExit("osum_inference: --ngpu 1 but no CUDA device is visible")
+    return "cuda" if job is None else f"cuda:{(job - 1) % visible}"
+
+
 def main(cmd=None):
     args = get_parser().parse_args(cmd)
     logging.basicConfig(
@@ -80,7 +95,7 @@ def main(cmd=None):
     s2t = Speech2Text(
         args.train_config,
         args.model_file,
-        device="cuda" if args.ngpu > 0 else "cpu",
+        device=decode_device(args.ngpu, args.job),
         prompt_language=args.prompt_language,
         batch_size=args.batch_size,
         chunk_seconds=args.chunk_seconds,

@@ -239,7 +239,7 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     # shellcheck disable=SC2086
     OMP_NUM_THREADS=${decode_threads} ${decode_cmd} --gpu "${gpu_opt}" --num-threads "${decode_threads}" \
       JOB=1:"${decode_nj}" "${logdir}/decode.JOB.log" python -m osum.bin.osum_inference --train_config "${last_phase}/config.yaml" \
-        --model_file "${last_phase}/${decode_model}" --ngpu "${gpu_opt}" \
+        --model_file "${last_phase}/${decode_model}" --ngpu "${gpu_opt}" --job JOB \
         --data_path_and_name_and_type "dump/raw/${set}/wav.scp,speech,sound" \
         --data_path_and_name_and_type "dump/raw/${set}/utt2taskinfo,task,text" \
         --key_file "${logdir}/keys.JOB.scp" --output_dir "${logdir}/output.JOB" \
