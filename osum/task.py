@@ -291,6 +291,8 @@ def plot_curves(output_dir: Path) -> None:
 
 def main(cmd: Collection[str] | None = None):
     args = OSUMTask.get_parser().parse_args(cmd)
+    if args.use_deepspeed:  # ESPnet's DeepSpeed set-up reads it, and fails where it is unset
+        os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
     if args.curves_at_end:
         args.use_matplotlib = False  # ESPnet's trainer: no curves after each epoch
     OSUMTask.main(args=args)

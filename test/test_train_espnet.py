@@ -145,3 +145,19 @@ def test_multitask_training_reads_utt2taskinfo(tiny_dirs, task_dir, tmp_path):
         train_command(config, task_dir, tmp_path / "exp2", *extra), cwd=tmp_path, check=False
     )
     assert bad.returncode != 0 and "utterance en0-003: task SER needs ['emotion']" in bad.stderr
+
+
+def test_deepspeed_on_one_process_trains_with_the_plain_trainer(tiny_dirs, speech_data, tmp_path):
+    """ESPnet runs its DeepSpeed trainer in distributed mode only; one process warns and
+    trains as usual (README, "On GPUs and on many"), OMP_NUM_THREADS unset or not."""
+    config = write_config(tmp_path / "train.yaml", tiny_config(tiny_dirs, max_epoch=1))
+    (tmp_path / "ds.json").write_text(
+        '{"train_micro_batch_size_per_gpu": 1, "bf16": {"enabled": true}}'
+    )
+    exp = tmp_path / "exp"
+    cmd = train_command(config, speech_data, exp, "--use_deepspeed", "true",
+                        "--deepspeed_config", str(tmp_path / "ds.json"))  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    out = run_train(cmd, cwd=tmp_path, env=env)
+    assert "Switch back to the normal trainer" in out.stderr
+    assert (exp / "1epoch.pth").exists() and not list(exp.glob("checkpoint_*"))
