@@ -4,6 +4,7 @@ set -euo pipefail
 . ./db.sh
 [ -d "${EXPRESSO}/audio_48khz" ] && exit 0
 dest=$(dirname "${EXPRESSO}")
-mkdir -p "${dest}"
+mkdir -p "${EXPRESSO}"
 wget -c -P "${dest}" https://dl.fbaipublicfiles.com/textless_nlp/expresso/data/expresso.tar
-tar -xf "${dest}/expresso.tar" -C "${dest}"      # -> expresso/
+# the archive's expresso/ -> $EXPRESSO, whatever its name
+tar -xf "${dest}/expresso.tar" -C "${EXPRESSO}" --strip-components 1

@@ -6,17 +6,22 @@ set -euo pipefail
 . ./db.sh
 subsets=${*:-"train-clean-100 dev-clean test-clean test-other"}
 dest=$(dirname "${LIBRISPEECH}")
-mkdir -p "${dest}"
+mkdir -p "${LIBRISPEECH}"
 for s in ${subsets}; do
   [ -d "${LIBRISPEECH}/${s}" ] && continue
   wget -c -P "${dest}" "https://www.openslr.org/resources/12/${s}.tar.gz"
-  tar -xzf "${dest}/${s}.tar.gz" -C "${dest}"     # -> LibriSpeech/<subset>, SPEAKERS.TXT
+  # the archive's LibriSpeech/<subset>, SPEAKERS.TXT, ... -> $LIBRISPEECH, whatever its name
+  tar -xzf "${dest}/${s}.tar.gz" -C "${LIBRISPEECH}" --strip-components 1
 done
-# Word alignments (Montreal Forced Aligner), one <spk>-<chapter>.alignment.txt per chapter,
-# unpacked into the corpus tree; the archive is on Google Drive (see
-# https://github.com/CorentinJ/librispeech-alignments): download LibriSpeech-Alignments.zip
-# there and run
-#   unzip -n LibriSpeech-Alignments.zip -d "$(dirname "${LIBRISPEECH_ALIGNMENTS}")"
-# The per-utterance TextGrids of https://zenodo.org/record/2619474 work as well:
-#   wget https://zenodo.org/record/2619474/files/librispeech_alignments.zip
-#   unzip librispeech_alignments.zip -d "${LIBRISPEECH_ALIGNMENTS}"
+# The word alignments (Montreal Forced Aligner) that SRWT needs cannot be fetched by a
+# script (one archive is on Google Drive): say where they are
+ali=${LIBRISPEECH_ALIGNMENTS:-${LIBRISPEECH}}
+echo "local/download.sh: LibriSpeech is in ${LIBRISPEECH}. SRWT also needs word alignments" \
+  "in ${ali} (LIBRISPEECH_ALIGNMENTS in db.sh), either" >&2
+echo "- CorentinJ's <spk>-<chapter>.alignment.txt: LibriSpeech-Alignments.zip from the" \
+  "Google Drive link of https://github.com/CorentinJ/librispeech-alignments; it holds" \
+  "LibriSpeech/<subset>/..., so unzip -n LibriSpeech-Alignments.zip -d DIR and set" \
+  "LIBRISPEECH_ALIGNMENTS=DIR/LibriSpeech (DIR=$(dirname "${ali}") if that dir is named LibriSpeech)" >&2
+echo "- or the per-utterance TextGrids of https://zenodo.org/record/2619474: wget" \
+  "https://zenodo.org/record/2619474/files/librispeech_alignments.zip, then" \
+  "unzip librispeech_alignments.zip -d ${ali}" >&2

@@ -8,7 +8,8 @@ mkdir -p "${dest}"
 if [ ! -d "${MELD}" ]; then
   wget -c -P "${dest}" https://huggingface.co/datasets/declare-lab/MELD/resolve/main/MELD.Raw.tar.gz \
     || wget -c -P "${dest}" http://web.eecs.umich.edu/~mihalcea/downloads/MELD.Raw.tar.gz
-  tar -xzf "${dest}/MELD.Raw.tar.gz" -C "${dest}"
+  mkdir -p "${MELD}"  # the archive's MELD.Raw/ -> $MELD, whatever its name
+  tar -xzf "${dest}/MELD.Raw.tar.gz" -C "${MELD}" --strip-components 1
 fi
 for split in train dev test; do
   [ -f "${MELD}/${split}.tar.gz" ] && tar -xzf "${MELD}/${split}.tar.gz" -C "${MELD}"
