@@ -190,9 +190,10 @@ def mini_librispeech(root: Path) -> Path:
             unk = TEXTGRID.replace('"good"', '"a"').replace('"night"', '"<unk>"')
             (root / rel / f"{spk}-{ch}-0001.TextGrid").write_text(unk)
         else:
+            bad = '14-208-0001 ",GOOD,MORNING," "0.100,0.3x0,0.500,0.600"\n' if spk == "14" else ""
             (root / rel / f"{spk}-{ch}.alignment.txt").write_text(
                 f'{spk}-{ch}-0000 ",{",".join(words)}," '
-                f'"0.100,{",".join(f"{e:.3f}" for e in ends)},0.600" \n'
+                f'"0.100,{",".join(f"{e:.3f}" for e in ends)},0.600" \n' + bad
             )
     return root
 
@@ -218,7 +219,8 @@ def test_librispeech_stage1(tmp_path):
     skipped = (train / "skipped").read_text()
     assert "14-208-0002 " in skipped and "is missing" in skipped
     assert "999-1-0000-sgc speaker 999 has no line in SPEAKERS.TXT" in skipped
-    assert "14-208-0001-srwt no word alignment" in skipped
+    assert "14-208-0001-srwt no word alignment" in skipped  # its line has a bad time:
+    assert "14-208.alignment.txt:2: time '0.3x0' is not a number" in res.stderr
     assert "999-1-0000-srwt alignment ends at 0.70 s, after the audio (0.60 s)" in skipped
     ctm = (train / "ctm").read_text().splitlines()
     assert "14-208-0000-srwt 0.100 0.225 HELLO" in ctm
@@ -617,6 +619,20 @@ def test_meld_csv_lines_decoded_one_by_one(tmp_path):
 
 
 @pytest.mark.slow
+def test_meld_without_ffmpeg_stops_at_stage_1(tmp_path, monkeypatch):
+    """The clips are read through ffmpeg pipes: without ffmpeg, stage 1 says so and writes
+    nothing, rather than stage 2 failing on every clip."""
+    from osum.corpora import meld
+
+    root = mini_meld(tmp_path / "corpus" / "MELD.Raw")
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # a PATH without ffmpeg
+    labels = REPO / "egs/meld/osum1/conf/labels.yaml"
+    with pytest.raises(LayoutError, match="ffmpeg, which is not on PATH: install it"):
+        meld.prepare(root, "test", tmp_path / "data" / "test", labels)
+    assert not (tmp_path / "data").exists()
+
+
 def test_meld_stage1_and_dump(tmp_path):
     root = mini_meld(tmp_path / "corpus" / "MELD.Raw")
     d, _ = stage1("meld", tmp_path / "egs", {"MELD": str(root)})
@@ -841,7 +857,7 @@ def test_vocalsound_stage1(tmp_path):
     assert set(read_kv(d / "data" / "dev" / "utt2spk").values()) == {"f0100"}
 
 
-def test_vocalsound_meta_shapes_and_fallbacks(tmp_path):
+def test_vocalsound_meta_shapes_and_fallbacks(tmp_path, capsys):
     from osum.corpora import vocalsound
 
     root = mini_vocalsound(tmp_path / "vs")
@@ -881,6 +897,11 @@ def test_vocalsound_meta_shapes_and_fallbacks(tmp_path):
         "f0201": {"gender": "", "age": ""},
         "m0200": {"gender": "", "age": ""},
     }
+    te = json.loads((root / "datafiles" / "te.json").read_text())
+    te["data"] += [{"labels": "/m/01b_21"}, "f0300_0_cough.wav"]  # no wav path: ignored
+    (root / "datafiles" / "te.json").write_text(json.dumps(te))
+    assert set(vocalsound.read_speakers(root, "te")) == {"f0201", "m0200"}
+    assert "te.json: item 4 has no 'wav' path, ignored" in capsys.readouterr().err
     (root / "datafiles" / "te.json").unlink()
     with pytest.raises(LayoutError, match=r"(?s)meta/te_meta.json.*datafiles/te.json"):
         vocalsound.read_speakers(root, "te")

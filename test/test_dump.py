@@ -123,23 +123,28 @@ def test_audio_formats_pipes_and_segments(tmp_path):
     data.mkdir()
     entries = {f"r-{e}": str(tmp_path / f"a.{e}") for e in ("flac", "mp3", "opus", "mp4")}
     entries.update({"r-pipe": pipe, "r-fail": "sh -c 'echo broken >&2; exit 3' |"})
+    entries["r-none"] = "no-such-decoder -i x.mp4 |"
     write(data / "wav.scp", entries)
-    segs = {f"r-{e}-1": (f"r-{e}", 0.25, 1.25) for e in ("flac", "mp3", "opus", "mp4", "fail")}
+    segs = {
+        f"r-{e}-1": (f"r-{e}", 0.25, 1.25) for e in ("flac", "mp3", "opus", "mp4", "fail", "none")
+    }
     segs.update({"r-pipe-1": ("r-pipe", 0.0, 0.5), "r-pipe-2": ("r-pipe", 0.5, 1.5)})
     write(data / "segments", {u: f"{r} {s} {e}" for u, (r, s, e) in segs.items()})
     write(data / "utt2spk", {u: "r" for u in segs})
     write(data / "text", {u: "hello" for u in segs})
     counts = dump(str(data), str(tmp_path / "out"))
-    assert counts == {"dumped": 6, "skipped": 1}
+    assert counts == {"dumped": 6, "skipped": 2}
     skipped = (tmp_path / "out" / "skipped").read_text()
     assert skipped.startswith("r-fail-1 cannot read sh -c") and "exit 3" in skipped
     assert "broken" in skipped
+    assert "r-none-1 cannot read no-such-decoder" in skipped
+    assert "the command is not installed (exit 127)" in skipped
     assert calls.read_text() == "x\n"  # both segments of the pipe from one decoding
     wavs = dict(x.split() for x in (tmp_path / "out" / "wav.scp").read_text().splitlines())
     ref = stereo.mean(1)
     ref = torchaudio.functional.resample(torch.from_numpy(ref), rate, 16000).numpy()
     for utt, (_, s, e) in segs.items():
-        if utt == "r-fail-1":
+        if utt in ("r-fail-1", "r-none-1"):
             continue
         y, sr = soundfile.read(wavs[utt], dtype="float32")
         assert sr == 16000 and abs(len(y) - (e - s) * 16000) <= 1, utt

@@ -64,6 +64,14 @@ def read_speakers(path: Path) -> Dict[str, str]:
     return out
 
 
+def _is_number(x: str) -> bool:
+    try:
+        float(x)
+    except ValueError:
+        return False
+    return True
+
+
 def read_alignment_txt(path: Path) -> Dict[str, List[Tuple[float, float, str]]]:
     """CorentinJ's per-chapter file -> {utt: [(start, end, word)]} (silences dropped)."""
     out = {}
@@ -82,9 +90,14 @@ def read_alignment_txt(path: Path) -> Dict[str, List[Tuple[float, float, str]]]:
                 file=sys.stderr,
             )
             continue
+        try:
+            times = [float(e) for e in ends]
+        except ValueError:
+            bad = next(e for e in ends if not _is_number(e))
+            print(f"librispeech: {path}:{lineno}: time {bad!r} is not a number", file=sys.stderr)
+            continue
         start, items = 0.0, []
-        for w, e in zip(words, ends):
-            end = float(e)
+        for w, end in zip(words, times):
             if w:
                 items.append((start, end, w))
             start = end

@@ -24,6 +24,7 @@ import csv
 import io
 import re
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -108,6 +109,11 @@ def find(root: Path, split: str):
 def prepare(root, split: str, out, label_map) -> dict:
     root = Path(root).absolute()  # data dirs hold absolute paths
     csv_path, clips = find(root, split)
+    if shutil.which("ffmpeg") is None:  # before the data dirs, not at stage 2's every clip
+        raise LayoutError(
+            "MELD: the clips are mp4, read through ffmpeg, which is not on PATH: install it "
+            "(tools/install.sh does; or apt-get install ffmpeg)"
+        )
     if not clips.is_dir():
         raise LayoutError(f"MELD: no {CLIP_DIRS[split]}/ beside {csv_path}. {HINT}")
     emotions = load_label_map(label_map, "emotion")

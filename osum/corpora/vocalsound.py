@@ -136,7 +136,11 @@ def read_speakers(root: Path, split: str) -> Dict[str, dict]:
             ],
             HINT,
         )
-    for item in iter_json_array(data, "data"):
+    for i, item in enumerate(iter_json_array(data, "data")):
+        if not isinstance(item, dict) or not isinstance(item.get("wav"), str):
+            print(f"vocalsound: {data}: item {i} has no 'wav' path, ignored: {item!r:.80}",
+                  file=sys.stderr)  # fmt: skip
+            continue
         spk = Path(item["wav"]).name.split("_")[0]
         out.setdefault(spk, {"gender": "", "age": ""})
     return out
