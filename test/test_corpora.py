@@ -289,6 +289,9 @@ def test_librispeech_layout_errors(tmp_path):
         ("iemocap", ["--sessions", "5"], "Session5/sentences/wav/*/*.wav", "IEMOCAP"),
         ("expresso", ["--split", "test"], "splits/test.txt  (the test split)", "EXPRESSO"),
         ("airbench", [], "Chat/Chat_meta.json  (the chat items)", "AIRBENCH"),
+        ("aishell", ["--split", "test"], "data_aishell/wav/test/*/*.wav  (test wavs)", "AISHELL"),
+        ("vocalsound", ["--split", "te"], "meta/te_meta.json  (the te speakers)", "VOCALSOUND"),
+        ("vocalsound", ["--split", "te"], "audio_16k/*.wav  (the 16 kHz clips)", "VOCALSOUND"),
     ],
 )
 def test_a_wrong_layout_names_what_was_expected_where(corpus, args, missing, variable, tmp_path):

@@ -24,7 +24,7 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Dict, Sequence
+from typing import Dict, List, Sequence
 
 import yaml
 
@@ -108,6 +108,11 @@ def read_meta_json(path: Path) -> Dict[str, dict]:
     return out
 
 
+def _speaker_files(split: str) -> List[str]:
+    """Where a split's speakers are read from, in order of preference."""
+    return [f"meta/{split}_meta.json", f"meta/{split}_meta.csv", f"datafiles/{split}.json"]
+
+
 def read_speakers(root: Path, split: str) -> Dict[str, dict]:
     """{speaker: {"gender": ..., "age": ...}} of a split: the meta json, else a meta csv,
     else the speakers of the clip list (no ages)."""
@@ -162,7 +167,13 @@ def prepare(root, split: str, out, tasks: Sequence[str], label_map) -> dict:
     bad = [t for t in tasks if t not in TASKS]
     if bad:
         raise ValueError(f"vocalsound: tasks {bad} are not among {list(TASKS)}")
-    check_layout("VocalSound", root, [("audio_16k/*.wav", "the 16 kHz clips")], HINT)
+    need = [("audio_16k/*.wav", "the 16 kHz clips")]
+    if not any((root / f).is_file() for f in _speaker_files(split)):  # all missing at once
+        need += [
+            (f"meta/{split}_meta.json", f"the {split} speakers"),
+            (f"datafiles/{split}.json", "or its clip list"),
+        ]
+    check_layout("VocalSound", root, need, HINT)
     speakers = read_speakers(root, split)
     events = load_label_map(label_map, "event")
     genders = load_label_map(label_map, "gender") if "SGC" in tasks else {}
