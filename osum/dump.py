@@ -64,7 +64,7 @@ def _run(cmd, shell: bool, what: str) -> bytes:
     proc = subprocess.run(cmd, shell=shell, capture_output=True)
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        hint = "; the command is not installed (exit 127)" if proc.returncode == 127 else ""
+        hint = ": the command is not installed" if proc.returncode == 127 else ""
         raise RuntimeError(f"{what} failed (exit {proc.returncode}): {' / '.join(err[-3:])}{hint}")
     return proc.stdout
 
