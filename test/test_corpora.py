@@ -678,6 +678,17 @@ def test_meld_stage1_and_dump(tmp_path):
     skipped = (d / "dump" / "whisper_mel" / "train" / "skipped").read_text()
     assert "Joey-dia125_utt3-train cannot read ffmpeg" in skipped
     assert all(abs(int(v) - 9600) < 1000 for v in shapes.values())
+    # a dump is kept when run again with its options, and refused with others
+    env = {"MELD": str(root)}
+    again = run_recipe(d, "--stage", "2", "--stop_stage", "2", "--tiny", env=env)
+    assert again.returncode == 0 and "dumped" not in again.stderr
+    other = ["--stage", "2", "--stop_stage", "2", "--tiny", "--dump_compress", "1byte"]
+    res = run_recipe(d, *other, env=env)
+    assert res.returncode != 0
+    assert (
+        "dump/whisper_mel/train was dumped with 'n_mels=80 compress=2byte max_seconds=30', "
+        "not 'n_mels=80 compress=1byte max_seconds=30'" in res.stderr
+    ), res.stderr[-2000:]
     assert (test / "corpus").read_text() == "MELD test\n"  # what the set is, through the dump
     assert (d / "dump" / "raw" / "test" / "corpus").read_text() == "MELD test\n"
 

@@ -123,13 +123,21 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     # test sets: 16 kHz wav of any length (decoding cuts long audio into 30 s chunks)
     case " ${test_sets} " in *" ${set} "*) t=raw limit=0 ;; esac
     out=dump/${t}/${set}
-    [ -f "${out}/.done" ] && continue
+    # .done records the options: a dump is not redone, nor silently kept for others
+    setup="max_seconds=${limit}"
+    [ "${t}" = whisper_mel ] && setup="n_mels=${n_mels} compress=${dump_compress} ${setup}"
+    if [ -f "${out}/.done" ]; then
+      before=$(cat "${out}/.done")
+      [ -z "${before}" ] || [ "${before}" = "${setup}" ] && continue
+      log "error: ${out} was dumped with '${before}', not '${setup}': move it away (to keep" \
+        "it) and run stage 2 again"; exit 1
+    fi
     ${train_cmd} JOB=1:"${nj}" "${out}/logs/dump.JOB.log" \
       python -m osum.bin.dump --feats_type "${t}" --n_mels "${n_mels}" --compress "${dump_compress}" \
         --max_seconds "${limit}" --nj "${nj}" --job JOB "data/${set}" "${out}"
     python -m osum.bin.dump --merge --nj "${nj}" "data/${set}" "${out}" > "${out}/counts.json"
     log "dumped ${out}: $(cat "${out}/counts.json")"
-    touch "${out}/.done"
+    echo "${setup}" > "${out}/.done"
   done
 fi
 
