@@ -90,12 +90,11 @@ def read_alignment_txt(path: Path) -> Dict[str, List[Tuple[float, float, str]]]:
                 file=sys.stderr,
             )
             continue
-        try:
-            times = [float(e) for e in ends]
-        except ValueError:
-            bad = next(e for e in ends if not _is_number(e))
+        bad = next((e for e in ends if not _is_number(e)), None)
+        if bad is not None:
             print(f"librispeech: {path}:{lineno}: time {bad!r} is not a number", file=sys.stderr)
             continue
+        times = [float(e) for e in ends]
         start, items = 0.0, []
         for w, end in zip(words, times):
             if w:

@@ -116,10 +116,9 @@ def _speaker_files(split: str) -> List[str]:
 def read_speakers(root: Path, split: str) -> Dict[str, dict]:
     """{speaker: {"gender": ..., "age": ...}} of a split: the meta json, else a meta csv,
     else the speakers of the clip list (no ages)."""
-    meta_json = root / "meta" / f"{split}_meta.json"
+    meta_json, meta, data = (root / f for f in _speaker_files(split))
     if meta_json.is_file():
         return read_meta_json(meta_json)
-    meta = root / "meta" / f"{split}_meta.csv"
     out = {}
     if meta.is_file():
         with open(meta, encoding="utf-8", errors="replace", newline="") as f:
@@ -130,7 +129,6 @@ def read_speakers(root: Path, split: str) -> Dict[str, dict]:
                 cells = [c.strip() for c in row] + ["", ""]
                 out[cells[0]] = {"gender": cells[1], "age": cells[2]}
         return out
-    data = root / "datafiles" / f"{split}.json"
     if not data.is_file():  # neither: say what was looked for
         check_layout(
             "VocalSound",
