@@ -65,13 +65,11 @@ class MultiHeadAttention(nn.Module):
 
 
 class ResidualAttentionBlock(nn.Module):
-    def __init__(self, n_state: int, n_head: int):
+    def __init__(self, n_state: int, n_head: int, n_ffn: int):
         super().__init__()
         self.attn = MultiHeadAttention(n_state, n_head)
         self.attn_ln = nn.LayerNorm(n_state)
-        self.mlp = nn.Sequential(
-            nn.Linear(n_state, 4 * n_state), nn.GELU(), nn.Linear(4 * n_state, n_state)
-        )
+        self.mlp = nn.Sequential(nn.Linear(n_state, n_ffn), nn.GELU(), nn.Linear(n_ffn, n_state))
         self.mlp_ln = nn.LayerNorm(n_state)
 
     def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
@@ -87,6 +85,7 @@ class WhisperEncoder(nn.Module):
         n_state: model width (384 tiny, 512 base, 768 small, 1024 medium, 1280 large).
         n_head: attention heads.
         n_layer: Transformer blocks.
+        n_ffn: feed-forward width (None: 4 x n_state, every Whisper size's).
         n_ctx: positions of the table (1500 = 30 s).
         init: optional path to an HF Whisper dir or an openai-whisper ``.pt``; its
             dims override the ones given, and its weights are loaded.
@@ -99,6 +98,7 @@ class WhisperEncoder(nn.Module):
         n_state: int = 1024,
         n_head: int = 16,
         n_layer: int = 24,
+        n_ffn: int | None = None,
         n_ctx: int = MAX_SOURCE_POSITIONS,
         init: str | None = None,
         gradient_checkpointing: bool = False,
@@ -107,20 +107,24 @@ class WhisperEncoder(nn.Module):
         state = None
         if init is not None:
             dims, state = load_whisper_encoder_checkpoint(init)
-            n_mels, n_state, n_head, n_layer, n_ctx = (
+            n_mels, n_state, n_head, n_layer, n_ffn, n_ctx = (
                 dims["n_mels"],
                 dims["n_state"],
                 dims["n_head"],
                 dims["n_layer"],
+                dims["n_ffn"],
                 dims["n_ctx"],
             )
-        self.n_mels, self.n_state, self.n_ctx = n_mels, n_state, n_ctx
+        n_ffn = n_ffn or 4 * n_state
+        self.n_mels, self.n_state, self.n_ffn, self.n_ctx = n_mels, n_state, n_ffn, n_ctx
         self.init = init
         self.gradient_checkpointing = gradient_checkpointing
         self.conv1 = nn.Conv1d(n_mels, n_state, kernel_size=3, padding=1)
         self.conv2 = nn.Conv1d(n_state, n_state, kernel_size=3, stride=2, padding=1)
         self.register_buffer("positional_embedding", sinusoids(n_ctx, n_state))
-        self.blocks = nn.ModuleList(ResidualAttentionBlock(n_state, n_head) for _ in range(n_layer))
+        self.blocks = nn.ModuleList(
+            ResidualAttentionBlock(n_state, n_head, n_ffn) for _ in range(n_layer)
+        )
         self.ln_post = nn.LayerNorm(n_state)
         if state is not None:
             self.load_state_dict(state, strict=True)
@@ -203,6 +207,7 @@ def load_whisper_encoder_checkpoint(path: str) -> Tuple[Dict[str, int], Dict[str
             n_state=cfg["d_model"],
             n_head=cfg["encoder_attention_heads"],
             n_layer=cfg["encoder_layers"],
+            n_ffn=cfg["encoder_ffn_dim"],
             n_ctx=cfg["max_source_positions"],
         )
         state = load_hf_state_dict(p, prefixes=("model.encoder.", "encoder."))
@@ -215,18 +220,20 @@ def load_whisper_encoder_checkpoint(path: str) -> Tuple[Dict[str, int], Dict[str
                 "'model_state_dict')"
             )
         d = ckpt["dims"]
-        dims = dict(
-            n_mels=d["n_mels"],
-            n_state=d["n_audio_state"],
-            n_head=d["n_audio_head"],
-            n_layer=d["n_audio_layer"],
-            n_ctx=d["n_audio_ctx"],
-        )
         state = {
             k[len("encoder.") :]: v
             for k, v in ckpt["model_state_dict"].items()
             if k.startswith("encoder.")
         }
+        ffn = state.get("blocks.0.mlp.0.weight")  # openai's dims do not name the width
+        dims = dict(
+            n_mels=d["n_mels"],
+            n_state=d["n_audio_state"],
+            n_head=d["n_audio_head"],
+            n_layer=d["n_audio_layer"],
+            n_ffn=int(ffn.shape[0]) if ffn is not None else None,
+            n_ctx=d["n_audio_ctx"],
+        )
         return dims, state
     raise FileNotFoundError(
         f"Whisper encoder checkpoint {p} does not exist (expected an HF Whisper dir or an "

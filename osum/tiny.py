@@ -129,8 +129,10 @@ def build_whisper(
     heads: int = 4,
     seed: int = 0,
     init_std: float = 0.02,
+    ffn: int | None = None,
 ) -> Path:
-    """A random-weight HF WhisperForConditionalGeneration in ``out_dir``.
+    """A random-weight HF WhisperForConditionalGeneration in ``out_dir`` (feed-forward
+    width ``ffn``, Whisper's 4 x ``d_model`` by default).
 
     HF's default ``init_std`` (0.02) makes the encoder's output almost all positional
     embedding (utterances differ by about 2 % of its scale), which a model trained from
@@ -144,7 +146,7 @@ def build_whisper(
         d_model=d_model,
         encoder_layers=layers,
         encoder_attention_heads=heads,
-        encoder_ffn_dim=4 * d_model,
+        encoder_ffn_dim=ffn or 4 * d_model,
         decoder_layers=1,
         decoder_attention_heads=heads,
         decoder_ffn_dim=4 * d_model,

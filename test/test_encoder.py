@@ -96,18 +96,32 @@ def test_bad_checkpoints_name_the_culprit(tmp_path):
         load_whisper_encoder_checkpoint(str(bad))
 
 
-def test_128_mel_encoder_from_hf_dir(tmp_path):
+@pytest.mark.parametrize("n_mels, ffn", [(128, None), (80, 72)])
+def test_hf_dir_sizes_come_from_its_config(tmp_path, n_mels, ffn):
+    """128 mel bins (large-v3), and a feed-forward width other than Whisper's 4 x width,
+    which the format allows (encoder_ffn_dim)."""
     from osum.tiny import build_whisper
 
-    path = build_whisper(str(tmp_path / "large_v3_like"), n_mels=128, d_model=32, layers=1)
+    path = build_whisper(str(tmp_path / "whisper"), n_mels=n_mels, d_model=32, layers=1, ffn=ffn)
     hf = WhisperForConditionalGeneration.from_pretrained(path).model.encoder.eval()
     ours = WhisperEncoder(init=str(path)).eval()
-    assert ours.n_mels == 128
-    mel = torch.randn(1, 128, 3000)
+    assert ours.n_mels == n_mels and ours.n_ffn == (ffn or 4 * 32)
+    mel = torch.randn(1, n_mels, 3000)
     with torch.no_grad():
         expected = hf(mel).last_hidden_state
         got, _ = ours(mel.transpose(1, 2), torch.tensor([3000]))
     assert (got - expected).abs().max().item() <= 1e-4
+
+
+def test_openai_pt_feed_forward_width_comes_from_its_weights(tmp_path):
+    """openai-whisper's dims do not name the feed-forward width: it is read from the
+    first block's weight, so a checkpoint whose blocks are not 4 x wide loads too."""
+    encoder = WhisperEncoder(n_mels=80, n_state=64, n_head=4, n_layer=2, n_ffn=96)
+    state = {"encoder." + k: v for k, v in encoder.state_dict().items()}
+    torch.save({"dims": asdict(DIMS), "model_state_dict": state}, tmp_path / "narrow.pt")
+    loaded = WhisperEncoder(init=str(tmp_path / "narrow.pt"))
+    assert loaded.n_ffn == 96
+    assert all(torch.equal(a, b) for a, b in zip(loaded.parameters(), encoder.parameters()))
 
 
 HF_TO_OPENAI = [  # HF WhisperEncoder names -> openai-whisper's AudioEncoder names
