@@ -33,21 +33,28 @@ class ConvSubsampling4(nn.Module):
         return y, lengths
 
 
+def wenet_sinusoids(length: int, d_model: int) -> torch.Tensor:
+    """WeNet's absolute positional table: (length, d_model), sines in the even channels and
+    cosines in the odd ones (Whisper's table, :func:`osum.encoder.sinusoids`, puts them in
+    two halves)."""
+    position = torch.arange(length, dtype=torch.float32)[:, None]
+    div = torch.exp(
+        torch.arange(0, d_model, 2, dtype=torch.float32) * -(math.log(10000.0) / d_model)
+    )
+    pe = torch.zeros(length, d_model)
+    pe[:, 0::2] = torch.sin(position * div)
+    pe[:, 1::2] = torch.cos(position * div)
+    return pe
+
+
 class PositionalEncoding(nn.Module):
     """Input scaled by sqrt(d_model), then a sinusoidal table added (WeNet's absolute PE),
-    times ``pe_scale`` (1 in WeNet and OSUM)."""
+    times ``pe_scale`` (1 in WeNet and OSUM). The table is computed, never saved."""
 
     def __init__(self, d_model: int, dropout: float, max_len: int = 5000, pe_scale: float = 1.0):
         super().__init__()
         self.xscale = math.sqrt(d_model)
-        position = torch.arange(max_len, dtype=torch.float32)[:, None]
-        div = torch.exp(
-            torch.arange(0, d_model, 2, dtype=torch.float32) * -(math.log(10000.0) / d_model)
-        )
-        pe = torch.zeros(max_len, d_model)
-        pe[:, 0::2] = torch.sin(position * div)
-        pe[:, 1::2] = torch.cos(position * div)
-        self.register_buffer("pe", pe * pe_scale, persistent=False)
+        self.register_buffer("pe", wenet_sinusoids(max_len, d_model) * pe_scale, persistent=False)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

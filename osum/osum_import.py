@@ -1,12 +1,20 @@
-"""Importing the released OSUM checkpoint (``infer.pt``, WeNet naming) into this model.
+"""Importing OSUM checkpoints (WeNet naming) into this model.
 
-The checkpoint is a plain state dict of the whole reference model. Its keys map onto
-this project's names as follows (``N`` a block index):
+Three forms are read, each a ``torch.save`` file (``--checkpoint``):
+
+- a plain state dict of the whole reference model: the released ``infer.pt``, and the
+  ``<tag>.pt`` its training writes under torch DDP (dtypes as trained);
+- the ``<tag>.pt`` of DeepSpeed's ``convert_zero_checkpoint_to_fp32_state_dict``: the same
+  keys, every tensor float32;
+- DeepSpeed's ``<tag>/mp_rank_00_model_states.pt`` (the file, or its dir), whose state dict
+  sits under ``module`` beside DeepSpeed's own entries.
+
+A training-info ``<tag>.yaml`` beside a checkpoint is not needed. The keys map onto this
+project's names as follows (``N`` a block index):
 
 | OSUM key | here |
 |---|---|
 | ``encoder.embed.conv.0.*``, ``encoder.embed.conv.2.*`` | ``encoder.conv1.*``, ``encoder.conv2.*`` |
-| ``encoder.embed.pos_enc.pe`` (1, positions, width) | ``encoder.positional_embedding`` (first 1500 rows) |
 | ``encoder.encoders.N.self_attn.linear_{q,k,v,out}.*`` | ``encoder.blocks.N.attn.{query,key,value,out}.*`` |
 | ``encoder.encoders.N.feed_forward.w_{1,2}.*`` | ``encoder.blocks.N.mlp.{0,2}.*`` |
 | ``encoder.encoders.N.norm{1,2}.*`` | ``encoder.blocks.N.{attn_ln,mlp_ln}.*`` |
@@ -14,22 +22,42 @@ this project's names as follows (``N`` a block index):
 | ``down_sample_2.*``, ``speech_transformer.*``, ``speech_llama_proj.*`` | ``adapter.`` + the same |
 | ``speech_token_emded.weight`` rows 4097, 4098 | ``speech_boundary.weight`` rows 0 (BOS), 1 (EOS) |
 | ``llama_model.base_model.model.<name>`` | ``llm.base_model.model.<name>`` (LoRA kept) or ``llm.<name>`` (merged) |
-| ``speaker_head.*``, ``ln_speech.*`` | not used by the reference's decoding: ignored, listed |
-| ``llama_model.*.rotary_emb.inv_freq`` (older transformers saved it) | recomputed by the LLM: ignored, listed |
+
+What is checked, then dropped (the report lists each under ``checked``):
+
+- ``embed_tokens.weight`` and ``lm_head.weight`` at the top level: the reference model keeps
+  its LLM's input embedding and output layer as attributes of its own, so its state dict
+  holds them twice. Each must equal the LLM tensor it aliases
+  (``llama_model.[base_model.model.]model.embed_tokens.weight``, ``...lm_head.weight``);
+  an error names both keys if it does not.
+- ``encoder.embed.pos_enc.pe`` and ``speech_transformer.embed.pos_enc.pe``, (1, positions,
+  width): WeNet saves its sinusoid tables as persistent buffers. Each must equal the
+  sinusoid this project computes (Whisper's for the encoder, WeNet's for the adapter)
+  within float rounding (``positions`` float32 epsilons, plus the stored dtype's); the
+  model computes its own tables.
+
+What is ignored (listed under ``ignored``): ``speaker_head.*`` and ``ln_speech.*``, which the
+reference's decoding does not use, and ``llama_model.*.rotary_emb.inv_freq`` (older
+transformers saved it; the LLM recomputes it).
 
 LLM names come with or without peft's ``.base_layer.`` (it depends on the peft version
 that saved them); both are read. The model's sizes are read from the tensors' shapes
-(encoder width, layers, mel bins; adapter blocks and FFN; LoRA rank and target modules);
-what shapes cannot tell (attention heads, LoRA alpha) follows OSUM unless given. Every
-checkpoint key is mapped or ignored, every model key must be found, and every shape must
-match: anything else is an error that lists the keys.
+(encoder width, layers, feed-forward width, mel bins; adapter blocks and FFN; LoRA rank and
+target modules); what shapes cannot tell (attention heads, LoRA alpha) follows OSUM unless
+given. Every checkpoint key is mapped, checked or ignored, every model key must be found,
+and every shape must match: anything else is an error that lists the keys.
+
+The LLM runs in the dtype of the checkpoint's LLM weights, except where those are float32
+and the LLM dir's are of a lower precision (DeepSpeed's fp32 conversion of a bf16 model):
+then in the dir's. ``llm_dtype`` overrides it.
 
 The checkpoint is memory-mapped (``torch.load(mmap=True, weights_only=True)``) and the
 renamed tensors are written out from the mapping, so a 7B checkpoint is not held twice
 in memory (merging LoRA makes new tensors of the merged projections only).
 
-LLM base weights equal to the LLM dir's (OSUM freezes them) are left out of the
-converted file, compared one tensor at a time: the dir provides them, as for any
+LLM base weights equal to the LLM dir's (OSUM freezes them), compared exactly one tensor at
+a time (the dir's cast to the checkpoint's dtype: a float32 checkpoint of a bf16 LLM holds
+the bf16 values), are left out of the converted file: the dir provides them, as for any
 experiment, and checkpoints of a fine-tuning run stay small. Those that differ (or, with
 LoRA merged, the merged projections) are kept.
 """
@@ -42,8 +70,10 @@ from typing import Dict, List, Tuple
 import torch
 import yaml
 
-from osum.checkpoint import LazyTensors
-from osum.llm import OSUM_LORA, check_model_dir
+from osum.adapter import wenet_sinusoids
+from osum.checkpoint import LazyTensors, atomic_path
+from osum.encoder import MAX_SOURCE_POSITIONS, sinusoids
+from osum.llm import DTYPES, OSUM_LORA, check_model_dir
 from osum.tasks import TASKS
 
 logger = logging.getLogger(__name__)
@@ -53,6 +83,14 @@ IGNORED_PREFIXES = ("speaker_head.", "ln_speech.")
 ADAPTER_PREFIXES = ("down_sample_2.", "speech_transformer.", "speech_llama_proj.")
 LLM_PREFIX = "llama_model."
 PEFT_PREFIX = "base_model.model."
+# top-level aliases of the LLM's tensors -> the HF name of the tensor each aliases
+ALIASES = {"embed_tokens.weight": "model.embed_tokens.weight", "lm_head.weight": "lm_head.weight"}
+# saved sinusoid tables -> (whose convention, the table of that convention)
+TABLES = {
+    "encoder.embed.pos_enc.pe": ("Whisper's sinusoid", sinusoids),
+    "speech_transformer.embed.pos_enc.pe": ("WeNet's sinusoid", wenet_sinusoids),
+}
+DEEPSPEED_STATES = "mp_rank_00_model_states.pt"
 # OSUM's SSR prompt asks for these labels (the same order as the English set)
 STYLE_LABELS_ZH = [
     "新闻科普",
@@ -127,6 +165,7 @@ def read_sizes(state: Dict[str, torch.Tensor]) -> Dict:
     """The model sizes that the tensors' shapes tell."""
     need = [
         "encoder.embed.conv.0.weight",
+        "encoder.encoders.0.feed_forward.w_1.weight",
         "speech_llama_proj.weight",
         "speech_transformer.encoders.0.feed_forward.w_1.weight",
         "speech_token_emded.weight",
@@ -141,21 +180,17 @@ def read_sizes(state: Dict[str, torch.Tensor]) -> Dict:
         if m and m.group(2) == "A":
             lora.setdefault("r", value.shape[0])
             lora.setdefault("modules", set()).add(m.group(1).rsplit(".", 1)[-1])
-    llm_dtype = next(
-        (v.dtype for k, v in state.items() if k.startswith(LLM_PREFIX) and "lora_" not in k),
-        torch.float32,
-    )
     return dict(
         n_mels=int(n_mels),
         n_state=int(n_state),
         n_layer=_count(state, r"encoder\.encoders\.(\d+)\."),
+        n_ffn=int(state["encoder.encoders.0.feed_forward.w_1.weight"].shape[0]),
         llm_hidden=int(state["speech_llama_proj.weight"].shape[0]),
         adapter_blocks=_count(state, r"speech_transformer\.encoders\.(\d+)\."),
         adapter_ffn=int(state["speech_transformer.encoders.0.feed_forward.w_1.weight"].shape[0]),
         boundary_rows=int(state["speech_token_emded.weight"].shape[0]),
         lora_r=lora.get("r"),
         lora_modules=sorted(lora.get("modules", ())),
-        llm_dtype=str(llm_dtype).replace("torch.", ""),
     )
 
 
@@ -163,6 +198,7 @@ def build_config(
     sizes: Dict,
     llm_dir: str,
     merge_lora: bool,
+    llm_dtype: str = "float32",
     encoder_heads: int | None = None,
     adapter_heads: int = 4,
     lora_alpha: int = OSUM_LORA["lora_alpha"],
@@ -180,6 +216,7 @@ def build_config(
             # every Whisper size has 64-wide heads
             "n_head": encoder_heads or sizes["n_state"] // 64,
             "n_layer": sizes["n_layer"],
+            "n_ffn": sizes["n_ffn"],
         },
         "speech_adapter": "osum",
         "speech_adapter_conf": {
@@ -192,8 +229,8 @@ def build_config(
         # decoding with OSUM's own (Chinese) prompts, the first wording of each task
         "preprocessor_conf": {"prompt_languages": ["zh"]},
     }
-    if sizes["llm_dtype"] != "float32":
-        conf["llm_conf"]["dtype"] = sizes["llm_dtype"]
+    if llm_dtype != "float32":
+        conf["llm_conf"]["dtype"] = llm_dtype
     if lora:
         conf["llm_conf"]["lora_conf"] = {
             "r": sizes["lora_r"],
@@ -223,22 +260,20 @@ def convert(
 ) -> Tuple[Dict[str, torch.Tensor], List[str]]:
     """OSUM state dict -> this model's, checked against ``expected`` (key -> shape).
 
-    Returns the new state dict and the ignored keys; raises :class:`CheckpointMismatch` listing
-    unknown, missing and mis-shaped keys."""
+    ``state`` holds neither the aliases nor the sinusoid tables (:func:`set_aside`); the
+    encoder's table is this project's, ``n_ctx`` positions. Returns the new state dict and
+    the ignored keys; raises :class:`CheckpointMismatch` listing unknown, missing and
+    mis-shaped keys."""
     out: Dict[str, torch.Tensor] = {}
+    width = next((v.shape[0] for k, v in state.items() if k.startswith("encoder.embed.conv.2.")), 0)
+    if width:
+        out["encoder.positional_embedding"] = sinusoids(n_ctx, width)
     ignored, unknown = [], []
     lora: Dict[str, Dict[str, torch.Tensor]] = {}
     llm_has_peft = any(k.startswith("llm." + PEFT_PREFIX) for k in expected)
     for key, value in state.items():
         if key.startswith(IGNORED_PREFIXES) or key.endswith(".rotary_emb.inv_freq"):
             ignored.append(key)
-        elif key == "encoder.embed.pos_enc.pe":
-            table = value.reshape(-1, value.shape[-1])
-            if table.shape[0] < n_ctx:
-                raise CheckpointMismatch(
-                    f"{key}: {table.shape[0]} positions, the encoder needs {n_ctx}"
-                )
-            out["encoder.positional_embedding"] = table[:n_ctx].clone()
         elif key.startswith("encoder."):
             new = _encoder_key(key[len("encoder.") :])
             if new is None:
@@ -329,6 +364,101 @@ def expected_shapes(config: Dict) -> Dict[str, torch.Size]:
     return shapes
 
 
+def read_checkpoint(checkpoint) -> Tuple[Dict[str, torch.Tensor], str]:
+    """The state dict of a checkpoint in any of the forms the module doc lists, memory-mapped,
+    and the form's name."""
+    path = Path(checkpoint)
+    if path.is_dir():
+        path = path / DEEPSPEED_STATES
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{checkpoint} is a dir without {DEEPSPEED_STATES} (a DeepSpeed checkpoint "
+                "dir); give a checkpoint file (infer.pt, <tag>.pt) or such a dir"
+            )
+    elif not path.is_file():
+        raise FileNotFoundError(
+            f"OSUM checkpoint {path} does not exist (expected infer.pt, <tag>.pt or a "
+            f"DeepSpeed dir with {DEEPSPEED_STATES})"
+        )
+    try:
+        obj = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+    except Exception as e:  # noqa: BLE001  (pickle, zip and format errors alike)
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointMismatch(f"{path}: not readable as tensors ({first})") from None
+    form = "state dict"
+    if isinstance(obj, dict) and isinstance(obj.get("module"), dict):
+        obj, form = obj["module"], "DeepSpeed model states (the state dict under 'module')"
+    elif isinstance(obj, dict) and isinstance(obj.get("model"), dict):
+        obj, form = obj["model"], "the state dict under 'model'"
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointMismatch(f"{path}: not a state dict (a dict of tensors)")
+    if all(v.dtype == torch.float32 for v in obj.values() if v.is_floating_point()):
+        form += ", all float32"
+    return obj, form
+
+
+def _within_rounding(saved: torch.Tensor, computed: torch.Tensor) -> Tuple[bool, float, float]:
+    """A saved sinusoid against ours: float32 arithmetic differs by about an epsilon per
+    unit of the angle (up to the positions' count), and the stored dtype rounds once more."""
+    diff = float((saved.float() - computed).abs().max()) if saved.numel() else 0.0
+    tol = saved.shape[0] * torch.finfo(torch.float32).eps + torch.finfo(saved.dtype).eps
+    return diff <= tol, diff, tol
+
+
+def set_aside(state: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], Dict[str, str]]:
+    """``state`` without the LLM's aliases and the sinusoid tables, each checked first (module
+    doc); returns the rest and what was checked, key -> what it was found equal to."""
+    rest = dict(state)
+    checked: Dict[str, str] = {}
+    for alias, name in ALIASES.items():
+        if alias not in rest:
+            continue
+        target = next((k for k in rest if k.startswith(LLM_PREFIX) and _llm_name(k) == name), None)
+        if target is None:
+            raise CheckpointMismatch(
+                f"{alias}: the reference keeps it as an alias of its LLM's {name}, but the "
+                f"checkpoint has no {LLM_PREFIX}...{name}"
+            )
+        value, theirs = rest.pop(alias), rest[target]
+        if value.shape != theirs.shape or not torch.equal(value, theirs):
+            raise CheckpointMismatch(
+                f"{alias} differs from {target}: in the reference model they are one tensor "
+                "(the LLM's, kept as an attribute of the model), so this is not one model's "
+                "state dict"
+            )
+        checked[alias] = f"equal to {target}, its alias"
+    for key, (what, table) in TABLES.items():
+        if key not in rest:
+            continue
+        value = rest.pop(key)
+        saved = value.reshape(-1, value.shape[-1])
+        ok, diff, tol = _within_rounding(saved, table(*saved.shape))
+        if not ok:
+            raise CheckpointMismatch(
+                f"{key} {tuple(value.shape)}: differs from {what} by up to {diff:.3g}, more "
+                f"than float rounding ({tol:.2g}); this project computes that table and "
+                "cannot load another"
+            )
+        checked[key] = f"{what} {tuple(value.shape)}, within {diff:.2g}"
+    return rest, checked
+
+
+def choose_llm_dtype(state: Dict[str, torch.Tensor], llm_dir: str) -> Tuple[str, str]:
+    """The dtype the imported LLM runs in (module doc) and why."""
+    ours = next(
+        (v.dtype for k, v in state.items() if k.startswith(LLM_PREFIX) and "lora_" not in k),
+        torch.float32,
+    )
+    lazy = LazyTensors(llm_dir)
+    theirs = lazy.get(next(iter(lazy.files))).dtype if lazy.files else ours
+    name = {v: k for k, v in DTYPES.items()}
+    if ours == torch.float32 and theirs in (torch.bfloat16, torch.float16):
+        return name[theirs], "the LLM dir's: the checkpoint's LLM weights are float32"
+    if ours not in name:
+        raise CheckpointMismatch(f"the checkpoint's LLM weights are {ours}; known: {list(DTYPES)}")
+    return name[ours], "the checkpoint's LLM weights'"
+
+
 def import_osum(
     checkpoint: str,
     llm_dir: str,
@@ -338,45 +468,59 @@ def import_osum(
     adapter_heads: int = 4,
     lora_alpha: int = OSUM_LORA["lora_alpha"],
     style_labels: str = "zh",
+    llm_dtype: str | None = None,
 ) -> Dict:
-    """Convert ``checkpoint`` into ``out_dir/config.yaml`` + ``out_dir/model.pth``.
+    """Convert ``checkpoint`` (any form of the module doc) into ``out_dir/config.yaml`` +
+    ``out_dir/model.pth``.
 
-    Returns a report: the sizes read, the ignored keys, the files written."""
-    ckpt = Path(checkpoint)
-    if not ckpt.is_file():
-        raise FileNotFoundError(f"OSUM checkpoint {ckpt} does not exist (expected infer.pt)")
+    Returns a report: the form read, the sizes, what was checked and dropped, what was
+    ignored, the LLM's dtype, the files written."""
     check_model_dir(llm_dir, "LLM")
-    state = torch.load(ckpt, map_location="cpu", mmap=True, weights_only=True)
-    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-        state = state["model"]
-    if not isinstance(state, dict):
-        raise CheckpointMismatch(f"{ckpt}: not a state dict")
+    if llm_dtype is not None and llm_dtype not in DTYPES:
+        raise ValueError(f"llm_dtype {llm_dtype!r} unknown; known: {list(DTYPES)}")
+    state, form = read_checkpoint(checkpoint)
+    state, checked = set_aside(state)
     sizes = read_sizes(state)
+    why = "given"
+    if llm_dtype is None:
+        llm_dtype, why = choose_llm_dtype(state, llm_dir)
     config = build_config(
-        sizes, llm_dir, merge_lora, encoder_heads, adapter_heads, lora_alpha, style_labels
+        sizes,
+        llm_dir,
+        merge_lora,
+        llm_dtype,
+        encoder_heads,
+        adapter_heads,
+        lora_alpha,
+        style_labels,
     )
     expected = expected_shapes(config)
     hidden = expected["speech_boundary.weight"][1]
     if sizes["llm_hidden"] != hidden:
         raise CheckpointMismatch(
-            f"{ckpt} projects speech to width {sizes['llm_hidden']}, but the LLM in "
+            f"{checkpoint} projects speech to width {sizes['llm_hidden']}, but the LLM in "
             f"{llm_dir} has hidden_size {hidden}: wrong LLM dir (OSUM uses Qwen2-7B-Instruct)"
         )
     scale = lora_alpha / sizes["lora_r"] if sizes["lora_r"] else 1.0
-    new, ignored = convert(state, expected, merge_lora, scale, n_ctx=1500)
+    new, ignored = convert(state, expected, merge_lora, scale, n_ctx=MAX_SOURCE_POSITIONS)
     from_dir = drop_weights_equal_to_dir(new, llm_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    torch.save(new, out / "model.pth")
-    (out / "config.yaml").write_text(
-        "# OSUM's released checkpoint, converted by osum.bin.import_osum\n"
-        + yaml.safe_dump(config, allow_unicode=True, sort_keys=False),
-        encoding="utf-8",
-    )
+    with atomic_path(out / "model.pth") as tmp:
+        torch.save(new, tmp)
+    with atomic_path(out / "config.yaml") as tmp:
+        tmp.write_text(
+            f"# OSUM checkpoint {Path(checkpoint).name}, converted by osum.bin.import_osum\n"
+            + yaml.safe_dump(config, allow_unicode=True, sort_keys=False),
+            encoding="utf-8",
+        )
     logger.info(f"{len(new)} tensors -> {out / 'model.pth'}; ignored {len(ignored)}: {ignored}")
     return dict(
+        form=form,
         sizes=sizes,
+        checked=checked,
         ignored=ignored,
+        llm_dtype=f"{llm_dtype} ({why})",
         llm_weights_from_dir=len(from_dir),
         llm_weights_in_file=sum(k.startswith("llm.") and "lora_" not in k for k in new),
         config=str(out / "config.yaml"),

@@ -1,9 +1,13 @@
-"""Convert the released OSUM checkpoint (``infer.pt``) into this project's model.
+"""Convert an OSUM checkpoint (the released ``infer.pt``, or one its training wrote) into
+this project's model.
 
     python -m osum.bin.import_osum --checkpoint infer.pt --llm /path/to/Qwen2-7B-Instruct \\
         --out exp/osum_released [--merge_lora]
 
-writes ``config.yaml`` and ``model.pth`` in ``--out``; ``Speech2Text`` and the recipes'
+``--checkpoint`` takes a state dict (``infer.pt``, a DDP ``<tag>.pt``), DeepSpeed's fp32
+``<tag>.pt`` or its ``<tag>/mp_rank_00_model_states.pt`` (or that dir). It writes
+``config.yaml`` and ``model.pth`` in ``--out`` and prints a report (what was checked and
+dropped, what was ignored); ``Speech2Text`` and the recipes'
 stages 4-5 (``--exp_tag``, ``--decode_model``) load them, and ``--init_model`` starts
 training from them. See :mod:`osum.osum_import` for the key mapping.
 """
@@ -12,14 +16,16 @@ import argparse
 import json
 import logging
 
-from osum.osum_import import import_osum
+from osum.osum_import import CheckpointMismatch, import_osum
 
 
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--checkpoint", required=True, help="OSUM's infer.pt")
+    parser.add_argument(
+        "--checkpoint", required=True, help="infer.pt, <tag>.pt, or a DeepSpeed checkpoint dir"
+    )
     parser.add_argument("--llm", required=True, help="the HF dir of the LLM OSUM was built on")
     parser.add_argument("--out", required=True, help="output dir")
     parser.add_argument("--merge_lora", action="store_true", help="merge LoRA into the LLM weights")
@@ -34,6 +40,13 @@ def get_parser() -> argparse.ArgumentParser:
         default="zh",
         help="SSR's label set: zh, the labels OSUM's SSR prompt asks for; en, the registry's",
     )
+    parser.add_argument(
+        "--llm_dtype",
+        choices=["float32", "bfloat16", "float16"],
+        default=None,
+        help="the LLM's dtype (default: the checkpoint's LLM weights'; the LLM dir's where "
+        "those are float32 and the dir's are not)",
+    )
     parser.add_argument("--log_level", default="INFO")
     return parser
 
@@ -41,16 +54,20 @@ def get_parser() -> argparse.ArgumentParser:
 def main(cmd=None):
     args = get_parser().parse_args(cmd)
     logging.basicConfig(level=args.log_level, format="%(levelname)s: %(message)s")
-    report = import_osum(
-        args.checkpoint,
-        args.llm,
-        args.out,
-        merge_lora=args.merge_lora,
-        encoder_heads=args.encoder_heads,
-        adapter_heads=args.adapter_heads,
-        lora_alpha=args.lora_alpha,
-        style_labels=args.style_labels,
-    )
+    try:
+        report = import_osum(
+            args.checkpoint,
+            args.llm,
+            args.out,
+            merge_lora=args.merge_lora,
+            encoder_heads=args.encoder_heads,
+            adapter_heads=args.adapter_heads,
+            lora_alpha=args.lora_alpha,
+            style_labels=args.style_labels,
+            llm_dtype=args.llm_dtype,
+        )
+    except (CheckpointMismatch, FileNotFoundError) as e:  # the user's input, named
+        raise SystemExit(f"import_osum: {e}") from None
     print(json.dumps(report, ensure_ascii=False, indent=1))
 
 
