@@ -2,14 +2,18 @@
 
     <dir>/config.yaml          the model's config, paths relative to <dir>
     <dir>/model.safetensors    encoder, adapter, speech BOS/EOS, CTC head, LoRA
-    <dir>/llm/                 the LLM (LoRA merged into it, or its base weights) and
-                               its tokenizer, written with save_pretrained
+    <dir>/llm/                 the LLM (LoRA merged into it, or its base weights; trained
+                               or not) and its tokenizer, written with save_pretrained
 
-``Speech2Text("<dir>")`` loads it from that path alone. The prompts and label sets
-travel in ``config.yaml`` (``preprocessor_conf``).
+``Speech2Text("<dir>")`` loads it from that path alone, whatever parts trained (the LLM's
+weights are read from ``llm/`` even where ``model_conf.trainable`` names ``llm``). The
+prompts and label sets travel in ``config.yaml`` (``preprocessor_conf``). The dir is written
+under a temporary name and renamed when complete.
 """
 
 import logging
+import os
+import shutil
 from pathlib import Path
 from typing import Dict
 
@@ -49,12 +53,15 @@ def export_model(
         base = llm.merge_and_unload()
     else:
         base = llm
-    out.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")  # renamed to out when complete
+    if partial.exists():
+        shutil.rmtree(partial)  # a run killed before
+    partial.mkdir(parents=True)
     base.config.use_cache = True
-    base.save_pretrained(out / LLM_DIR)
+    base.save_pretrained(partial / LLM_DIR)
     tokenizer_dir = (args.preprocessor_conf or {}).get("tokenizer") or args.llm_conf["path"]
-    load_tokenizer(tokenizer_dir).save_pretrained(out / LLM_DIR)
-    save_file({k: v.detach().contiguous() for k, v in state.items()}, str(out / WEIGHTS))
+    load_tokenizer(tokenizer_dir).save_pretrained(partial / LLM_DIR)
+    save_file({k: v.detach().contiguous() for k, v in state.items()}, str(partial / WEIGHTS))
     enc = model.encoder
     conf["encoder_conf"] = {
         k: v for k, v in dict(conf.get("encoder_conf") or {}).items() if k != "init"
@@ -64,6 +71,7 @@ def export_model(
         n_state=enc.n_state,
         n_head=enc.blocks[0].attn.n_head,
         n_layer=len(enc.blocks),
+        n_ffn=enc.n_ffn,
         n_ctx=enc.n_ctx,
     )
     conf["llm_conf"] = dict(conf["llm_conf"], path=LLM_DIR, lora=lora and not merge_lora)
@@ -76,11 +84,12 @@ def export_model(
     pre = dict(conf.get("preprocessor_conf") or {})
     pre.pop("tokenizer", None)  # the LLM dir's
     conf["preprocessor_conf"] = pre
-    (out / CONFIG).write_text(
+    (partial / CONFIG).write_text(
         "# exported by osum.bin.export_model: paths are relative to this dir\n"
         + yaml.safe_dump(conf, allow_unicode=True, sort_keys=False),
         encoding="utf-8",
     )
+    os.replace(partial, out)  # onto nothing, or onto the empty dir out
     logger.info(f"exported {len(state)} tensors and the LLM to {out}")
     return dict(out=str(out), tensors=len(state), lora=lora and not merge_lora, merged=merge_lora)
 

@@ -146,12 +146,19 @@ class OSUMModel(AbsESPnetModel):
                 state.pop(prefix + key, None)
         return state
 
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        """Missing base weights are fine (they came from the dirs); anything else is not."""
+    def load_state_dict(
+        self, state_dict, strict: bool = True, assign: bool = False, llm_from_dir: bool = False
+    ):
+        """Missing base weights are fine (they came from the dirs); anything else is not.
+
+        ``llm_from_dir``: the LLM's own weights (not LoRA) all came from ``llm_conf.path``,
+        trained or not: an exported model's layout (:mod:`osum.export`)."""
         result = super().load_state_dict(state_dict, strict=False, assign=assign)
         self._loaded_over_base.update(k for k in state_dict if self._from_pretrained_dir(k))
         if strict:
             base = set(self.base_weight_names()) if not self.save_base_weights else set()
+            if llm_from_dir:
+                base |= {k for k in super().state_dict() if self._part_of(k) == "llm"}
             missing = [k for k in result.missing_keys if k not in base]
             if missing or result.unexpected_keys:
                 raise RuntimeError(

@@ -46,7 +46,7 @@ from osum.adapter import OSUMAdapter
 from osum.checkpoint import load_model_file, load_pretrained_model
 from osum.data_check import check_data_keys, check_sample_rate
 from osum.encoder import WhisperEncoder
-from osum.export import is_export
+from osum.export import WEIGHTS, is_export
 from osum.frontend import WhisperFrontend
 from osum.llm import base_model, build_llm
 from osum.model import OSUMModel
@@ -244,7 +244,8 @@ class OSUMTask(AbsTask):
             conf = yaml.safe_load(f)
         args = cls.get_default_config()
         args.update(conf)
-        if base_dir is None and is_export(Path(config_file).parent):
+        exported = is_export(Path(config_file).parent)
+        if base_dir is None and exported:
             base_dir = Path(config_file).parent  # an export's config: paths relative to it
         if base_dir is not None:
             resolve_paths(args, Path(base_dir))
@@ -254,7 +255,10 @@ class OSUMTask(AbsTask):
         if model_file is not None:
             state = load_model_file(model_file, device)
             try:
-                model.load_state_dict(state, strict=True)
+                # an export's weights file holds all but the LLM, which is in llm/, whatever
+                # trained
+                own = exported and Path(model_file).name == WEIGHTS
+                model.load_state_dict(state, strict=True, llm_from_dir=own)
             except RuntimeError as e:
                 raise RuntimeError(f"{model_file}: {e}") from None
         return model, args
