@@ -12,11 +12,16 @@ Together about 3 s of every process's start, for text processing osum never uses
 are deferred: ``sys.modules`` holds modules that run the real import (downloads included)
 the first time one of their attributes is used, as ESPnet's ``g2p_en`` tokenizer or
 ``tacotron`` cleaner would.
+
+ESPnet's attention module also prints, at import, that the optional ``flash_attn`` is
+missing, on stdout; that line is held back.
 """
 
+import contextlib
 import importlib
 import importlib.machinery
 import importlib.util
+import io
 import sys
 import types
 
@@ -68,6 +73,14 @@ def defer(*names: str) -> None:
 
 defer("g2p_en")
 defer("tacotron_cleaner", "tacotron_cleaner.cleaners")
+
+# ESPnet's attention module prints to stdout (where osum's commands write their JSON) that
+# the optional flash_attn is missing; anything else it prints is passed on
+with contextlib.redirect_stdout(io.StringIO()) as _said:
+    import espnet.nets.pytorch_backend.transformer.attention  # noqa: E402,F401
+sys.stdout.write(
+    "".join(x for x in _said.getvalue().splitlines(True) if "Flash Attention" not in x)
+)
 
 import espnet2.tasks.abs_task  # noqa: E402,F401
 import espnet2.train.collate_fn  # noqa: E402,F401

@@ -1,10 +1,15 @@
 """The LLM: any HF causal LM from a local dir (Qwen2 family first), with peft LoRA.
 
 Nothing is fetched from a hub: ``local_files_only`` is always set, and a missing or
-wrong dir fails with a message naming it.
+wrong dir fails with a message naming it. The tokenizer is the dir's own: an HF
+``tokenizer.json`` (Qwen2), or only a sentencepiece ``tokenizer.model`` (Llama 2, Vicuna,
+Gemma), which ``sentencepiece`` reads. Loading prints no progress bars: they are for long
+downloads, not a local load.
 """
 
 import logging
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, List
 
@@ -36,11 +41,39 @@ def check_model_dir(path: str | Path, what: str) -> Path:
     return p
 
 
+@contextmanager
+def quiet_loading():
+    """transformers without its progress bars, and peft without the deprecation warning
+    that its LoRA wrapping raises through transformers (not a call of ours)."""
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
+            )
+            yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
 def load_tokenizer(path: str | Path):
     p = Path(path)
     if not p.is_dir():
         raise FileNotFoundError(f"tokenizer dir {p} does not exist")
-    return AutoTokenizer.from_pretrained(str(p), local_files_only=True)
+    if (p / "tokenizer.model").is_file() and not (p / "tokenizer.json").is_file():
+        try:  # transformers reads a sentencepiece model with it, and says otherwise little
+            import sentencepiece  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                f"{p}: its tokenizer is a sentencepiece model (tokenizer.model); install "
+                "sentencepiece (tools/install.sh does)"
+            ) from None
+    with quiet_loading():
+        return AutoTokenizer.from_pretrained(str(p), local_files_only=True)
 
 
 def build_llm(
@@ -63,12 +96,13 @@ def build_llm(
     model_dir = check_model_dir(path, "LLM")
     if dtype not in DTYPES:
         raise ValueError(f"llm dtype {dtype!r} unknown; known: {sorted(DTYPES)}")
-    model = AutoModelForCausalLM.from_pretrained(
-        str(model_dir),
-        dtype=DTYPES[dtype],
-        attn_implementation=attn_implementation,
-        local_files_only=True,
-    )
+    with quiet_loading():
+        model = AutoModelForCausalLM.from_pretrained(
+            str(model_dir),
+            dtype=DTYPES[dtype],
+            attn_implementation=attn_implementation,
+            local_files_only=True,
+        )
     model = prepare_llm(model, lora, lora_conf, gradient_checkpointing)
     logger.info(f"LLM loaded from {model_dir} ({dtype}, lora={lora})")
     return model
@@ -88,7 +122,8 @@ def prepare_llm(
     if lora:
         conf = dict(OSUM_LORA, task_type="CAUSAL_LM")
         conf.update(lora_conf or {})
-        model = get_peft_model(model, LoraConfig(**conf))
+        with quiet_loading():
+            model = get_peft_model(model, LoraConfig(**conf))
     return model
 
 

@@ -73,7 +73,7 @@ import yaml
 from osum.adapter import wenet_sinusoids
 from osum.checkpoint import LazyTensors, atomic_path
 from osum.encoder import MAX_SOURCE_POSITIONS, sinusoids
-from osum.llm import DTYPES, OSUM_LORA, check_model_dir
+from osum.llm import DTYPES, OSUM_LORA, check_model_dir, prepare_llm
 from osum.tasks import TASKS
 
 logger = logging.getLogger(__name__)
@@ -341,7 +341,6 @@ def convert(
 def expected_shapes(config: Dict) -> Dict[str, torch.Size]:
     """Key -> shape of the model the config describes, built on the meta device (no
     weights read, no memory)."""
-    from peft import LoraConfig, get_peft_model
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from osum.adapter import OSUMAdapter
@@ -351,10 +350,7 @@ def expected_shapes(config: Dict) -> Dict[str, torch.Size]:
     with torch.device("meta"):
         llm_config = AutoConfig.from_pretrained(llm_conf["path"], local_files_only=True)
         llm = AutoModelForCausalLM.from_config(llm_config)
-        if llm_conf.get("lora"):
-            conf = dict(OSUM_LORA, task_type="CAUSAL_LM")
-            conf.update(llm_conf.get("lora_conf") or {})
-            llm = get_peft_model(llm, LoraConfig(**conf))
+        llm = prepare_llm(llm, bool(llm_conf.get("lora")), llm_conf.get("lora_conf"))
         encoder = WhisperEncoder(**config["encoder_conf"])
         hidden = llm_config.hidden_size
         adapter = OSUMAdapter(encoder.output_size(), hidden, **config["speech_adapter_conf"])

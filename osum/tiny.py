@@ -1,4 +1,5 @@
-"""Tiny random-weight Whisper and Qwen2 models and a byte-level BPE tokenizer.
+"""Tiny random-weight Whisper, Qwen2 and Llama models, a byte-level BPE tokenizer (Qwen2's
+kind) and a sentencepiece one (Llama 2's kind).
 
 They are built with the real HF classes and written with ``save_pretrained``, so the
 code that loads them is the code that loads real checkpoints. Used by the tests and by
@@ -102,6 +103,8 @@ def build_qwen2(
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
+    from osum.llm import quiet_loading
+
     tok = build_tokenizer(out_dir, tokenizer_corpus, vocab_size, time_tokens)
     config = Qwen2Config(
         vocab_size=max(len(tok), model_vocab_size or 0),
@@ -117,8 +120,84 @@ def build_qwen2(
         pad_token_id=tok.convert_tokens_to_ids("<|endoftext|>"),
     )
     torch.manual_seed(seed)
-    Qwen2ForCausalLM(config).save_pretrained(out_dir)
+    with quiet_loading():
+        Qwen2ForCausalLM(config).save_pretrained(out_dir)
     return Path(out_dir)
+
+
+def build_llama(
+    out_dir: str,
+    corpus: Iterable[str] | None = None,
+    vocab_size: int = 400,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    num_kv_heads: int = 2,
+    intermediate_size: int = 128,
+    seed: int = 0,
+) -> Path:
+    """A random-weight LlamaForCausalLM whose tokenizer is only a sentencepiece model, as
+    Llama 2 and Vicuna ship theirs: ``tokenizer.model`` (BPE with byte fallback, trained
+    on ``corpus``, at most ``vocab_size`` pieces) and ``tokenizer_config.json``, no
+    ``tokenizer.json``."""
+    import io
+    import json
+
+    import sentencepiece as spm
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from osum.llm import quiet_loading
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(list(corpus or DEFAULT_CORPUS)),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type="bpe",
+        byte_fallback=True,  # any text encodes, as in Llama 2's tokenizer
+        character_coverage=1.0,
+        hard_vocab_limit=False,  # at most vocab_size: a small corpus has fewer pieces
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        minloglevel=2,
+    )
+    (out / "tokenizer.model").write_bytes(model.getvalue())
+    pieces = spm.SentencePieceProcessor(model_proto=model.getvalue()).get_piece_size()
+    (out / "tokenizer_config.json").write_text(
+        json.dumps(
+            dict(
+                tokenizer_class="LlamaTokenizer",
+                bos_token="<s>",
+                eos_token="</s>",
+                unk_token="<unk>",
+                add_bos_token=True,
+                add_eos_token=False,
+                legacy=False,
+            ),
+            indent=1,
+        )
+    )
+    config = LlamaConfig(
+        vocab_size=pieces,
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_kv_heads,
+        max_position_embeddings=4096,
+        bos_token_id=1,
+        eos_token_id=2,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(seed)
+    with quiet_loading():
+        LlamaForCausalLM(config).save_pretrained(out)
+    return out
 
 
 def build_whisper(
@@ -140,6 +219,8 @@ def build_whisper(
     import torch
     from transformers import WhisperConfig, WhisperForConditionalGeneration
 
+    from osum.llm import quiet_loading
+
     config = WhisperConfig(
         vocab_size=128,
         num_mel_bins=n_mels,
@@ -159,7 +240,8 @@ def build_whisper(
         init_std=init_std,
     )
     torch.manual_seed(seed)
-    WhisperForConditionalGeneration(config).save_pretrained(out_dir)
+    with quiet_loading():
+        WhisperForConditionalGeneration(config).save_pretrained(out_dir)
     return Path(out_dir)
 
 
@@ -367,12 +449,16 @@ def pretrain_llm_on_text(llm_dir: str, sequences: list, **train_opts) -> dict:
     import torch
     from transformers import AutoModelForCausalLM
 
+    from osum.llm import quiet_loading
+
     if not sequences:
         raise ValueError(f"{llm_dir}: no text to pretrain the LLM on")
-    model = AutoModelForCausalLM.from_pretrained(
-        llm_dir, dtype=torch.float32, local_files_only=True
-    )
+    with quiet_loading():
+        model = AutoModelForCausalLM.from_pretrained(
+            llm_dir, dtype=torch.float32, local_files_only=True
+        )
     report = train_causal_lm(model, sequences, **train_opts)
-    model.save_pretrained(llm_dir)
+    with quiet_loading():
+        model.save_pretrained(llm_dir)
     (Path(llm_dir) / "text_pretraining.json").write_text(json.dumps(report, indent=1) + "\n")
     return report

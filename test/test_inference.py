@@ -230,3 +230,15 @@ def test_decoding_jobs_take_the_visible_gpus_in_turn():
     assert decode_device(1, None, visible=4) == "cuda"
     with pytest.raises(SystemExit, match="no CUDA device is visible"):
         decode_device(1, 1, visible=0)
+
+
+def test_loading_a_model_prints_nothing(tiny_dirs, tmp_path):
+    """No library noise on load: no weight-loading progress bars, no deprecation warnings
+    (shown here: -W always), nothing on stdout from ESPnet's imports."""
+    config = write_config(tmp_path / "config.yaml", tiny_config(tiny_dirs))
+    code = f"from osum.inference import Speech2Text; Speech2Text({str(config)!r}, max_new_tokens=2)"
+    res = subprocess.run(
+        [sys.executable, "-W", "always", "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout == "" and res.stderr == ""

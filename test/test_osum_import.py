@@ -398,6 +398,22 @@ def test_imported_model_decodes_with_osums_prompts_and_labels(reference, tiny_di
     assert result.task == "SER"
 
 
+def test_the_command_prints_its_report_alone(reference, tiny_dirs, tmp_path):
+    """stdout holds the JSON report and nothing else; stderr no progress bar or warning."""
+    import subprocess
+    import sys
+
+    torch.save(osum_layout(reference), tmp_path / "infer.pt")
+    cmd = [sys.executable, "-W", "always", "-m", "osum.bin.import_osum", "--checkpoint"]
+    cmd += [str(tmp_path / "infer.pt"), "--llm", tiny_dirs["llm"], "--out", str(tmp_path / "out")]
+    cmd += ["--encoder_heads", str(heads(tiny_dirs))]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = json.loads(res.stdout)
+    assert sorted(report["checked"]) == CHECKED
+    assert all(line.startswith("INFO: ") for line in res.stderr.splitlines()), res.stderr
+
+
 def test_bad_checkpoints_are_listed(reference, tiny_dirs, tmp_path):
     good = osum_layout(reference)
     kw = dict(encoder_heads=heads(tiny_dirs))
