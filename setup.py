@@ -12,6 +12,8 @@ install_requires = [
     "transformers==5.24.0",
     "peft==0.21.2",
     "tokenizers==0.23.3",
+    # LLM dirs whose tokenizer is only a sentencepiece model (Llama 2, Vicuna, Gemma)
+    "sentencepiece==0.2.0",
     "safetensors",
     "kaldiio==2.18.1",
     "soundfile",

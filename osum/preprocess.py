@@ -20,6 +20,9 @@ SAMPLE_RATE = 16000
 FRAMES_PER_SECOND = 100
 
 
+QWEN_END = "<|endoftext|>"  # ends OSUM's targets (Qwen2's id 151643)
+
+
 class OSUMPreprocessor:
     """Adds ``prompt`` ids and turns the task's target into ``text`` ids + the end token.
 
@@ -30,7 +33,9 @@ class OSUMPreprocessor:
         prompt: one fixed prompt for every utterance instead of the task's prompts.
         prompt_languages: which of the tasks' prompt languages to use (en, zh).
         task_conf: arguments of :func:`osum.tasks.build_registry` (label sets, prompts).
-        end_token: appended to every target; the LLM learns to stop on it.
+        end_token: appended to every target; the LLM learns to stop on it. None: Qwen2's
+            ``<|endoftext|>`` (OSUM's) where the tokenizer has it, else its ``eos_token``
+            (``</s>`` for Llama 2 and Vicuna, ``<eos>`` for Gemma).
         speech_name, text_name, task_name: data names in the ESPnet dataset.
         ctc_text: also add ``ctc_text``, the transcript's token ids (empty for tasks
             without a transcript), for the model's CTC head (``ctc_weight`` > 0).
@@ -58,7 +63,7 @@ class OSUMPreprocessor:
         prompt: str | None = None,
         prompt_languages: Sequence[str] = ("en", "zh"),
         task_conf: Mapping | None = None,
-        end_token: str = "<|endoftext|>",
+        end_token: str | None = None,
         speech_name: str = "speech",
         text_name: str = "text",
         task_name: str = "task",
@@ -69,7 +74,10 @@ class OSUMPreprocessor:
     ):
         self.train = train
         self.tokenizer = load_tokenizer(tokenizer)
-        if end_token not in self.tokenizer.get_vocab():
+        if end_token is None:
+            has_qwen_end = QWEN_END in self.tokenizer.get_vocab()
+            end_token = QWEN_END if has_qwen_end else self.tokenizer.eos_token
+        if end_token is None or end_token not in self.tokenizer.get_vocab():
             raise ValueError(f"end token {end_token!r} is not in the tokenizer of {tokenizer}")
         self.end_id = self.tokenizer.convert_tokens_to_ids(end_token)
         self.registry = build_registry(**(task_conf or {}))

@@ -115,3 +115,43 @@ def test_another_causal_lm_family_splices_and_decodes(tiny_dirs, tmp_path):
             pad_token_id=end,
         )
     assert hf[0].tolist() == ours.tokens + ([end] if ours.finished else [])
+
+
+@pytest.mark.slow
+def test_a_sentencepiece_only_llm_dir_trains_and_decodes(tiny_dirs, speech_data, tmp_path):
+    """An LLM dir whose tokenizer is only a sentencepiece model (tokenizer.model, as Llama 2,
+    Vicuna and Gemma ship): read through sentencepiece, its eos_token ends the targets,
+    and the model trains through ESPnet's trainer and decodes."""
+    import numpy as np
+    import sentencepiece
+
+    from helpers import run_train
+    from osum.inference import Speech2Text
+    from osum.preprocess import OSUMPreprocessor
+    from osum.smoke import SENTENCES, tiny_config, train_command, write_config
+    from osum.tiny import build_llama
+
+    llama = build_llama(str(tmp_path / "llama"), corpus=[t for _, t in SENTENCES])
+    assert not (llama / "tokenizer.json").exists()
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(llama / "tokenizer.model"))
+    pre = OSUMPreprocessor(train=True, tokenizer=str(llama), prompt="Transcribe the speech.")
+    assert pre.tokenizer.eos_token == "</s>" and pre.end_id == sp.eos_id()
+    text = "turn on the light"
+    assert pre.encode(text) == sp.encode(text)  # the sentencepiece model's own pieces
+    assert pre.tokenizer.decode(pre.encode("今天天气很好")) == "今天天气很好"  # byte fallback
+    sample = pre("u1", {"speech": np.zeros(1600, np.float32), "text": text})
+    assert sample["text"][-1] == sp.eos_id()
+
+    cfg = tiny_config(dict(tiny_dirs, llm=str(llama)), max_epoch=2, optim_conf=dict(lr=0.005))
+    config = write_config(tmp_path / "train.yaml", cfg)
+    exp = tmp_path / "exp"
+    run_train(train_command(config, speech_data, exp), cwd=tmp_path)
+    e1, e2 = (torch.load(exp / f"{n}epoch.pth", weights_only=True) for n in (1, 2))
+    lora = next(k for k in e2 if "lora_B" in k)
+    assert not torch.equal(e1[lora], e2[lora])  # it trained
+    s2t = Speech2Text(exp / "config.yaml", exp / "2epoch.pth", max_new_tokens=6)
+    assert s2t.pre.end_id == sp.eos_id()
+    wave = 0.1 * np.random.default_rng(0).standard_normal(16000).astype(np.float32)
+    result = s2t(wave, task="ASR")
+    tokens = s2t.tokenizer.encode(result.text, add_special_tokens=False)
+    assert result.text == sp.decode(tokens)
