@@ -4,6 +4,7 @@ resuming interrupted training and decoding."""
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,37 @@ def test_stages_1_to_5_then_skip_and_resume(recipe):
     decode_log = (recipe / "exp/osum/decode_test/logdir/decode.1.log").read_text()
     assert f"{len(lines) - 1} of {len(lines)} utterances already decoded" in decode_log
     assert len((recipe / "exp/osum/decode_test/text").read_text().splitlines()) == 16
+    exported_model_gives_the_same_outputs(recipe)
+
+
+def exported_model_gives_the_same_outputs(recipe):
+    """The main job's own model (its LLM trained in full: trainable [adapter, encoder, llm])
+    exports as a user would export it, and the export decodes as the experiment does."""
+    import numpy as np
+    import torch
+
+    from helpers import batch_of, valid_logits
+    from osum.inference import Speech2Text
+
+    phase = "exp/osum/3_all"
+    cmd = [sys.executable, "-m", "osum.bin.export_model", "--train_config", f"{phase}/config.yaml"]
+    cmd += ["--model_file", f"{phase}/valid.loss.ave.pth", "--out", "exported"]
+    res = subprocess.run(cmd, cwd=recipe, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-4000:]
+    cwd = os.getcwd()
+    os.chdir(recipe)  # the experiment's config names its model dirs relative to the recipe
+    try:
+        original = Speech2Text(f"{phase}/config.yaml", f"{phase}/valid.loss.ave.pth")
+    finally:
+        os.chdir(cwd)
+    exported = Speech2Text(recipe / "exported")
+    assert "llm" in exported.args.model_conf["trainable"]
+    batch = batch_of()
+    want = valid_logits(original.model.eval(), batch)
+    assert torch.allclose(valid_logits(exported.model.eval(), batch), want, atol=1e-5)
+    wave = 0.1 * np.random.default_rng(0).standard_normal(24000).astype(np.float32)
+    for task in ("ASR", "SER", "SRWT", "STTC"):
+        assert exported(wave, task=task).text == original(wave, task=task).text
 
 
 def test_a_text_phase_trains_the_previous_phases_llm(recipe):
