@@ -4,7 +4,8 @@ Rows are left-padded and the attention mask and mask-derived position ids keep e
 exactly what it would be alone, so a batch gives the answers of one-at-a-time decoding.
 
 * greedy (``beam_size=1``) and sampling (``do_sample``, with ``temperature``, ``top_k``,
-  ``top_p`` and a ``seed``);
+  ``top_p`` and a ``seed``), the logits warped by HF's own ``TemperatureLogitsWarper``,
+  ``TopKLogitsWarper`` and ``TopPLogitsWarper``;
 * beam search: every hypothesis is scored by the sum of its token log-probabilities
   (end token included) divided by ``length ** length_penalty``, ``length`` counting the
   end token (HF's convention); a row stops when it has ``beam_size`` finished
@@ -12,6 +13,12 @@ exactly what it would be alone, so a batch gives the answers of one-at-a-time de
   the ``beam_size``-th of them (HF's ``early_stopping=False`` rule); the n-best list is
   sorted by that score, best first; without a repetition penalty ``logprob`` is exactly
   the model's log-probability of the tokens;
+* beam search with sampling (``do_sample`` with ``beam_size`` > 1, as HF's ``generate``
+  does it and OSUM decodes): the log-probabilities of each beam are warped as above,
+  keeping at least two tokens a beam, and the ``2 * beam_size`` candidates of a row are
+  drawn without replacement from the softmax of their accumulated scores (in place of
+  taking the best ones), then ranked by score as in beam search. With ``top_k`` at most 2
+  every candidate left is drawn: the search is then deterministic, whatever the seed;
 * ``repetition_penalty`` as HF applies it (scores of tokens already generated are
   divided by it when positive, multiplied when negative: the logits in greedy search and
   sampling, the log-probabilities in beam search), ``max_new_tokens``.
@@ -34,9 +41,10 @@ exactly what it would be alone, so a batch gives the answers of one-at-a-time de
   ``<1.90>the<1.`` cannot go on with ``0``. Scores stay the model's log-probabilities of
   the tokens taken.
 
-Greedy and beam search give the same tokens at any batch size. Sampling draws from one
-generator for the whole batch, so its output depends on the batch (a seed makes a run
-repeatable, not batch-invariant).
+Greedy and beam search give the same tokens at any batch size. Sampling draws each row
+from a generator of its own, all seeded with ``seed`` (or one random seed), so a row's
+tokens do not depend on the other rows of its batch: with a seed, a run repeats, and each
+row is what HF's ``generate`` gives for it alone after ``torch.manual_seed(seed)``.
 """
 
 import math
@@ -46,6 +54,12 @@ from typing import List
 import torch
 from espnet.nets.ctc_prefix_score import CTCPrefixScoreTH
 from transformers import DynamicCache
+from transformers.generation.logits_process import (
+    LogitsProcessorList,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
 from osum.llm import base_model, decoder_body
 from osum.splice import position_ids
@@ -70,8 +84,6 @@ class DecodeOptions:
     def __post_init__(self):
         if self.beam_size < 1 or self.nbest < 1 or self.nbest > self.beam_size:
             raise ValueError(f"need 1 <= nbest <= beam_size, got {self.nbest}, {self.beam_size}")
-        if self.do_sample and self.beam_size > 1:
-            raise ValueError("sampling is implemented for beam_size 1")
         if self.repetition_penalty <= 0 or self.temperature <= 0:
             raise ValueError("repetition_penalty and temperature must be > 0")
         if not 0.0 <= self.ctc_weight < 1.0:
@@ -364,10 +376,7 @@ class Decoder:
         joint = None if ctc is None else _JointCTC(ctc, self.end_id, opts, 1)
         rule = None if times is None else _TimeRule(times, 1)
         device = logits.device
-        gen = None
-        if opts.do_sample:
-            gen = torch.Generator(device=device)
-            gen.manual_seed(opts.seed if opts.seed is not None else torch.seed())
+        sampler = _Sampler(opts, rows, device, min_keep=1) if opts.do_sample else None
         seqs = torch.zeros(rows, 0, dtype=torch.long, device=device)
         logprob = torch.zeros(rows, device=device)
         done = torch.zeros(rows, dtype=torch.bool, device=device)
@@ -375,8 +384,8 @@ class Decoder:
             logits = self._penalise(logits, seqs, opts.repetition_penalty)
             logp = torch.log_softmax(logits, dim=-1)
             logits, logp = self._forbid(rule, logits, logp)
-            if opts.do_sample:
-                nxt = _sample(logits, opts, gen)
+            if sampler is not None:
+                nxt = sampler.tokens(seqs, logits)
             elif joint is not None:
                 logp = joint.scores(logp)
                 nxt = logp.argmax(-1)
@@ -409,6 +418,8 @@ class Decoder:
         joint = None if ctc is None else _JointCTC(ctc, self.end_id, opts, k)
         rule = None if times is None else _TimeRule(times, k)
         device = logits.device
+        # HF keeps two tokens a beam at least, so that an end token leaves a continuation
+        sampler = _Sampler(opts, batch, device, min_keep=2) if opts.do_sample else None
         cache.batch_repeat_interleave(k)
         mask = mask.repeat_interleave(k, dim=0)
         next_pos = next_pos.repeat_interleave(k, dim=0)
@@ -426,8 +437,13 @@ class Decoder:
             (logp,) = self._forbid(rule, logp)
             if joint is not None:
                 logp = joint.scores(logp)
+            if sampler is not None:
+                logp = sampler.warp(seqs, logp)
             cand = (beam_scores.view(-1, 1) + logp).view(batch, k * vocab)
-            top_scores, top_idx = cand.topk(2 * k, dim=1)
+            if sampler is None:
+                top_scores, top_idx = cand.topk(2 * k, dim=1)
+            else:
+                top_scores, top_idx = sampler.candidates(cand, 2 * k, row_done)
             top_scores, top_idx = top_scores.tolist(), top_idx.tolist()
             new_scores = torch.full((batch, k), float("-inf"), device=device)
             new_src = torch.arange(batch * k, device=device).view(batch, k).clone()
@@ -492,15 +508,45 @@ def transcript_closers(tokenizer, vocab_size: int) -> torch.Tensor:
     return out
 
 
-def _sample(logits: torch.Tensor, opts: DecodeOptions, gen: torch.Generator) -> torch.Tensor:
-    logits = logits / opts.temperature
-    if opts.top_k > 0:
-        kth = logits.topk(min(opts.top_k, logits.shape[-1]), dim=-1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if opts.top_p < 1.0:
-        sorted_logits, order = logits.sort(dim=-1, descending=True)
-        cum = sorted_logits.softmax(-1).cumsum(-1)
-        drop = cum - sorted_logits.softmax(-1) > opts.top_p  # keep the token crossing top_p
-        sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
-        logits = torch.full_like(logits, float("-inf")).scatter(1, order, sorted_logits)
-    return torch.multinomial(logits.softmax(-1), 1, generator=gen)[:, 0]
+class _Sampler:
+    """Sampling as HF's ``generate`` samples (module doc): its warpers, and one generator a
+    row, each seeded with ``opts.seed``."""
+
+    def __init__(self, opts: DecodeOptions, rows: int, device, min_keep: int):
+        warpers = []
+        if opts.temperature != 1.0:
+            warpers.append(TemperatureLogitsWarper(opts.temperature))
+        if opts.top_k > 0:
+            warpers.append(TopKLogitsWarper(opts.top_k, min_tokens_to_keep=min_keep))
+        if opts.top_p < 1.0:
+            warpers.append(TopPLogitsWarper(opts.top_p, min_tokens_to_keep=min_keep))
+        self.warpers = LogitsProcessorList(warpers)
+        seed = opts.seed if opts.seed is not None else torch.seed()
+        self.gens = [torch.Generator(device=device) for _ in range(rows)]
+        for g in self.gens:
+            g.manual_seed(seed)
+
+    def warp(self, seqs: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        """(rows, vocab) logits or log-probabilities, filtered (-inf) and scaled."""
+        return self.warpers(seqs, scores)
+
+    def tokens(self, seqs: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """One token a row, drawn from the warped distribution."""
+        probs = self.warp(seqs, logits).softmax(-1)
+        return torch.cat(
+            [
+                torch.multinomial(probs[r : r + 1], 1, generator=g)[:, 0]
+                for r, g in enumerate(self.gens)
+            ]
+        )
+
+    def candidates(self, cand: torch.Tensor, n: int, done: List[bool]):
+        """Beam search's ``n`` candidates of each row (batch, beams x vocab), drawn without
+        replacement from the softmax of their scores, best first (a finished row's are
+        not drawn)."""
+        idx = torch.zeros(cand.shape[0], n, dtype=torch.long, device=cand.device)
+        for r, g in enumerate(self.gens):
+            if not done[r]:
+                idx[r] = torch.multinomial(cand[r : r + 1].softmax(-1), n, generator=g)[0]
+        scores, order = cand.gather(1, idx).sort(dim=1, descending=True)
+        return scores, idx.gather(1, order)

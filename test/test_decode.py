@@ -129,21 +129,91 @@ def test_beam_scores_are_the_model_log_probabilities_and_sorted(setup):
         assert n[0].score >= g.score - 1e-5
 
 
-def test_sampling_is_seeded(setup):
+# OSUM's decoding (its reference's generate call): 4 beams, sampled, top-k 5, top-p 0.9,
+# repetition penalty 1.05; and plain sampling
+SAMPLED = {
+    "osum_beam_sampling": dict(beam_size=4, top_k=5, top_p=0.9, repetition_penalty=1.05),
+    "beam_sampling_hot": dict(beam_size=3, top_k=0, top_p=1.0, temperature=1.5),
+    "sampling": dict(beam_size=1, top_k=20, top_p=0.9, repetition_penalty=1.05),
+}
+
+
+@pytest.mark.parametrize("name", SAMPLED)
+def test_sampling_equals_hf_generate_with_the_same_seed(setup, name):
+    """Each utterance alone: the tokens of HF's generate after torch.manual_seed(seed)."""
+    model, end_id, waves, prompts = setup
+    conf = dict(SAMPLED[name])
+    differ = 0
+    for w, p in list(zip(waves, prompts))[:5]:
+        embeds, mask = spliced(model, w, p)
+        for seed in (0, 1, 2):
+            opts = DecodeOptions(do_sample=True, seed=seed, max_new_tokens=12, **conf)
+            ours = Decoder(model.llm, end_id)(embeds, mask, opts)[0][0]
+            torch.manual_seed(seed)
+            hf = model.llm.generate(
+                inputs_embeds=embeds,
+                attention_mask=mask,
+                max_new_tokens=12,
+                do_sample=True,
+                num_beams=conf["beam_size"],
+                top_k=conf["top_k"],
+                top_p=conf["top_p"],
+                temperature=conf.get("temperature", 1.0),
+                repetition_penalty=conf.get("repetition_penalty", 1.0),
+                length_penalty=1.0,
+                eos_token_id=end_id,
+                pad_token_id=end_id,
+            )
+            assert hf[0].tolist() == ours.tokens + ([end_id] if ours.finished else [])
+            greedy = DecodeOptions(beam_size=conf["beam_size"], max_new_tokens=12)
+            differ += Decoder(model.llm, end_id)(embeds, mask, greedy)[0][0].tokens != ours.tokens
+    assert differ > 0  # it did sample
+
+
+@pytest.mark.parametrize("name", SAMPLED)
+def test_sampling_is_seeded_and_batch_invariant(setup, name):
     model, end_id, waves, prompts = setup
 
     def opts(seed):
-        return DecodeOptions(do_sample=True, seed=seed, top_k=20, top_p=0.9, max_new_tokens=10)
+        return DecodeOptions(do_sample=True, seed=seed, max_new_tokens=10, **SAMPLED[name])
 
     a = run(model, end_id, waves, prompts, opts(1))
     b = run(model, end_id, waves, prompts, opts(1))
     c = run(model, end_id, waves, prompts, opts(2))
     assert [h[0].tokens for h in a] == [h[0].tokens for h in b]
     assert [h[0].tokens for h in a] != [h[0].tokens for h in c]
+    alone = one_by_one(model, end_id, waves, prompts, opts(1))
+    assert [h[0].tokens for h in a] == [h[0].tokens for h in alone]
+
+
+def test_top_k_one_leaves_nothing_to_chance(setup):
+    """Sampling with top-k 1 is greedy search; beam sampling with top-k 1 keeps each beam's
+    two best tokens (as HF's does) and draws them all: any seed gives the same n-best."""
+    model, end_id, waves, prompts = setup
+    greedy = run(model, end_id, waves, prompts, DecodeOptions(max_new_tokens=12))
+    for seed in (0, 5):
+        opts = DecodeOptions(do_sample=True, top_k=1, seed=seed, max_new_tokens=12)
+        assert [h[0].tokens for h in run(model, end_id, waves, prompts, opts)] == [
+            h[0].tokens for h in greedy
+        ]
+    beams = [
+        run(
+            model,
+            end_id,
+            waves,
+            prompts,
+            DecodeOptions(
+                beam_size=4, nbest=4, do_sample=True, top_k=1, seed=seed, max_new_tokens=12
+            ),
+        )
+        for seed in (0, 5, 9)
+    ]
+    tokens = [[[h.tokens for h in n] for n in b] for b in beams]
+    assert tokens[0] == tokens[1] == tokens[2]
 
 
 def test_bad_options():
     with pytest.raises(ValueError):
         DecodeOptions(beam_size=2, nbest=3)
-    with pytest.raises(ValueError):
-        DecodeOptions(beam_size=2, do_sample=True)
+    with pytest.raises(ValueError, match="does not sample"):
+        DecodeOptions(beam_size=2, do_sample=True, ctc_weight=0.3)
