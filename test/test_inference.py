@@ -242,3 +242,52 @@ def test_loading_a_model_prints_nothing(tiny_dirs, tmp_path):
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout == "" and res.stderr == ""
+
+
+def test_an_inference_config_file_sets_the_search(exp, speech_data, tmp_path):
+    """--config (the recipes' --inference_config): the TEMPLATE's decode_osum.yaml, OSUM's
+    own decoding (beam search with sampling, seeded), gives what the same options given
+    one by one give, at any batch size; the command line wins over the file."""
+    import yaml
+
+    from helpers import REPO
+
+    template = REPO / "egs" / "TEMPLATE" / "osum1" / "conf" / "decode_osum.yaml"
+    conf = yaml.safe_load(template.read_text())
+    assert conf == dict(
+        beam_size=4,
+        do_sample=True,
+        top_k=5,
+        top_p=0.9,
+        temperature=1.0,
+        repetition_penalty=1.05,
+        length_penalty=1.0,
+        max_new_tokens=400,
+        seed=0,
+    )
+    common = [
+        "--train_config",
+        str(exp / "config.yaml"),
+        "--model_file",
+        str(exp / "1epoch.pth"),
+        "--data_path_and_name_and_type",
+        f"{speech_data}/wav.scp,speech,sound",
+        "--task",
+        "SER",
+    ]
+
+    def decode(name, *args):
+        from osum.bin.osum_inference import main
+
+        main(common + ["--output_dir", str(tmp_path / name), *args])
+        return (tmp_path / name / "text").read_text()
+
+    by_file = decode("file", "--config", str(template), "--max_new_tokens", "10")
+    options = ["--beam_size", "4", "--do_sample", "--top_k", "5", "--top_p", "0.9"]
+    options += ["--repetition_penalty", "1.05", "--seed", "0", "--max_new_tokens", "10"]
+    assert decode("options", *options, "--batch_size", "3") == by_file
+    assert decode("other_seed", *options[:-4], "--seed", "7", "--max_new_tokens", "10") != by_file
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("beam_size: 4\nbeams: 4\n")
+    with pytest.raises(SystemExit):
+        decode("bad", "--config", str(bad))

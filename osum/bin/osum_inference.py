@@ -7,7 +7,9 @@
         --data_path_and_name_and_type data/test/utt2taskinfo,task,text \\
         --output_dir exp/osum/decode_test --batch_size 16 --ngpu 1
 
-The task of each utterance comes from the ``task`` data (utt2taskinfo or utt2task),
+``--config conf/decode_osum.yaml`` reads options from a YAML file (ESPnet's inference
+config; options given on the command line win). The task of each utterance comes from the
+``task`` data (utt2taskinfo or utt2task),
 or from ``--task`` for all; without either it is ASR. ``--job N`` (osum.sh passes its
 decoding job's number) puts job N on the ((N - 1) mod visible)-th visible GPU, so the jobs
 of one machine spread over its GPUs; a scheduler that shows each job one GPU gives cuda:0.
@@ -17,6 +19,7 @@ import argparse
 import logging
 
 import torch
+from espnet2.utils.config_argparse import ArgumentParser
 from espnet2.utils.types import str2bool
 
 from osum.decode_data import decode_data
@@ -24,7 +27,7 @@ from osum.inference import Speech2Text
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--train_config", required=True)

@@ -1,5 +1,6 @@
 """osum.sh --help: the table of stages and every option with its default and meaning."""
 
+import hashlib
 import re
 import subprocess
 from pathlib import Path
@@ -116,3 +117,16 @@ def test_a_decoded_set_is_kept_only_for_its_own_setup(tmp_path):
     done.write_text("")  # an empty .done (an older engine's): kept as it is
     assert "already decoded" in stage4("--decode_args", "--beam_size 2").stderr
     assert done.parent.exists()
+    # an inference config is part of the setup, by its content
+    (recipe / "conf").mkdir()
+    config = recipe / "conf" / "decode.yaml"
+    config.write_text("beam_size: 4\n")
+    digest = hashlib.sha256(config.read_bytes()).hexdigest()[:12]
+    done.write_text(f"exp/osum/a/valid.loss.ave.pth  --config conf/decode.yaml@{digest}\n")
+    proc = stage4("--inference_config", "conf/decode.yaml")
+    assert proc.returncode == 0 and "stage 4: ts already decoded" in proc.stderr
+    config.write_text("beam_size: 2\n")
+    proc = stage4("--inference_config", "conf/decode.yaml")
+    assert proc.returncode != 0 and "--config conf/decode.yaml@" in proc.stderr
+    proc = stage4("--inference_config", "conf/nothing.yaml")
+    assert proc.returncode != 0 and "--inference_config conf/nothing.yaml not found" in proc.stderr

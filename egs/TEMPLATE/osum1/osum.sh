@@ -52,7 +52,8 @@ init_model=          # a model file the first phase starts from (--init_param; e
 exp_tag=osum         # experiment dir: exp/${exp_tag}
 # Decoding and scoring
 decode_model=valid.loss.ave.pth  # checkpoint of the last phase used for decoding
-decode_args=         # options of osum.bin.osum_inference (--beam_size 4 ...)
+inference_config=    # YAML of osum.bin.osum_inference options (conf/decode_osum.yaml: OSUM's own decoding)
+decode_args=         # options of osum.bin.osum_inference (--beam_size 4 ...); they win over inference_config's
 batch_size=8         # decoding batch size
 decode_threads=1     # CPU threads of each decoding job (OMP_NUM_THREADS)
 score_args=          # options of osum.bin.osum_score (--normalizer osum_nopunct ...)
@@ -226,15 +227,21 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   for set in ${test_sets}; do
     dir=${expdir}/decode_${set}
     # .done records the setup: a finished dir is not decoded again, nor silently kept
-    # for another model or other --decode_args
+    # for another model, another inference config (its content) or other --decode_args
     setup="${last_phase}/${decode_model} ${decode_args}"
+    config_opt=()
+    if [ -n "${inference_config}" ]; then
+      [ -f "${inference_config}" ] || { log "error: --inference_config ${inference_config} not found"; exit 1; }
+      config_opt=(--config "${inference_config}")
+      setup+=" --config ${inference_config}@$(sha256sum < "${inference_config}" | cut -c1-12)"
+    fi
     if [ -f "${dir}/.done" ]; then
       before=$(cat "${dir}/.done")
       if [ -z "${before}" ] || [ "${before}" = "${setup}" ]; then
         log "stage 4: ${set} already decoded"; continue
       fi
       log "error: ${dir} was decoded with '${before}', not '${setup}' (model and" \
-        "--decode_args): move it away (to keep it) and run stage 4 again"; exit 1
+        "--inference_config, --decode_args): move it away (to keep it) and run stage 4 again"; exit 1
     fi
     log "stage 4: decoding ${set} in ${decode_nj} jobs -> ${dir}"
     logdir=${dir}/logdir
@@ -251,7 +258,7 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
         --data_path_and_name_and_type "dump/raw/${set}/wav.scp,speech,sound" \
         --data_path_and_name_and_type "dump/raw/${set}/utt2taskinfo,task,text" \
         --key_file "${logdir}/keys.JOB.scp" --output_dir "${logdir}/output.JOB" \
-        --batch_size "${batch_size}" ${decode_args}
+        --batch_size "${batch_size}" "${config_opt[@]}" ${decode_args}
     python -m osum.bin.merge_decodes --out "${dir}" "${logdir}"/output.*
     echo "${setup}" > "${dir}/.done"
   done
