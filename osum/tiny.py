@@ -82,6 +82,19 @@ def build_tokenizer(
     return tok
 
 
+def _decoder_sizes(hidden_size, num_layers, num_heads, num_kv_heads, intermediate_size) -> dict:
+    """The config arguments a tiny decoder-only LLM shares, whatever its family."""
+    return dict(
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_kv_heads,
+        max_position_embeddings=4096,
+        tie_word_embeddings=False,
+    )
+
+
 def build_qwen2(
     out_dir: str,
     tokenizer_corpus: Iterable[str] | None = None,
@@ -108,13 +121,7 @@ def build_qwen2(
     tok = build_tokenizer(out_dir, tokenizer_corpus, vocab_size, time_tokens)
     config = Qwen2Config(
         vocab_size=max(len(tok), model_vocab_size or 0),
-        hidden_size=hidden_size,
-        intermediate_size=intermediate_size,
-        num_hidden_layers=num_layers,
-        num_attention_heads=num_heads,
-        num_key_value_heads=num_kv_heads,
-        max_position_embeddings=4096,
-        tie_word_embeddings=False,
+        **_decoder_sizes(hidden_size, num_layers, num_heads, num_kv_heads, intermediate_size),
         eos_token_id=tok.convert_tokens_to_ids("<|endoftext|>"),
         bos_token_id=tok.convert_tokens_to_ids("<|endoftext|>"),
         pad_token_id=tok.convert_tokens_to_ids("<|endoftext|>"),
@@ -184,15 +191,9 @@ def build_llama(
     )
     config = LlamaConfig(
         vocab_size=pieces,
-        hidden_size=hidden_size,
-        intermediate_size=intermediate_size,
-        num_hidden_layers=num_layers,
-        num_attention_heads=num_heads,
-        num_key_value_heads=num_kv_heads,
-        max_position_embeddings=4096,
+        **_decoder_sizes(hidden_size, num_layers, num_heads, num_kv_heads, intermediate_size),
         bos_token_id=1,
         eos_token_id=2,
-        tie_word_embeddings=False,
     )
     torch.manual_seed(seed)
     with quiet_loading():

@@ -28,14 +28,20 @@ def trained(tiny_dirs, tmp_path_factory):
             preprocessor_conf=dict(prompt_languages=["zh", "en"], tokenizer=tiny_dirs["llm"]),
         ),
     )
+    trained_checkpoint(config, root / "model.pth", seed=5)
+    return config, root / "model.pth"
+
+
+def trained_checkpoint(config, path, seed):
+    """A checkpoint of the config's model as training saves it (only what trains, plus what
+    no dir provides), what trains moved away from the dirs' weights."""
     model, _ = OSUMTask.build_model_from_file(config)
-    g = torch.Generator().manual_seed(5)
+    g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in model.parameters():
             if p.requires_grad:
                 p.add_(0.05 * torch.randn(p.shape, generator=g))
-    torch.save(model.state_dict(), root / "model.pth")
-    return config, root / "model.pth"
+    torch.save(model.state_dict(), path)
 
 
 @pytest.mark.parametrize("merge", [False, True])
@@ -89,8 +95,8 @@ CASES = [
     ids=lambda v: "+".join(v) if isinstance(v, tuple) else ("merged" if v else "kept"),
 )
 def test_every_trainable_set_round_trips(tiny_dirs, tmp_path, parts, merge):
-    """A checkpoint as training saves it (only what trains, plus what no dir provides)
-    exports and loads back with the same logits and text."""
+    """A checkpoint as training saves it exports and loads back with the same logits and
+    text."""
     config = write_config(
         tmp_path / "config.yaml",
         tiny_config(
@@ -101,13 +107,7 @@ def test_every_trainable_set_round_trips(tiny_dirs, tmp_path, parts, merge):
             model_conf=dict(trainable=list(parts)),
         ),
     )
-    model, _ = OSUMTask.build_model_from_file(config)
-    g = torch.Generator().manual_seed(7)
-    with torch.no_grad():  # what trained has moved away from the dirs' weights
-        for p in model.parameters():
-            if p.requires_grad:
-                p.add_(0.05 * torch.randn(p.shape, generator=g))
-    torch.save(model.state_dict(), tmp_path / "model.pth")
+    trained_checkpoint(config, tmp_path / "model.pth", seed=7)
     saved = torch.load(tmp_path / "model.pth", weights_only=True)
     assert any(k.startswith("llm.") and "lora_" not in k for k in saved) is ("llm" in parts)
     export_model(config, tmp_path / "model.pth", tmp_path / "exported", merge_lora=merge)
