@@ -33,8 +33,10 @@ What is checked, then dropped (the report lists each under ``checked``):
 - ``encoder.embed.pos_enc.pe`` and ``speech_transformer.embed.pos_enc.pe``, (1, positions,
   width): WeNet saves its sinusoid tables as persistent buffers. Each must equal the
   sinusoid this project computes (Whisper's for the encoder, WeNet's for the adapter)
-  within float rounding (``positions`` float32 epsilons, plus the stored dtype's); the
-  model computes its own tables.
+  within float rounding (``positions`` float32 epsilons, plus the epsilon of the values'
+  own precision: a table rounded to bf16 or fp16 and saved as float32, as a bf16
+  DeepSpeed engine's buffers and WeNet's copy of openai's fp16 Whisper table are, counts
+  as bf16 or fp16); the model computes its own tables.
 
 What is ignored (listed under ``ignored``): ``speaker_head.*`` and ``ln_speech.*``, which the
 reference's decoding does not use, and ``llama_model.*.rotary_emb.inv_freq`` (older
@@ -51,8 +53,9 @@ The LLM runs in the dtype of the checkpoint's LLM weights, except where those ar
 and the LLM dir's are of a lower precision (DeepSpeed's fp32 conversion of a bf16 model):
 then in the dir's. ``llm_dtype`` overrides it.
 
-The checkpoint is memory-mapped (``torch.load(mmap=True, weights_only=True)``) and the
-renamed tensors are written out from the mapping, so a 7B checkpoint is not held twice
+Every error names the checkpoint. The checkpoint is memory-mapped
+(``torch.load(mmap=True, weights_only=True)``; a file in torch's legacy format is read
+whole) and the renamed tensors are written out from the mapping, so a 7B checkpoint is not held twice
 in memory (merging LoRA makes new tensors of the merged projections only).
 
 LLM base weights equal to the LLM dir's (OSUM freezes them), compared exactly one tensor at
@@ -62,6 +65,7 @@ experiment, and checkpoints of a fine-tuning run stay small. Those that differ (
 LoRA merged, the merged projections) are kept.
 """
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -148,12 +152,17 @@ def _encoder_key(rest: str) -> str | None:
     return None
 
 
-def _llm_name(key: str) -> str:
-    """``llama_model.[base_model.model.]<name>`` -> HF name, without ``.base_layer``."""
-    name = key[len(LLM_PREFIX) :]
+def _hf_name(name: str) -> str:
+    """``[base_model.model.]<name>`` (an LLM's key, peft-wrapped or not) -> its HF name,
+    without ``.base_layer``."""
     if name.startswith(PEFT_PREFIX):
         name = name[len(PEFT_PREFIX) :]
     return name.replace(".base_layer.", ".")
+
+
+def _llm_name(key: str) -> str:
+    """``llama_model.[base_model.model.]<name>`` -> HF name, without ``.base_layer``."""
+    return _hf_name(key[len(LLM_PREFIX) :])
 
 
 def _count(state, pattern: str) -> int:
@@ -377,10 +386,14 @@ def read_checkpoint(checkpoint) -> Tuple[Dict[str, torch.Tensor], str]:
             f"DeepSpeed dir with {DEEPSPEED_STATES})"
         )
     try:
-        obj = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+        try:
+            obj = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+        except RuntimeError as e:  # torch.save's legacy (pre-zip) format maps no memory
+            if "mmap" not in str(e):
+                raise
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001  (pickle, zip and format errors alike)
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointMismatch(f"{path}: not readable as tensors ({first})") from None
+        raise CheckpointMismatch(f"{path}: not readable as tensors ({_why(e)})") from None
     form = "state dict"
     if isinstance(obj, dict) and isinstance(obj.get("module"), dict):
         obj, form = obj["module"], "DeepSpeed model states (the state dict under 'module')"
@@ -393,11 +406,29 @@ def read_checkpoint(checkpoint) -> Tuple[Dict[str, torch.Tensor], str]:
     return obj, form
 
 
+def _why(e: Exception) -> str:
+    """The line of a loading error that says what is wrong (weights_only's names the
+    object it refused)."""
+    lines = [x.strip() for x in str(e).splitlines() if x.strip()]
+    told = [x for x in lines if "Unsupported global" in x or "Unsupported operand" in x]
+    return (told or lines or [type(e).__name__])[0]
+
+
+def _precision(t: torch.Tensor) -> torch.dtype:
+    """The coarsest dtype whose values ``t`` holds exactly: a table rounded to bf16 or fp16
+    (a bf16 DeepSpeed engine, openai's fp16 Whisper) and saved as float32 is one of them."""
+    for dtype in (torch.bfloat16, torch.float16):
+        if torch.equal(t.to(dtype).to(t.dtype), t):
+            return dtype
+    return t.dtype
+
+
 def _within_rounding(saved: torch.Tensor, computed: torch.Tensor) -> Tuple[bool, float, float]:
     """A saved sinusoid against ours: float32 arithmetic differs by about an epsilon per
-    unit of the angle (up to the positions' count), and the stored dtype rounds once more."""
+    unit of the angle (up to the positions' count), and the values' own precision rounds
+    once more."""
     diff = float((saved.float() - computed).abs().max()) if saved.numel() else 0.0
-    tol = saved.shape[0] * torch.finfo(torch.float32).eps + torch.finfo(saved.dtype).eps
+    tol = saved.shape[0] * torch.finfo(torch.float32).eps + torch.finfo(_precision(saved)).eps
     return diff <= tol, diff, tol
 
 
@@ -439,14 +470,21 @@ def set_aside(state: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], 
     return rest, checked
 
 
-def choose_llm_dtype(state: Dict[str, torch.Tensor], llm_dir: str) -> Tuple[str, str]:
-    """The dtype the imported LLM runs in (module doc) and why."""
+def choose_llm_dtype(
+    state: Dict[str, torch.Tensor], llm_dir: str, lazy: LazyTensors
+) -> Tuple[str, str]:
+    """The dtype the imported LLM runs in (module doc) and why; ``lazy``: the dir's weights,
+    whose first tensor tells the dir's dtype where its config.json does not."""
     ours = next(
         (v.dtype for k, v in state.items() if k.startswith(LLM_PREFIX) and "lora_" not in k),
         torch.float32,
     )
-    lazy = LazyTensors(llm_dir)
-    theirs = lazy.get(next(iter(lazy.files))).dtype if lazy.files else ours
+    config = json.loads((Path(llm_dir) / "config.json").read_text())
+    said = config.get("dtype") or config.get("torch_dtype")
+    if said in DTYPES:
+        theirs = DTYPES[said]
+    else:
+        theirs = lazy.get(next(iter(lazy.files))).dtype if lazy.files else ours
     name = {v: k for k, v in DTYPES.items()}
     if ours == torch.float32 and theirs in (torch.bfloat16, torch.float16):
         return name[theirs], "the LLM dir's: the checkpoint's LLM weights are float32"
@@ -475,33 +513,24 @@ def import_osum(
     if llm_dtype is not None and llm_dtype not in DTYPES:
         raise ValueError(f"llm_dtype {llm_dtype!r} unknown; known: {list(DTYPES)}")
     state, form = read_checkpoint(checkpoint)
-    state, checked = set_aside(state)
-    sizes = read_sizes(state)
-    why = "given"
-    if llm_dtype is None:
-        llm_dtype, why = choose_llm_dtype(state, llm_dir)
-    config = build_config(
-        sizes,
-        llm_dir,
-        merge_lora,
-        llm_dtype,
-        encoder_heads,
-        adapter_heads,
-        lora_alpha,
-        style_labels,
-    )
-    expected = expected_shapes(config)
-    hidden = expected["speech_boundary.weight"][1]
-    if sizes["llm_hidden"] != hidden:
-        raise CheckpointMismatch(
-            f"{checkpoint} projects speech to width {sizes['llm_hidden']}, but the LLM in "
-            f"{llm_dir} has hidden_size {hidden}: wrong LLM dir (OSUM uses Qwen2-7B-Instruct)"
+    lazy = LazyTensors(llm_dir)
+    try:
+        options = dict(
+            encoder_heads=encoder_heads,
+            adapter_heads=adapter_heads,
+            lora_alpha=lora_alpha,
+            style_labels=style_labels,
         )
-    scale = lora_alpha / sizes["lora_r"] if sizes["lora_r"] else 1.0
-    new, ignored = convert(state, expected, merge_lora, scale, n_ctx=MAX_SOURCE_POSITIONS)
-    from_dir = drop_weights_equal_to_dir(new, llm_dir)
+        new, config, report = _convert_checkpoint(
+            state, llm_dir, lazy, merge_lora, llm_dtype, options
+        )
+    except CheckpointMismatch as e:
+        raise CheckpointMismatch(f"{checkpoint}: {e}") from None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # config.yaml is the import's last word: gone while model.pth is replaced, written
+    # last, so that a kill at any moment leaves a complete pair or no config at all
+    (out / "config.yaml").unlink(missing_ok=True)
     with atomic_path(out / "model.pth") as tmp:
         torch.save(new, tmp)
     with atomic_path(out / "config.yaml") as tmp:
@@ -510,28 +539,53 @@ def import_osum(
             + yaml.safe_dump(config, allow_unicode=True, sort_keys=False),
             encoding="utf-8",
         )
-    logger.info(f"{len(new)} tensors -> {out / 'model.pth'}; ignored {len(ignored)}: {ignored}")
-    return dict(
-        form=form,
+    logger.info(f"{len(new)} tensors -> {out / 'model.pth'}")
+    return dict(form=form, **report, config=str(out / "config.yaml"))
+
+
+def _convert_checkpoint(
+    state: Dict[str, torch.Tensor],
+    llm_dir: str,
+    lazy: LazyTensors,
+    merge_lora: bool,
+    llm_dtype: str | None,
+    options: Dict,
+) -> Tuple[Dict[str, torch.Tensor], Dict, Dict]:
+    """:func:`import_osum`'s work on a state dict: this model's state dict, its config and
+    the report; ``options``: :func:`build_config`'s heads, LoRA alpha and style labels."""
+    state, checked = set_aside(state)
+    sizes = read_sizes(state)
+    why = "given"
+    if llm_dtype is None:
+        llm_dtype, why = choose_llm_dtype(state, llm_dir, lazy)
+    config = build_config(sizes, llm_dir, merge_lora, llm_dtype, **options)
+    expected = expected_shapes(config)
+    hidden = expected["speech_boundary.weight"][1]
+    if sizes["llm_hidden"] != hidden:
+        raise CheckpointMismatch(
+            f"it projects speech to width {sizes['llm_hidden']}, but the LLM in "
+            f"{llm_dir} has hidden_size {hidden}: wrong LLM dir (OSUM uses Qwen2-7B-Instruct)"
+        )
+    scale = options["lora_alpha"] / sizes["lora_r"] if sizes["lora_r"] else 1.0
+    new, ignored = convert(state, expected, merge_lora, scale, n_ctx=MAX_SOURCE_POSITIONS)
+    from_dir = drop_weights_equal_to_dir(new, lazy)
+    report = dict(
         sizes=sizes,
         checked=checked,
         ignored=ignored,
         llm_dtype=f"{llm_dtype} ({why})",
         llm_weights_from_dir=len(from_dir),
         llm_weights_in_file=sum(k.startswith("llm.") and "lora_" not in k for k in new),
-        config=str(out / "config.yaml"),
     )
+    return new, config, report
 
 
-def drop_weights_equal_to_dir(state: Dict[str, torch.Tensor], llm_dir: str) -> List[str]:
-    """Remove from ``state`` the LLM base weights equal to ``llm_dir``'s; returns them."""
-    lazy = LazyTensors(llm_dir)
+def drop_weights_equal_to_dir(state: Dict[str, torch.Tensor], lazy: LazyTensors) -> List[str]:
+    """Remove from ``state`` the LLM base weights equal to the LLM dir's (``lazy``), the
+    dir's cast to the checkpoint's dtype; returns them."""
     dropped = []
     for key in [k for k in state if k.startswith("llm.") and "lora_" not in k]:
-        name = key[len("llm.") :]
-        if name.startswith(PEFT_PREFIX):
-            name = name[len(PEFT_PREFIX) :]
-        name = name.replace(".base_layer.", ".")
+        name = _hf_name(key[len("llm.") :])
         if name in lazy:
             theirs = lazy.get(name)
             if theirs.shape == state[key].shape and torch.equal(

@@ -6,6 +6,7 @@ import json
 import math
 import re
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -77,7 +78,8 @@ def reference(tiny_dirs):
 
 
 def wenet_table(length, width):
-    """WeNet's PositionalEncoding table, as WeNet writes it (computed in float64 here)."""
+    """WeNet's PositionalEncoding table (its formula; computed in float64 here, which
+    WeNet computes in float32: the importer must allow for the difference)."""
     pos = torch.arange(length, dtype=torch.float64)[:, None]
     div = torch.exp(torch.arange(0, width, 2, dtype=torch.float64) * -(math.log(10000.0) / width))
     pe = torch.zeros(length, width, dtype=torch.float64)
@@ -97,7 +99,8 @@ def osum_layout(model, base_layer=True):
     out = {}
     for key, value in state.items():
         if key == "encoder.positional_embedding":
-            out["encoder.embed.pos_enc.pe"] = value[None]  # WeNet's (1, positions, width)
+            # WeNet's (1, positions, width), from openai's fp16 table by WeNet's conversion
+            out["encoder.embed.pos_enc.pe"] = value.half().float()[None]
         elif key.startswith("encoder."):
             rest = key[len("encoder.") :]
             for pattern, repl in ENCODER:
@@ -256,9 +259,12 @@ def test_aliases_and_tables_are_checked(reference, tiny_dirs, tmp_path):
     scaled = dict(good, **{"encoder.embed.pos_enc.pe": good["encoder.embed.pos_enc.pe"] * 1.01})
     with pytest.raises(CheckpointMismatch, match="differs from Whisper's sinusoid"):
         attempt(scaled)
-    # stored in bf16 (a model saved in half precision): within rounding, accepted
-    halved = dict(good, **{k: good[k].to(torch.bfloat16) for k in TABLE_KEYS})
-    assert sorted(attempt(halved)["checked"]) == CHECKED
+    # stored in bf16 or fp16, or rounded to them and saved as float32 (a bf16 DeepSpeed
+    # engine's buffers, openai's fp16 Whisper table): within rounding, accepted
+    for dtype in (torch.bfloat16, torch.float16):
+        for back in (dtype, torch.float32):
+            rounded = dict(good, **{k: good[k].to(dtype).to(back) for k in TABLE_KEYS})
+            assert sorted(attempt(rounded)["checked"]) == CHECKED
     # without the tables (an implementation that does not save them), the same model
     bare = {k: v for k, v in good.items() if k not in TABLE_KEYS}
     attempt(bare)
@@ -310,7 +316,13 @@ def deepspeed_model_states(module, trainable):
     )
 
 
-FORMS = ["ddp", "deepspeed_fp32", "deepspeed_states_file", "deepspeed_states_dir"]
+FORMS = [
+    "ddp",
+    "ddp_legacy_format",
+    "deepspeed_fp32",
+    "deepspeed_states_file",
+    "deepspeed_states_dir",
+]
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -320,11 +332,13 @@ def test_checkpoints_of_the_references_training_import(bf16_reference, tmp_path,
     model, dirs = bf16_reference
     state = osum_layout(model)
     assert state["llama_model.base_model.model.lm_head.weight"].dtype == torch.bfloat16
-    if form == "ddp":
+    if form.startswith("ddp"):
         path = tmp_path / "epoch_2.pt"
-        torch.save(state, path)
+        torch.save(state, path, _use_new_zipfile_serialization=form == "ddp")
     elif form == "deepspeed_fp32":  # convert_zero_checkpoint_to_fp32_state_dict's output
         path = tmp_path / "epoch_2.pt"
+        # the bf16 engine held its buffers in bf16 too: the tables come back rounded
+        state = dict(state, **{k: state[k].bfloat16() for k in TABLE_KEYS})
         torch.save({k: v.float() for k, v in state.items()}, path)
     else:
         (tmp_path / "epoch_2").mkdir()
@@ -431,6 +445,8 @@ def test_bad_checkpoints_are_listed(reference, tiny_dirs, tmp_path):
     with pytest.raises(CheckpointMismatch, match=r"shapes that differ.*after_norm\.weight"):
         attempt(shaped)
     unknown = dict(good, **{"encoder.mystery.weight": torch.ones(2), "extra.bias": torch.ones(1)})
+    with pytest.raises(CheckpointMismatch, match=r"infer\.pt: the checkpoint does not fit"):
+        attempt(unknown)
     with pytest.raises(CheckpointMismatch, match=r"unknown checkpoint keys \(2\)"):
         attempt(unknown)
     short = dict(good, **{"speech_token_emded.weight": torch.ones(100, 64)})
@@ -447,6 +463,11 @@ def test_bad_checkpoints_are_listed(reference, tiny_dirs, tmp_path):
         import_osum(tmp_path / "nope.pt", tiny_dirs["llm"], tmp_path / "out")
     with pytest.raises(FileNotFoundError, match="a dir without mp_rank_00_model_states.pt"):
         import_osum(tmp_path, tiny_dirs["llm"], tmp_path / "out")
+    states = deepspeed_model_states(good, [])
+    states["lr"] = np.float64(1e-4)  # a client state that is no plain Python value
+    torch.save(states, tmp_path / "states.pt")
+    with pytest.raises(CheckpointMismatch, match="states.pt: not readable as tensors .*numpy"):
+        import_osum(tmp_path / "states.pt", tiny_dirs["llm"], tmp_path / "out")
     (tmp_path / "notes.pt").write_text("not a checkpoint")
     with pytest.raises(CheckpointMismatch, match="notes.pt: not readable as tensors"):
         import_osum(tmp_path / "notes.pt", tiny_dirs["llm"], tmp_path / "out")
