@@ -11,14 +11,20 @@ exactly what it would be alone, so a batch gives the answers of one-at-a-time de
   end token (HF's convention); a row stops when it has ``beam_size`` finished
   hypotheses and no live beam, normalised at the current length, scores better than
   the ``beam_size``-th of them (HF's ``early_stopping=False`` rule); the n-best list is
-  sorted by that score, best first; without a repetition penalty ``logprob`` is exactly
-  the model's log-probability of the tokens;
+  sorted by that score, best first; without a repetition penalty (and, sampling,
+  without a temperature, top-k or top-p) ``logprob`` is exactly the model's
+  log-probability of the tokens;
 * beam search with sampling (``do_sample`` with ``beam_size`` > 1, as HF's ``generate``
-  does it and OSUM decodes): the log-probabilities of each beam are warped as above,
-  keeping at least two tokens a beam, and the ``2 * beam_size`` candidates of a row are
-  drawn without replacement from the softmax of their accumulated scores (in place of
-  taking the best ones), then ranked by score as in beam search. With ``top_k`` at most 2
-  every candidate left is drawn: the search is then deterministic, whatever the seed;
+  does it with one end token, and OSUM decodes): the log-probabilities of each beam are
+  warped as above, keeping at least two tokens a beam, and the ``2 * beam_size``
+  candidates of a row are drawn without replacement from the softmax of their
+  accumulated scores (in place of taking the best ones), then ranked by score as in
+  beam search. Where fewer candidates than that are left (``top_k`` below the beam
+  count), HF also draws some of probability zero and may keep them as dead beams or
+  finished hypotheses of no score, which delays its stop; here they are left out (the
+  same tokens as HF's whenever ``top_k`` is 0 or at least the beam count, as OSUM's 5
+  with 4 beams). With ``top_k`` 1 or 2 every candidate is then drawn: the search is
+  deterministic, whatever the seed;
 * ``repetition_penalty`` as HF applies it (scores of tokens already generated are
   divided by it when positive, multiplied when negative: the logits in greedy search and
   sampling, the log-probabilities in beam search), ``max_new_tokens``.
@@ -48,6 +54,7 @@ row is what HF's ``generate`` gives for it alone after ``torch.manual_seed(seed)
 """
 
 import math
+import secrets
 from dataclasses import dataclass
 from typing import List
 
@@ -521,7 +528,8 @@ class _Sampler:
         if opts.top_p < 1.0:
             warpers.append(TopPLogitsWarper(opts.top_p, min_tokens_to_keep=min_keep))
         self.warpers = LogitsProcessorList(warpers)
-        seed = opts.seed if opts.seed is not None else torch.seed()
+        # without a seed, a fresh one (torch.seed() would reseed the process's generator)
+        seed = opts.seed if opts.seed is not None else secrets.randbits(63)
         self.gens = [torch.Generator(device=device) for _ in range(rows)]
         for g in self.gens:
             g.manual_seed(seed)
@@ -546,7 +554,9 @@ class _Sampler:
         not drawn)."""
         idx = torch.zeros(cand.shape[0], n, dtype=torch.long, device=cand.device)
         for r, g in enumerate(self.gens):
-            if not done[r]:
+            # a row with nothing left to draw (every score -inf) keeps -inf candidates,
+            # which beam search passes over, as it does without sampling
+            if not done[r] and bool(torch.isfinite(cand[r]).any()):
                 idx[r] = torch.multinomial(cand[r : r + 1].softmax(-1), n, generator=g)[0]
         scores, order = cand.gather(1, idx).sort(dim=1, descending=True)
         return scores, idx.gather(1, order)

@@ -21,6 +21,7 @@ from typing import Dict, List, Sequence, Tuple
 from espnet2.fileio.read_text import read_2columns_text
 from espnet2.fileio.sound_scp import SoundScpReader
 
+from osum.checkpoint import atomic_path
 from osum.inference import Result, Speech2Text
 from osum.progress import progress
 
@@ -57,12 +58,11 @@ def read_done(output_dir: Path) -> Dict[str, dict]:
         done[row["utt"]] = row
     if broken:
         logger.warning(f"{path}: dropping an incomplete line left by an interrupted run")
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done.values()),
-            encoding="utf-8",
-        )
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            tmp.write_text(
+                "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done.values()),
+                encoding="utf-8",
+            )
     return done
 
 

@@ -287,6 +287,9 @@ def test_an_inference_config_file_sets_the_search(exp, speech_data, tmp_path):
     options += ["--repetition_penalty", "1.05", "--seed", "0", "--max_new_tokens", "10"]
     assert decode("options", *options, "--batch_size", "3") == by_file
     assert decode("other_seed", *options[:-4], "--seed", "7", "--max_new_tokens", "10") != by_file
+    beam = ["--beam_size", "4", "--repetition_penalty", "1.05", "--max_new_tokens", "10"]
+    off = ["--config", str(template), "--do_sample", "false", "--max_new_tokens", "10"]
+    assert decode("sampling_off", *off) == decode("beam_search", *beam)
     bad = tmp_path / "bad.yaml"
     bad.write_text("beam_size: 4\nbeams: 4\n")
     with pytest.raises(SystemExit):

@@ -52,7 +52,15 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--max_new_tokens", type=int, default=200)
     g.add_argument("--length_penalty", type=float, default=1.0)
     g.add_argument("--repetition_penalty", type=float, default=1.0)
-    g.add_argument("--do_sample", action="store_true")
+    g.add_argument(
+        "--do_sample",
+        type=str2bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="sample (with --beam_size over 1: beam search with sampling); --do_sample false "
+        "turns off an inference config's",
+    )
     g.add_argument("--temperature", type=float, default=1.0)
     g.add_argument("--top_k", type=int, default=0)
     g.add_argument("--top_p", type=float, default=1.0)
