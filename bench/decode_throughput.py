@@ -19,13 +19,13 @@ import time
 
 import torch
 
-from osum.adapter import OSUMAdapter
-from osum.decode import DecodeOptions
-from osum.encoder import WhisperEncoder
-from osum.frontend import WhisperFrontend
-from osum.llm import build_llm
-from osum.model import OSUMModel
-from osum.tiny import build_qwen2
+from osum.decode.search import DecodeOptions
+from osum.dev.tiny_models import build_qwen2
+from osum.model.adapter import OSUMAdapter
+from osum.model.encoder import WhisperEncoder
+from osum.model.espnet_model import OSUMModel
+from osum.model.frontend import WhisperFrontend
+from osum.model.llm import build_llm
 
 
 def build(device, sizes):

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from osum.encoder import WhisperEncoder
+from osum.model.encoder import WhisperEncoder
 
 BASE = dict(n_mels=80, n_state=512, n_head=8, n_layer=6)
 FRAMES_PER_SECOND = 100

@@ -41,12 +41,12 @@ import torch
 import yaml
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
-from osum.encoder import WhisperEncoder
-from osum.llm import base_model
-from osum.model import OSUMModel
+from osum.model.encoder import WhisperEncoder
+from osum.model.espnet_model import OSUMModel
+from osum.model.llm import base_model
 
 with contextlib.redirect_stdout(sys.stderr):  # ESPnet prints on import; stdout is the JSON
-    from osum.task import adapter_choices, frontend_choices, specaug_choices
+    from osum.train.task import adapter_choices, frontend_choices, specaug_choices
 
 REPO = Path(__file__).resolve().parents[1]
 PHASES = ["train_1_adapter", "train_2_encoder", "train_3_lora"]
@@ -100,7 +100,7 @@ def build(
     uses (which reads the pretrained weights): on the meta device, nothing is allocated;
     on another, the weights are random. ``llm_layers`` and ``encoder_layers`` cut the
     depth (a check of the measuring code on a CPU)."""
-    from osum.llm import prepare_llm
+    from osum.model.llm import prepare_llm
 
     llm_conf = conf["llm_conf"]
     frontend = specaug = None  # built on the CPU: the mel filters are computed (not on meta)

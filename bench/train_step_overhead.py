@@ -24,10 +24,10 @@ from espnet2.train.reporter import Reporter
 from espnet2.train.trainer import Trainer
 from espnet2.utils.build_dataclass import build_dataclass
 
-import osum.espnet_import  # noqa: F401, I001
-from osum.smoke import train_command, write_config
-from osum.task import OSUMTask
-from osum.tiny import build_qwen2, build_whisper
+import osum.train.espnet_shims  # noqa: F401, I001
+from osum.dev.smoke import train_command, write_config
+from osum.dev.tiny_models import build_qwen2, build_whisper
+from osum.train.task import OSUMTask
 
 N_UTTS, BATCH = 32, 8
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import torch
 
-from osum.adapter import OSUMAdapter
-from osum.encoder import WhisperEncoder
-from osum.frontend import WhisperFrontend
-from osum.llm import build_llm
-from osum.model import OSUMModel
+from osum.model.adapter import OSUMAdapter
+from osum.model.encoder import WhisperEncoder
+from osum.model.espnet_model import OSUMModel
+from osum.model.frontend import WhisperFrontend
+from osum.model.llm import build_llm
 
 
 def run_train(cmd, cwd, check=True, env=None, timeout=600):

@@ -12,7 +12,7 @@ reason in <out>/skipped.
 import argparse
 import json
 
-from osum.dump import COMPRESSION, dump, merge
+from osum.data.dump import COMPRESSION, dump, merge
 
 
 def main(cmd=None):

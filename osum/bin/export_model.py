@@ -5,14 +5,14 @@
 
 The dir holds ``config.yaml`` (paths relative to it), ``model.safetensors`` and ``llm/``
 (the LLM and its tokenizer; with ``--merge_lora`` LoRA merged into its weights, for
-serving). See :mod:`osum.export`.
+serving). See :mod:`osum.convert.export`.
 """
 
 import argparse
 import json
 import logging
 
-from osum.export import export_model
+from osum.convert.export import export_model
 
 
 def main(cmd=None):

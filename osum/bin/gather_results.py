@@ -6,7 +6,7 @@ python -m osum.bin.gather_results --out RESULTS_ALL.md egs/*/osum1/RESULTS.json
 
 import argparse
 
-from osum.results import gather
+from osum.scoring.results import gather
 
 
 def main(cmd=None):

@@ -9,14 +9,14 @@ this project's model.
 ``config.yaml`` and ``model.pth`` in ``--out`` and prints a report (what was checked and
 dropped, what was ignored); ``Speech2Text`` and the recipes'
 stages 4-5 (``--exp_tag``, ``--decode_model``) load them, and ``--init_model`` starts
-training from them. See :mod:`osum.osum_import` for the key mapping.
+training from them. See :mod:`osum.convert.import_osum` for the key mapping.
 """
 
 import argparse
 import json
 import logging
 
-from osum.osum_import import CheckpointMismatch, import_osum
+from osum.convert.import_osum import CheckpointMismatch, import_osum
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from osum.task import resolve_paths
+from osum.train.task import resolve_paths
 
 
 def link_model(model_dir, model_file: str, out) -> Path:

@@ -7,7 +7,7 @@ python -m osum.bin.llm_text_train --config conf/text_answers.yaml \\
 
 The LLM is built as the model builds it (``llm_conf`` of ``--train_config``: its path,
 LoRA or not), given the LLM weights of ``--init_model``, and trained on the targets the
-text alone determines (:func:`osum.tiny.text_targets`: transcripts, and a chat task's
+text alone determines (:func:`osum.dev.tiny_models.text_targets`: transcripts, and a chat task's
 question, marker and answer), with LoRA only its adapters. The model file is written
 back whole, the LLM's weights replaced, as ``<output_dir>/<--model_file>`` with the
 config beside it, so the next phase starts from it (osum.sh: a ``--train_phases`` entry
@@ -17,7 +17,7 @@ whose config has ``llm_text_training:``). The report (losses, time) is
 The config: ``llm_text_training: {tasks: [STTC], epochs: 40, batch_size: 16, lr: 2.0e-3,
 warmup_steps: 50, seed: 0, answers_only: false}`` (all optional; tasks: all).
 ``answers_only: true`` keeps the chat tasks' sequences alone and puts the loss on their
-answers only (:func:`osum.tiny.answer_context`): the LLM learns what to answer to a
+answers only (:func:`osum.dev.tiny_models.answer_context`): the LLM learns what to answer to a
 question without learning the training questions by heart, a prior that would outweigh
 what the audio says when it transcribes a new one.
 """
@@ -43,10 +43,10 @@ def train(
 ) -> dict:
     import torch
 
-    from osum.checkpoint import load_model_file
-    from osum.llm import build_llm
-    from osum.tasks import build_registry
-    from osum.tiny import answer_context, text_targets, train_causal_lm
+    from osum.asrx.registry import build_registry
+    from osum.dev.tiny_models import answer_context, text_targets, train_causal_lm
+    from osum.model.checkpoint import load_model_file
+    from osum.model.llm import build_llm
 
     conf = dict(config.get("llm_text_training") or {})
     unknown = sorted(set(conf) - KEYS)

@@ -6,7 +6,7 @@ python -m osum.bin.make_results --out RESULTS.md --title "mini_osum" exp/osum1 [
 
 import argparse
 
-from osum.results import collect, write_results
+from osum.scoring.results import collect, write_results
 
 
 def main(cmd=None):

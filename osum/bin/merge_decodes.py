@@ -8,7 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
-from osum.decode_data import RESULTS, read_done, write_kaldi_files
+from osum.decode.data_dir import RESULTS, read_done, write_kaldi_files
 
 
 def main(cmd=None):

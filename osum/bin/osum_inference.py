@@ -22,8 +22,8 @@ import torch
 from espnet2.utils.config_argparse import ArgumentParser
 from espnet2.utils.types import str2bool
 
-from osum.decode_data import decode_data
-from osum.inference import Speech2Text
+from osum.decode.data_dir import decode_data
+from osum.decode.speech2text import Speech2Text
 
 
 def get_parser() -> argparse.ArgumentParser:

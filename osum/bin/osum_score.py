@@ -14,7 +14,7 @@ import json
 import os
 
 from osum.bin.prepare_task_info import load_registry
-from osum.score import openai_judge, score
+from osum.scoring.score import openai_judge, score
 
 
 def main(cmd=None):

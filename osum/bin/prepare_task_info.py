@@ -9,8 +9,8 @@ import sys
 
 import yaml
 
-from osum.task_data import DataError, write_task_info
-from osum.tasks import build_registry
+from osum.asrx.registry import build_registry
+from osum.data.task_files import DataError, write_task_info
 
 
 def load_registry(task_conf):

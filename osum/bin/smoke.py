@@ -4,7 +4,7 @@
 import argparse
 import json
 
-from osum.smoke import run_smoke
+from osum.dev.smoke import run_smoke
 
 
 def main():

@@ -14,7 +14,7 @@ import json
 import sys
 
 from osum.bin.prepare_task_info import load_registry
-from osum.tiny import build_tiny_models, tokenizer_text
+from osum.dev.tiny_models import build_tiny_models, tokenizer_text
 
 
 def main(cmd=None):

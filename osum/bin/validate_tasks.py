@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from osum.bin.prepare_task_info import load_registry
-from osum.task_data import validate_task_files
+from osum.data.task_files import validate_task_files
 
 
 def main():

@@ -18,7 +18,7 @@ from typing import Dict, Iterable, Iterator, List, Mapping, Sequence, Tuple
 import soundfile
 import yaml
 
-from osum.task_data import LABEL_FILES, TASK_FILES
+from osum.data.task_files import LABEL_FILES, TASK_FILES
 
 
 class LayoutError(RuntimeError):

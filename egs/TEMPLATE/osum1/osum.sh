@@ -34,7 +34,7 @@ train_set=           # training set (a dir under data/)
 valid_set=           # validation set
 test_sets=           # sets to decode and score (space separated)
 local_data_opts=     # options of local/data.sh (quotes group words: "--tasks 'ASR SGC'")
-task_conf=           # YAML of osum.tasks.build_registry() arguments (label sets, prompts)
+task_conf=           # YAML of osum.asrx.registry.build_registry() arguments (label sets, prompts)
 tiny_models=         # a dir: stage 3 first writes tiny random Whisper/Qwen2 there (CPU configs)
 # Dump
 feats_type=raw       # raw (16 kHz wav) or whisper_mel (log-mel arks) for training

@@ -1,0 +1,187 @@
+"""Decoding a data dir into Kaldi-style result files, resumable.
+
+Each decoded utterance is appended to ``<output_dir>/results.jsonl`` at once, so an
+interrupted run started again decodes only what is missing; the decoding options are kept
+in ``decode_options.json`` and a run with other options is refused. An output dir
+belongs to one job: parallel jobs (``--key_file`` splits) write to dirs of their own.
+At the end the results of the run's utterances are written as sorted Kaldi-style files:
+
+    text          <utt> <transcript>            raw      <utt> <raw model output>
+    task          <utt> <task>                  flags    <utt> <parse flags, or ->
+    utt2<field>   <utt> <label>   (emotion, event, style, gender, age)
+    ctm           <utt> <start> <dur> <word>    (SRWT)
+    utt2answer    <utt> <reply>                 (STTC)
+"""
+
+import json
+import logging
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+from espnet2.fileio.read_text import read_2columns_text
+from espnet2.fileio.sound_scp import SoundScpReader
+
+from osum.decode.speech2text import Result, Speech2Text
+from osum.model.checkpoint import atomic_path
+from osum.progress import progress
+
+logger = logging.getLogger(__name__)
+
+RESULTS = "results.jsonl"
+
+
+def _task_of(value: str) -> str:
+    value = value.strip()
+    return json.loads(value)["task"] if value.startswith("{") else value
+
+
+def _question_of(value: str) -> str | None:
+    value = value.strip()
+    return json.loads(value).get("question") if value.startswith("{") else None
+
+
+def read_done(output_dir: Path) -> Dict[str, dict]:
+    """Results already written. A line cut short by a killed run is dropped from the file,
+    so that the next result starts on a line of its own."""
+    done = {}
+    path = output_dir / RESULTS
+    if not path.is_file():
+        return done
+    text = path.read_text(encoding="utf-8")
+    broken = bool(text) and not text.endswith("\n")
+    for line in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            broken = True
+            continue
+        done[row["utt"]] = row
+    if broken:
+        logger.warning(f"{path}: dropping an incomplete line left by an interrupted run")
+        with atomic_path(path) as tmp:
+            tmp.write_text(
+                "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done.values()),
+                encoding="utf-8",
+            )
+    return done
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def to_row(utt: str, result: Result) -> dict:
+    p = result.parsed
+    return dict(
+        utt=utt,
+        task=result.task,
+        raw=result.text,
+        transcript=p.transcript,
+        labels=p.labels,
+        alignment=[[round(s, 3), round(e, 3), w] for s, e, w in p.alignment],
+        answer=p.answer,
+        flags=p.flags,
+        score=round(result.score, 4),
+    )
+
+
+def decode_data(
+    s2t: Speech2Text,
+    data_path_and_name_and_type: Sequence[Tuple[str, str, str]],
+    output_dir: str,
+    key_file: str | None = None,
+    task: str | None = None,
+    group: int = 64,
+) -> Path:
+    """Decode the utterances of ``key_file`` (default: all of the speech scp)."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    speech, tasks, questions = None, {}, {}
+    for path, name, kind in data_path_and_name_and_type:
+        if name == "speech":
+            if kind != "sound":
+                raise ValueError(f"{path}: decoding reads audio (type 'sound'), not {kind!r}")
+            speech = SoundScpReader(path, dtype="float32")
+        elif name == "task":
+            infos = read_2columns_text(path)
+            tasks = {k: _task_of(v) for k, v in infos.items()}
+            questions = {k: _question_of(v) for k, v in infos.items()}
+    if speech is None:
+        raise ValueError(
+            "no speech data given (--data_path_and_name_and_type wav.scp,speech,sound)"
+        )
+    keys = list(read_2columns_text(key_file)) if key_file else list(speech.keys())
+    _check_options(
+        output_dir,
+        dict(
+            train_config=str(s2t.train_config),
+            model_file=str(s2t.model_file),
+            task=task,
+            search=vars(s2t.options),
+            prompt_languages=s2t.pre.prompt_languages,
+            chunk_samples=s2t.chunk_samples,
+        ),
+    )
+    done = read_done(output_dir)
+    todo = [k for k in keys if k not in done]
+    if len(todo) < len(keys):
+        logger.info(f"{len(keys) - len(todo)} of {len(keys)} utterances already decoded")
+    with (
+        open(output_dir / RESULTS, "a", encoding="utf-8") as out,
+        progress(len(todo), f"decoding {output_dir.name}") as bar,
+    ):
+        for start in range(0, len(todo), group):
+            batch = todo[start : start + group]
+            waves, names = [], []
+            for k in batch:
+                rate, wave = speech[k]
+                waves.append(s2t.prepare(wave, rate, k))
+                names.append(task or tasks.get(k, "ASR"))
+            asked = [questions.get(k) for k in batch]
+            for k, result in zip(batch, s2t.decode_batch(waves, names, asked)):
+                row = to_row(k, result)
+                done[k] = row
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.flush()
+            bar.update(len(batch))
+    write_kaldi_files(output_dir, [done[k] for k in keys])
+    return output_dir
+
+
+def _check_options(output_dir: Path, options: dict) -> None:
+    """An output dir holds one decoding setup: resuming with other options is refused."""
+    path = output_dir / "decode_options.json"
+    options = json.loads(json.dumps(options))
+    if path.is_file():
+        before = json.loads(path.read_text(encoding="utf-8"))
+        if before != options:
+            changed = sorted(
+                k for k in set(before) | set(options) if before.get(k) != options.get(k)
+            )
+            raise ValueError(
+                f"{output_dir} was decoded with other options ({', '.join(changed)} "
+                f"differ, see {path}); use another --output_dir"
+            )
+    else:
+        path.write_text(json.dumps(options, indent=1), encoding="utf-8")
+
+
+def write_kaldi_files(output_dir: Path, rows: List[dict]) -> None:
+    rows = sorted(rows, key=lambda r: r["utt"])
+    files: Dict[str, List[str]] = {"text": [], "raw": [], "task": [], "flags": []}
+    for r in rows:
+        u = r["utt"]
+        files["text"].append(f"{u} {r['transcript']}")
+        files["raw"].append(f"{u} {r['raw']}")
+        files["task"].append(f"{u} {r['task']}")
+        files["flags"].append(f"{u} {','.join(r['flags']) or '-'}")
+        for f, v in r["labels"].items():
+            files.setdefault(f"utt2{f}", []).append(f"{u} {v if v is not None else '-'}")
+        for s, e, w in r["alignment"]:
+            files.setdefault("ctm", []).append(f"{u} {s:.2f} {e - s:.2f} {w}")
+        if r["answer"] is not None:
+            files.setdefault("utt2answer", []).append(f"{u} {r['answer']}")
+    for name, lines in files.items():
+        (output_dir / name).write_text(
+            "".join(line.rstrip() + "\n" for line in lines), encoding="utf-8"
+        )

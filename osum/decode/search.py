@@ -1,0 +1,562 @@
+"""Batched decoding over spliced speech + prompt embeddings, with a KV cache.
+
+Rows are left-padded and the attention mask and mask-derived position ids keep each row
+exactly what it would be alone, so a batch gives the answers of one-at-a-time decoding.
+
+* greedy (``beam_size=1``) and sampling (``do_sample``, with ``temperature``, ``top_k``,
+  ``top_p`` and a ``seed``), the logits warped by HF's own ``TemperatureLogitsWarper``,
+  ``TopKLogitsWarper`` and ``TopPLogitsWarper``;
+* beam search: every hypothesis is scored by the sum of its token log-probabilities
+  (end token included) divided by ``length ** length_penalty``, ``length`` counting the
+  end token (HF's convention); a row stops when it has ``beam_size`` finished
+  hypotheses and no live beam, normalised at the current length, scores better than
+  the ``beam_size``-th of them (HF's ``early_stopping=False`` rule); the n-best list is
+  sorted by that score, best first; without a repetition penalty (and, sampling,
+  without a temperature, top-k or top-p) ``logprob`` is exactly the model's
+  log-probability of the tokens;
+* beam search with sampling (``do_sample`` with ``beam_size`` > 1, as HF's ``generate``
+  does it with one end token, and OSUM decodes): the log-probabilities of each beam are
+  warped as above, keeping at least two tokens a beam, and the ``2 * beam_size``
+  candidates of a row are drawn without replacement from the softmax of their
+  accumulated scores (in place of taking the best ones), then ranked by score as in
+  beam search. Where fewer candidates than that are left (``top_k`` below the beam
+  count), HF also draws some of probability zero and may keep them as dead beams or
+  finished hypotheses of no score, which delays its stop; here they are left out (the
+  same tokens as HF's whenever ``top_k`` is 0 or at least the beam count, as OSUM's 5
+  with 4 beams). With ``top_k`` 1 or 2 every candidate is then drawn: the search is
+  deterministic, whatever the seed;
+* ``repetition_penalty`` as HF applies it (scores of tokens already generated are
+  divided by it when positive, multiplied when negative: the logits in greedy search and
+  sampling, the log-probabilities in beam search), ``max_new_tokens``.
+
+* joint CTC/attention decoding (``ctc_weight`` > 0, for models trained with a CTC head):
+  as ESPnet's hybrid decoding, the ``ctc_candidates`` best tokens of the LLM at each step
+  are rescored by ``(1 - ctc_weight) * log p_llm + ctc_weight * log p_ctc``, the CTC term
+  being the prefix score of the transcript so far (ESPnet's ``CTCPrefixScoreTH``). The CTC
+  covers the transcript only: it scores the tokens of the target up to the first token
+  that opens a tag (``<``: a label, the answer marker) or ends it, and that token gets the
+  CTC's end-of-transcript score; the tokens after it are scored by the LLM alone
+  (weighted ``1 - ctc_weight``). Tasks whose target is not a transcript first (SRWT's
+  timestamps) are decoded by the LLM alone. Hypothesis scores are then the joint scores.
+
+* monotonic timestamps (``monotonic_times``, on by default; Whisper's timestamp rules do
+  the same): in rows given a time limit (the timestamp tasks' rows, limited to their
+  audio's length), a time written as ``<seconds>`` may not be earlier than the time
+  before it nor later than the limit. The times are checked as they are written, digit
+  by digit: a token that would make the time being written impossible gets no score, so
+  ``<1.90>the<1.`` cannot go on with ``0``. Scores stay the model's log-probabilities of
+  the tokens taken.
+
+Greedy and beam search give the same tokens at any batch size. Sampling draws each row
+from a generator of its own, all seeded with ``seed`` (or one random seed), so a row's
+tokens do not depend on the other rows of its batch: with a seed, a run repeats, and each
+row is what HF's ``generate`` gives for it alone after ``torch.manual_seed(seed)``.
+"""
+
+import math
+import secrets
+from dataclasses import dataclass
+from typing import List
+
+import torch
+from espnet.nets.ctc_prefix_score import CTCPrefixScoreTH
+from transformers import DynamicCache
+from transformers.generation.logits_process import (
+    LogitsProcessorList,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+from osum.model.llm import base_model, decoder_body
+from osum.model.splice import position_ids
+
+
+@dataclass
+class DecodeOptions:
+    beam_size: int = 1
+    nbest: int = 1
+    max_new_tokens: int = 200
+    length_penalty: float = 1.0
+    repetition_penalty: float = 1.0
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    seed: int | None = None
+    ctc_weight: float = 0.0
+    ctc_candidates: int = 10
+    monotonic_times: bool = True
+
+    def __post_init__(self):
+        if self.beam_size < 1 or self.nbest < 1 or self.nbest > self.beam_size:
+            raise ValueError(f"need 1 <= nbest <= beam_size, got {self.nbest}, {self.beam_size}")
+        if self.repetition_penalty <= 0 or self.temperature <= 0:
+            raise ValueError("repetition_penalty and temperature must be > 0")
+        if not 0.0 <= self.ctc_weight < 1.0:
+            raise ValueError(f"ctc_weight must be in [0, 1), got {self.ctc_weight}")
+        if self.ctc_weight > 0 and self.do_sample:
+            raise ValueError("joint CTC decoding (ctc_weight > 0) does not sample")
+        if self.ctc_candidates < 1:
+            raise ValueError(f"ctc_candidates must be >= 1, got {self.ctc_candidates}")
+
+
+@dataclass
+class CTCPrefix:
+    """What joint CTC/attention decoding needs from the model and the tasks."""
+
+    # (batch, frames, vocab + 1) CTC log-posteriors: blank 0, token i at i + 1; the
+    # decoder overwrites its padded frames
+    logp: torch.Tensor
+    lengths: torch.Tensor  # (batch,) valid frames
+    rows: torch.Tensor  # (batch,) bool: the row's target starts with a transcript
+    # (vocab,) or (batch, vocab) bool: the tokens that end the transcript besides the end
+    # token (label tags, the answer marker), for every row or per row (a transcript-only
+    # task's row has none: its transcript ends only with the target)
+    closes: torch.Tensor
+
+
+class _JointCTC:
+    """CTC prefix scores of the transcript part of every hypothesis (n_hyps per row)."""
+
+    def __init__(self, ctc: CTCPrefix, end_id: int, opts: DecodeOptions, n_hyps: int):
+        self.weight, self.k, self.n_hyps = opts.ctc_weight, opts.ctc_candidates, n_hyps
+        self.eos = end_id + 1
+        self.odim = ctc.logp.shape[-1]
+        # the scorer overwrites the padded frames of logp in place: no copy of a tensor
+        # that is batch x frames x vocabulary large
+        self.scorer = CTCPrefixScoreTH(ctc.logp.float(), ctc.lengths, 0, self.eos)
+        self.frames = ctc.lengths.to(ctc.rows.device).repeat_interleave(n_hyps)
+        closes = ctc.closes.bool().expand(len(ctc.rows), -1).clone()
+        closes[:, end_id] = True
+        self.closes = closes.repeat_interleave(n_hyps, dim=0)  # (n_bh, vocab)
+        self.on = ctc.rows.bool().repeat_interleave(n_hyps)  # scoring the transcript still
+        self.last = [self.eos] * len(self.on)  # the start symbol, as ESPnet's sos
+        self.t, self.state, self.pending = 0, None, None
+
+    def scores(self, logp: torch.Tensor) -> torch.Tensor:
+        """LLM log-probabilities (n_bh, vocab) -> joint score increments."""
+        w = self.weight
+        out = (1 - w) * logp
+        self.pending = None
+        # a prefix of t + 1 tokens needs t + 1 frames: a row whose audio is shorter than
+        # the text so far is left to the LLM (ESPnet caps the output length instead)
+        self.on &= self.t < self.frames
+        if not bool(self.on.any()):
+            return out
+        k = min(self.k, logp.shape[-1])
+        cand = logp.topk(k, dim=-1).indices  # (n_bh, k)
+        ctc_ids = (cand + 1).clamp(max=self.odim - 1)
+        y = [[self.eos] * self.t + [last] for last in self.last]
+        inc, self.pending = self.scorer(y, self.state, scoring_ids=ctc_ids)
+        ctc = inc.gather(1, ctc_ids)
+        closing = self.closes.gather(1, cand)
+        ctc = torch.where(closing, inc[:, self.eos : self.eos + 1].expand_as(ctc), ctc)
+        joint = torch.full_like(logp, float("-inf"))
+        joint.scatter_(1, cand, (1 - w) * logp.gather(1, cand) + w * ctc.to(logp.dtype))
+        return torch.where(self.on[:, None], joint, out)
+
+    def advance(self, src: torch.Tensor, tokens: torch.Tensor):
+        """The new hypotheses: ``tokens`` appended to hypotheses ``src`` (global indices)."""
+        if self.pending is not None:
+            local = src % self.n_hyps
+            best = (local * self.odim + (tokens + 1).clamp(max=self.odim - 1)).view(-1, self.n_hyps)
+            self.state = self.scorer.index_select_state(self.pending, best)
+        self.on = self.on[src] & ~self.closes[src, tokens]
+        self.last = (tokens + 1).clamp(max=self.odim - 1).tolist()
+        self.t += 1
+
+
+@dataclass
+class Timestamps:
+    """What monotonic timestamps need from the tokenizer and the tasks."""
+
+    pieces: List[str]  # the string of every token id (``convert_ids_to_tokens``)
+    limits: List[float | None]  # per row: the latest time in seconds; None: not timed
+
+
+TIME_CHARS = frozenset("0123456789.")
+
+
+def _time_span(partial: str) -> tuple[float, float] | None:
+    """The values a time being written can still take: ``partial`` is what follows its
+    ``<`` so far (``"1"``, ``"1."``, ``"1.9"``). None if it cannot be a time."""
+    whole, dot, frac = partial.partition(".")
+    if not whole or "." in frac:
+        return None
+    if dot:  # "1.9" -> [1.9, 2.0)
+        low = float(f"{whole}.{frac}" if frac else whole)
+        return low, low + 10.0 ** -len(frac)
+    return float(whole), math.inf  # "1" -> 1, 1.x, 1x, 1x.x ...
+
+
+def _time_possible(partial: str, after: float, limit: float) -> bool:
+    """Can ``partial`` still become a time in [after, limit]?"""
+    span = _time_span(partial)
+    if span is None:
+        return False
+    whole, dot, _ = partial.partition(".")
+    if dot:
+        return span[1] > after and span[0] <= limit
+    # an integer part of more digits: whole * 10^k ... (whole + 1) * 10^k
+    low, high = int(whole), int(whole) + 1
+    while low <= limit:
+        if high > after:
+            return True
+        if low == 0:
+            break  # no integer part is written with leading zeros
+        low, high = low * 10, high * 10
+    return False
+
+
+class _TimeRule:
+    """Monotonic timestamps (module doc): per hypothesis, the last time written and the
+    time being written, and the tokens that would break them."""
+
+    def __init__(self, times: Timestamps, n_hyps: int):
+        self.pieces = tokenizer_pieces = times.pieces
+        # the tokens that can start or go on with a time, or end one: the others leave
+        # the state alone (or abandon a time being written: ``<happy>`` is no time)
+        self.opening = [i for i, p in enumerate(tokenizer_pieces) if "<" in p]
+        self.going_on = [
+            i for i, p in enumerate(tokenizer_pieces) if p and (p[0] in TIME_CHARS or p[0] == ">")
+        ]
+        self.limits = [lim for lim in times.limits for _ in range(n_hyps)]
+        self.last = [0.0] * len(self.limits)
+        self.open: List[str | None] = [None] * len(self.limits)
+        self._cache: dict = {}
+
+    def _step(self, state, piece: str):
+        """(last, open) after ``piece``, or None if it breaks the rule."""
+        last, partial, limit = state
+        for c in piece:
+            if partial is None:
+                if c == "<":
+                    partial = ""
+            elif partial == "" and c not in TIME_CHARS:
+                partial = "" if c == "<" else None  # a tag (``<happy>``), not a time
+            elif c in TIME_CHARS:
+                partial += c
+            elif c == ">":
+                span = _time_span(partial)
+                if span is None or partial.endswith("."):
+                    return None
+                if not last - 1e-6 <= span[0] <= limit + 1e-6:
+                    return None
+                last, partial = span[0], None
+            else:
+                return None  # a time goes on with digits, a point or its ">"
+        if partial and not _time_possible(partial, last, limit):
+            return None
+        return last, partial
+
+    def forbidden(self, vocab: int, device) -> torch.Tensor | None:
+        """(n_bh, vocab) bool: the tokens each hypothesis may not take now."""
+        if all(lim is None for lim in self.limits):
+            return None
+        out = torch.zeros(len(self.limits), vocab, dtype=torch.bool)
+        for h, limit in enumerate(self.limits):
+            if limit is None:
+                continue
+            key = (self.last[h], self.open[h], limit)
+            if key not in self._cache:
+                if self.open[h]:  # inside a time: only what goes on with it
+                    ok = [i for i in self.going_on if self._step(key, self.pieces[i])]
+                    row = torch.ones(vocab, dtype=torch.bool)
+                    row[ok] = False
+                else:
+                    ids = self.opening if self.open[h] is None else self.going_on + self.opening
+                    row = torch.zeros(vocab, dtype=torch.bool)
+                    row[[i for i in ids if self._step(key, self.pieces[i]) is None]] = True
+                self._cache[key] = row if not bool(row.all()) else torch.zeros_like(row)
+            out[h] = self._cache[key]
+        return out.to(device)
+
+    def advance(self, src: torch.Tensor, tokens: torch.Tensor):
+        src, tokens = src.tolist(), tokens.tolist()
+        self.limits = [self.limits[s] for s in src]
+        last, partial = [], []
+        for s, t, limit in zip(src, tokens, self.limits):
+            state = (self.last[s], self.open[s], limit)
+            piece = self.pieces[t] if t < len(self.pieces) else ""
+            new = self._step(state, piece) if limit is not None else None
+            last.append(new[0] if new else self.last[s])
+            partial.append(new[1] if new else None)
+        self.last, self.open = last, partial
+
+
+@dataclass
+class Hypothesis:
+    tokens: List[int]  # without the end token
+    logprob: float  # sum of log-probabilities, end token included when reached
+    score: float  # logprob / length ** length_penalty
+    finished: bool
+
+
+class Decoder:
+    """Decodes spliced embeddings with the LLM of an OSUM model.
+
+    Args:
+        llm: the HF causal LM (peft-wrapped or not).
+        end_id: the token that ends a target.
+    """
+
+    def __init__(self, llm, end_id: int):
+        base = base_model(llm)
+        self.config = base.config
+        self.body = decoder_body(llm)
+        self.head = base.get_output_embeddings()
+        self.embed = base.get_input_embeddings()
+        self.end_id = end_id
+
+    def _logits(self, embeds, mask, pos, cache) -> torch.Tensor:
+        out = self.body(
+            inputs_embeds=embeds, attention_mask=mask, position_ids=pos, cache=cache, use_cache=True
+        )
+        return self.head(out.last_hidden_state[:, -1]).float()  # (rows, vocab)
+
+    def _penalise(self, logits, seqs: torch.Tensor, penalty: float):
+        if penalty == 1.0 or seqs.shape[1] == 0:
+            return logits
+        seen = torch.gather(logits, 1, seqs)
+        seen = torch.where(seen > 0, seen / penalty, seen * penalty)
+        return logits.scatter(1, seqs, seen)
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        embeds: torch.Tensor,
+        mask: torch.Tensor,
+        opts: DecodeOptions,
+        ctc: CTCPrefix | None = None,
+        times: Timestamps | None = None,
+    ) -> List[List[Hypothesis]]:
+        """embeds (batch, L, hidden) left-padded, mask (batch, L) -> n-best lists.
+
+        Greedy or sampling for one beam, beam search otherwise; ``ctc`` is needed when
+        ``opts.ctc_weight`` > 0; ``times`` gives the rows whose times are kept monotonic
+        (``opts.monotonic_times``)."""
+        search = self._greedy if opts.beam_size == 1 else self._beam
+        times = times if opts.monotonic_times else None
+        return search(*self._prefill(embeds, mask), opts, self._check_ctc(ctc, opts), times)
+
+    @torch.no_grad()
+    def beam_search(
+        self, embeds, mask, opts: DecodeOptions, ctc=None, times=None
+    ) -> List[List[Hypothesis]]:
+        """Beam search whatever the beam size (with one beam it equals greedy)."""
+        times = times if opts.monotonic_times else None
+        return self._beam(*self._prefill(embeds, mask), opts, self._check_ctc(ctc, opts), times)
+
+    @staticmethod
+    def _check_ctc(ctc: CTCPrefix | None, opts: DecodeOptions) -> CTCPrefix | None:
+        if opts.ctc_weight == 0:
+            return None
+        if ctc is None:
+            raise ValueError("ctc_weight > 0 needs the CTC posteriors (a model with a CTC head)")
+        return ctc
+
+    def _prefill(self, embeds, mask):
+        if mask[:, -1].min() == 0:
+            raise ValueError("rows must be left-padded (the last position of every row valid)")
+        cache = DynamicCache(config=self.config)
+        pos = position_ids(mask)
+        logits = self._logits(embeds, mask, pos, cache)
+        return logits, mask, pos[:, -1:] + 1, cache
+
+    def _step(self, tokens, mask, next_pos, cache):
+        mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
+        emb = self.embed(tokens)[:, None]
+        return self._logits(emb, mask, next_pos, cache), mask, next_pos + 1
+
+    @staticmethod
+    def _forbid(rule: _TimeRule | None, *scores: torch.Tensor):
+        if rule is None:
+            return scores
+        forbid = rule.forbidden(scores[0].shape[-1], scores[0].device)
+        if forbid is None:
+            return scores
+        return tuple(x.masked_fill(forbid, float("-inf")) for x in scores)
+
+    def _greedy(self, logits, mask, next_pos, cache, opts, ctc=None, times=None):
+        rows = logits.shape[0]
+        joint = None if ctc is None else _JointCTC(ctc, self.end_id, opts, 1)
+        rule = None if times is None else _TimeRule(times, 1)
+        device = logits.device
+        sampler = _Sampler(opts, rows, device, min_keep=1) if opts.do_sample else None
+        seqs = torch.zeros(rows, 0, dtype=torch.long, device=device)
+        logprob = torch.zeros(rows, device=device)
+        done = torch.zeros(rows, dtype=torch.bool, device=device)
+        for _ in range(opts.max_new_tokens):
+            logits = self._penalise(logits, seqs, opts.repetition_penalty)
+            logp = torch.log_softmax(logits, dim=-1)
+            logits, logp = self._forbid(rule, logits, logp)
+            if sampler is not None:
+                nxt = sampler.tokens(seqs, logits)
+            elif joint is not None:
+                logp = joint.scores(logp)
+                nxt = logp.argmax(-1)
+            else:
+                nxt = logits.argmax(-1)
+            nxt = torch.where(done, torch.full_like(nxt, self.end_id), nxt)
+            logprob += torch.where(done, 0.0, logp.gather(1, nxt[:, None])[:, 0])
+            seqs = torch.cat([seqs, nxt[:, None]], dim=1)
+            if joint is not None:
+                joint.advance(torch.arange(rows, device=device), nxt)
+            if rule is not None:
+                rule.advance(torch.arange(rows), nxt)
+            done |= nxt == self.end_id
+            if bool(done.all()):
+                break
+            logits, mask, next_pos = self._step(nxt, mask, next_pos, cache)
+        out = []
+        for r in range(rows):
+            toks = seqs[r].tolist()
+            finished = self.end_id in toks
+            toks = toks[: toks.index(self.end_id)] if finished else toks
+            length = len(toks) + int(finished)
+            lp = float(logprob[r])
+            out.append([Hypothesis(toks, lp, lp / max(length, 1) ** opts.length_penalty, finished)])
+        return out
+
+    def _beam(self, logits, mask, next_pos, cache, opts, ctc=None, times=None):
+        batch, vocab = logits.shape
+        k = opts.beam_size
+        joint = None if ctc is None else _JointCTC(ctc, self.end_id, opts, k)
+        rule = None if times is None else _TimeRule(times, k)
+        device = logits.device
+        # HF keeps two tokens a beam at least, so that an end token leaves a continuation
+        sampler = _Sampler(opts, batch, device, min_keep=2) if opts.do_sample else None
+        cache.batch_repeat_interleave(k)
+        mask = mask.repeat_interleave(k, dim=0)
+        next_pos = next_pos.repeat_interleave(k, dim=0)
+        logits = logits.repeat_interleave(k, dim=0)
+        beam_scores = torch.full((batch, k), float("-inf"), device=device)
+        beam_scores[:, 0] = 0.0
+        seqs = torch.zeros(batch * k, 0, dtype=torch.long, device=device)
+        finished: List[List[Hypothesis]] = [[] for _ in range(batch)]
+        row_done = [False] * batch
+        lp = opts.length_penalty
+        for t in range(opts.max_new_tokens):
+            # as HF's beam search: the penalty applies to log-probabilities
+            logp = torch.log_softmax(logits, dim=-1)
+            logp = self._penalise(logp, seqs, opts.repetition_penalty)
+            (logp,) = self._forbid(rule, logp)
+            if joint is not None:
+                logp = joint.scores(logp)
+            if sampler is not None:
+                logp = sampler.warp(seqs, logp)
+            cand = (beam_scores.view(-1, 1) + logp).view(batch, k * vocab)
+            if sampler is None:
+                top_scores, top_idx = cand.topk(2 * k, dim=1)
+            else:
+                top_scores, top_idx = sampler.candidates(cand, 2 * k, row_done)
+            top_scores, top_idx = top_scores.tolist(), top_idx.tolist()
+            new_scores = torch.full((batch, k), float("-inf"), device=device)
+            new_src = torch.arange(batch * k, device=device).view(batch, k).clone()
+            new_tok = torch.full((batch, k), self.end_id, dtype=torch.long, device=device)
+            for b in range(batch):
+                if row_done[b]:
+                    continue
+                n = 0
+                for rank, (s, idx) in enumerate(zip(top_scores[b], top_idx[b])):
+                    src, tok = b * k + idx // vocab, idx % vocab
+                    if s == float("-inf"):
+                        break
+                    if tok == self.end_id:
+                        if rank < k:  # an end token outside the top k is not taken
+                            length = t + 1
+                            finished[b].append(
+                                Hypothesis(seqs[src].tolist(), s, s / length**lp, True)
+                            )
+                    else:
+                        new_scores[b, n], new_src[b, n], new_tok[b, n] = s, src, tok
+                        n += 1
+                    if n == k:
+                        break
+                if len(finished[b]) >= k:
+                    kth = sorted(h.score for h in finished[b])[-k]
+                    # HF's heuristic (early_stopping=False): live beams at today's length
+                    best_live = float(new_scores[b].max()) / (t + 1) ** lp
+                    if best_live <= kth:
+                        row_done[b] = True
+            if all(row_done):
+                break
+            src = new_src.view(-1)
+            if joint is not None:
+                joint.advance(src, new_tok.view(-1))
+            if rule is not None:
+                rule.advance(src, new_tok.view(-1))
+            cache.reorder_cache(src)
+            seqs = torch.cat([seqs[src], new_tok.view(-1, 1)], dim=1)
+            mask, next_pos = mask[src], next_pos[src]
+            beam_scores = new_scores
+            logits, mask, next_pos = self._step(new_tok.view(-1), mask, next_pos, cache)
+        out = []
+        for b in range(batch):
+            hyps = list(finished[b])
+            if not row_done[b]:  # max_new_tokens reached: live beams count too
+                for j in range(k):
+                    s = float(beam_scores[b, j])
+                    if s > float("-inf"):
+                        toks = seqs[b * k + j].tolist()
+                        hyps.append(Hypothesis(toks, s, s / max(len(toks), 1) ** lp, False))
+            hyps.sort(key=lambda h: -h.score)
+            out.append(hyps[: opts.nbest])
+        return out
+
+
+def transcript_closers(tokenizer, vocab_size: int) -> torch.Tensor:
+    """(vocab_size,) bool: the tokens that end the transcript part of a target for joint
+    CTC decoding: those containing ``<`` (a label tag, the answer marker, special tokens)."""
+    out = torch.zeros(vocab_size, dtype=torch.bool)
+    ids = [i for tok, i in tokenizer.get_vocab().items() if "<" in tok and i < vocab_size]
+    out[ids] = True
+    return out
+
+
+class _Sampler:
+    """Sampling as HF's ``generate`` samples (module doc): its warpers, and one generator a
+    row, each seeded with ``opts.seed``."""
+
+    def __init__(self, opts: DecodeOptions, rows: int, device, min_keep: int):
+        warpers = []
+        if opts.temperature != 1.0:
+            warpers.append(TemperatureLogitsWarper(opts.temperature))
+        if opts.top_k > 0:
+            warpers.append(TopKLogitsWarper(opts.top_k, min_tokens_to_keep=min_keep))
+        if opts.top_p < 1.0:
+            warpers.append(TopPLogitsWarper(opts.top_p, min_tokens_to_keep=min_keep))
+        self.warpers = LogitsProcessorList(warpers)
+        # without a seed, a fresh one (torch.seed() would reseed the process's generator)
+        seed = opts.seed if opts.seed is not None else secrets.randbits(63)
+        self.gens = [torch.Generator(device=device) for _ in range(rows)]
+        for g in self.gens:
+            g.manual_seed(seed)
+
+    def warp(self, seqs: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        """(rows, vocab) logits or log-probabilities, filtered (-inf) and scaled."""
+        return self.warpers(seqs, scores)
+
+    def tokens(self, seqs: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """One token a row, drawn from the warped distribution."""
+        probs = self.warp(seqs, logits).softmax(-1)
+        return torch.cat(
+            [
+                torch.multinomial(probs[r : r + 1], 1, generator=g)[:, 0]
+                for r, g in enumerate(self.gens)
+            ]
+        )
+
+    def candidates(self, cand: torch.Tensor, n: int, done: List[bool]):
+        """Beam search's ``n`` candidates of each row (batch, beams x vocab), drawn without
+        replacement from the softmax of their scores, best first (a finished row's are
+        not drawn)."""
+        idx = torch.zeros(cand.shape[0], n, dtype=torch.long, device=cand.device)
+        for r, g in enumerate(self.gens):
+            # a row with nothing left to draw (every score -inf) keeps -inf candidates,
+            # which beam search passes over, as it does without sampling
+            if not done[r] and bool(torch.isfinite(cand[r]).any()):
+                idx[r] = torch.multinomial(cand[r : r + 1].softmax(-1), n, generator=g)[0]
+        scores, order = cand.gather(1, idx).sort(dim=1, descending=True)
+        return scores, idx.gather(1, order)

@@ -1,0 +1,1 @@
+"""Development tools: tiny random-weight models and the smoke run."""

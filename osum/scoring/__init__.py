@@ -1,0 +1,1 @@
+"""Scoring: metrics, per-task scores of a decode dir, results tables."""

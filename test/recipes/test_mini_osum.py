@@ -1,0 +1,161 @@
+"""The stage engine end to end on the mini recipe: stages 1-5, skipping finished work,
+resuming interrupted training and decoding."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+RECIPE = REPO / "egs" / "mini_osum" / "osum1"
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory):
+    """A copy of egs/mini_osum/osum1 whose links point into this checkout."""
+    d = tmp_path_factory.mktemp("egs") / "mini_osum" / "osum1"
+    d.mkdir(parents=True)
+    for name in ("run.sh", "cmd.sh", "conf", "local"):
+        src = RECIPE / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, d / name)
+    (d / "osum.sh").symlink_to(REPO / "egs" / "TEMPLATE" / "osum1" / "osum.sh")
+    (d / "utils").symlink_to(REPO / "utils")
+    (d / "path.sh").write_text(
+        (RECIPE / "path.sh").read_text().replace("../../../tools", str(REPO / "tools"))
+    )
+    return d
+
+
+def run(recipe, *args):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    data = "--train 4 --dev 2 --test 2 --whisper_dim 64 --llm_dim 64 --llm_layers 2"  # per task
+    opts = ["--local_data_opts", data, "--train_args", "--max_epoch 1"]
+    return subprocess.run(
+        ["./run.sh", *opts, *args],
+        cwd=recipe,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1200,
+    )
+
+
+def test_stages_1_to_5_then_skip_and_resume(recipe):
+    res = run(recipe)
+    assert res.returncode == 0, res.stderr[-4000:]
+    for f in [
+        "data/train/utt2taskinfo",
+        "data/test/utt2gender",
+        "data/test/ctm",
+        "data/test/utt2answer",
+        "data/test/utt2event",
+        "dump/raw/train/wav.scp",
+        "dump/raw/train/speech_shape",
+        "dump/raw/test/skipped",
+        "exp/osum/1_encoder/valid.loss.ave.pth",
+        "exp/osum/3_all/valid.loss.ave.pth",
+        "exp/osum/3_all/images/loss.png",
+        "exp/osum/decode_test/text",
+        "exp/osum/decode_test/scores/result.json",
+        "RESULTS.md",
+        "RESULTS.json",
+    ]:
+        assert (recipe / f).exists(), f
+    log = (recipe / "exp/osum/2_llm/train.log").read_text()
+    assert "Loading pretrained params from exp/osum/1_encoder/valid.loss.ave.pth" in log
+    # the default's text phase between phases 2 and 3, and phase 3 from it
+    assert (recipe / "exp/osum/2t_answers/text_training.json").is_file()
+    log = (recipe / "exp/osum/3_all/train.log").read_text()
+    assert "Loading pretrained params from exp/osum/2t_answers/valid.loss.ave.pth" in log
+    results = (recipe / "RESULTS.md").read_text()
+    for task in ("ASR", "SRWT", "VED", "SER", "SSR", "SGC", "SAP", "STTC"):
+        assert f"## {task} / test" in results, task
+    for column in ("gender acc %", "emotion acc %", "event acc %", "AAS ms", "answer acc %"):
+        assert column in results, column
+
+    again = run(recipe)
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert "1_encoder already trained" in again.stderr and "test already decoded" in again.stderr
+
+    # an interrupted decode: one job's results lost their last line, no .done marker
+    (recipe / "exp/osum/decode_test/.done").unlink()
+    job = recipe / "exp/osum/decode_test/logdir/output.1/results.jsonl"
+    lines = job.read_text().splitlines()
+    job.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])
+    # and an interrupted last phase: its .done marker gone, its checkpoint kept
+    (recipe / "exp/osum/3_all/.done").unlink()
+    res = run(recipe, "--stage", "3", "--stop_stage", "4")
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert (
+        "The training has already reached at max_epoch"
+        in (recipe / "exp/osum/3_all/train.log").read_text()
+    )
+    decode_log = (recipe / "exp/osum/decode_test/logdir/decode.1.log").read_text()
+    assert f"{len(lines) - 1} of {len(lines)} utterances already decoded" in decode_log
+    assert len((recipe / "exp/osum/decode_test/text").read_text().splitlines()) == 16
+    exported_model_gives_the_same_outputs(recipe)
+
+
+def exported_model_gives_the_same_outputs(recipe):
+    """The main job's own model (its LLM trained in full: trainable [adapter, encoder, llm])
+    exports as a user would export it, and the export decodes as the experiment does."""
+    import numpy as np
+    import torch
+
+    from helpers import batch_of, valid_logits
+    from osum.decode.speech2text import Speech2Text
+
+    phase = "exp/osum/3_all"
+    cmd = [sys.executable, "-m", "osum.bin.export_model", "--train_config", f"{phase}/config.yaml"]
+    cmd += ["--model_file", f"{phase}/valid.loss.ave.pth", "--out", "exported"]
+    res = subprocess.run(cmd, cwd=recipe, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-4000:]
+    cwd = os.getcwd()
+    os.chdir(recipe)  # the experiment's config names its model dirs relative to the recipe
+    try:
+        original = Speech2Text(f"{phase}/config.yaml", f"{phase}/valid.loss.ave.pth")
+    finally:
+        os.chdir(cwd)
+    exported = Speech2Text(recipe / "exported")
+    assert "llm" in exported.args.model_conf["trainable"]
+    batch = batch_of()
+    want = valid_logits(original.model.eval(), batch)
+    assert torch.allclose(valid_logits(exported.model.eval(), batch), want, atol=1e-5)
+    wave = 0.1 * np.random.default_rng(0).standard_normal(24000).astype(np.float32)
+    for task in ("ASR", "SER", "SRWT", "STTC"):
+        assert exported(wave, task=task).text == original(wave, task=task).text
+
+
+def test_a_text_phase_trains_the_previous_phases_llm(recipe):
+    """A --train_phases entry whose config has llm_text_training: trains the LLM of the
+    phase before it on the training text (STTC's questions and answers) and leaves the
+    rest of the model as it was; the next phase starts from it."""
+    import torch
+
+    assert (recipe / "exp/osum/1_encoder/.done").is_file()  # the test above ran first
+    phases = (
+        "2_llm:conf/train_2_llm.yaml 2t_answers:conf/train_2t_answers.yaml "
+        "3_all:conf/train_3_all.yaml"
+    )
+    args = ["--stage", "3", "--stop_stage", "3", "--exp_tag", "text", "--train_phases", phases]
+    res = run(recipe, *args, "--init_model", "exp/osum/1_encoder/valid.loss.ave.pth")
+    assert res.returncode == 0, res.stderr[-4000:]
+    report = (recipe / "exp/text/2t_answers/text_training.json").read_text()
+    assert '"epochs": 40' in report and '"sequences"' in report
+    before = torch.load(recipe / "exp/text/2_llm/valid.loss.ave.pth", weights_only=True)
+    after = torch.load(recipe / "exp/text/2t_answers/valid.loss.ave.pth", weights_only=True)
+    assert set(before) == set(after)
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("llm.") for k in changed)
+    assert "llm.lm_head.weight" in changed
+    log = (recipe / "exp/text/3_all/train.log").read_text()
+    assert "Loading pretrained params from exp/text/2t_answers/valid.loss.ave.pth" in log
+    # first in the list, it has no LLM to train
+    bad = run(recipe, "--stage", "3", "--stop_stage", "3", "--exp_tag", "text_first",
+              "--train_phases", "2t:conf/train_2t_answers.yaml")  # fmt: skip
+    assert bad.returncode != 0 and "put it after a speech phase" in bad.stderr
