@@ -29,23 +29,8 @@ exactly what it would be alone, so a batch gives the answers of one-at-a-time de
   divided by it when positive, multiplied when negative: the logits in greedy search and
   sampling, the log-probabilities in beam search), ``max_new_tokens``.
 
-* joint CTC/attention decoding (``ctc_weight`` > 0, for models trained with a CTC head):
-  as ESPnet's hybrid decoding, the ``ctc_candidates`` best tokens of the LLM at each step
-  are rescored by ``(1 - ctc_weight) * log p_llm + ctc_weight * log p_ctc``, the CTC term
-  being the prefix score of the transcript so far (ESPnet's ``CTCPrefixScoreTH``). The CTC
-  covers the transcript only: it scores the tokens of the target up to the first token
-  that opens a tag (``<``: a label, the answer marker) or ends it, and that token gets the
-  CTC's end-of-transcript score; the tokens after it are scored by the LLM alone
-  (weighted ``1 - ctc_weight``). Tasks whose target is not a transcript first (SRWT's
-  timestamps) are decoded by the LLM alone. Hypothesis scores are then the joint scores.
-
-* monotonic timestamps (``monotonic_times``, on by default; Whisper's timestamp rules do
-  the same): in rows given a time limit (the timestamp tasks' rows, limited to their
-  audio's length), a time written as ``<seconds>`` may not be earlier than the time
-  before it nor later than the limit. The times are checked as they are written, digit
-  by digit: a token that would make the time being written impossible gets no score, so
-  ``<1.90>the<1.`` cannot go on with ``0``. Scores stay the model's log-probabilities of
-  the tokens taken.
+* joint CTC/attention decoding (``ctc_weight`` > 0): :mod:`osum.decode.ctc_prefix`;
+* monotonic timestamps (``monotonic_times``): :mod:`osum.decode.timestamps`.
 
 Greedy and beam search give the same tokens at any batch size. Sampling draws each row
 from a generator of its own, all seeded with ``seed`` (or one random seed), so a row's
@@ -53,13 +38,11 @@ tokens do not depend on the other rows of its batch: with a seed, a run repeats,
 row is what HF's ``generate`` gives for it alone after ``torch.manual_seed(seed)``.
 """
 
-import math
 import secrets
 from dataclasses import dataclass
 from typing import List
 
 import torch
-from espnet.nets.ctc_prefix_score import CTCPrefixScoreTH
 from transformers import DynamicCache
 from transformers.generation.logits_process import (
     LogitsProcessorList,
@@ -68,6 +51,8 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
+from osum.decode.ctc_prefix import CTCPrefix, JointCTC
+from osum.decode.timestamps import TimeRule, Timestamps
 from osum.model.llm import base_model, decoder_body
 from osum.model.splice import position_ids
 
@@ -99,190 +84,6 @@ class DecodeOptions:
             raise ValueError("joint CTC decoding (ctc_weight > 0) does not sample")
         if self.ctc_candidates < 1:
             raise ValueError(f"ctc_candidates must be >= 1, got {self.ctc_candidates}")
-
-
-@dataclass
-class CTCPrefix:
-    """What joint CTC/attention decoding needs from the model and the tasks."""
-
-    # (batch, frames, vocab + 1) CTC log-posteriors: blank 0, token i at i + 1; the
-    # decoder overwrites its padded frames
-    logp: torch.Tensor
-    lengths: torch.Tensor  # (batch,) valid frames
-    rows: torch.Tensor  # (batch,) bool: the row's target starts with a transcript
-    # (vocab,) or (batch, vocab) bool: the tokens that end the transcript besides the end
-    # token (label tags, the answer marker), for every row or per row (a transcript-only
-    # task's row has none: its transcript ends only with the target)
-    closes: torch.Tensor
-
-
-class _JointCTC:
-    """CTC prefix scores of the transcript part of every hypothesis (n_hyps per row)."""
-
-    def __init__(self, ctc: CTCPrefix, end_id: int, opts: DecodeOptions, n_hyps: int):
-        self.weight, self.k, self.n_hyps = opts.ctc_weight, opts.ctc_candidates, n_hyps
-        self.eos = end_id + 1
-        self.odim = ctc.logp.shape[-1]
-        # the scorer overwrites the padded frames of logp in place: no copy of a tensor
-        # that is batch x frames x vocabulary large
-        self.scorer = CTCPrefixScoreTH(ctc.logp.float(), ctc.lengths, 0, self.eos)
-        self.frames = ctc.lengths.to(ctc.rows.device).repeat_interleave(n_hyps)
-        closes = ctc.closes.bool().expand(len(ctc.rows), -1).clone()
-        closes[:, end_id] = True
-        self.closes = closes.repeat_interleave(n_hyps, dim=0)  # (n_bh, vocab)
-        self.on = ctc.rows.bool().repeat_interleave(n_hyps)  # scoring the transcript still
-        self.last = [self.eos] * len(self.on)  # the start symbol, as ESPnet's sos
-        self.t, self.state, self.pending = 0, None, None
-
-    def scores(self, logp: torch.Tensor) -> torch.Tensor:
-        """LLM log-probabilities (n_bh, vocab) -> joint score increments."""
-        w = self.weight
-        out = (1 - w) * logp
-        self.pending = None
-        # a prefix of t + 1 tokens needs t + 1 frames: a row whose audio is shorter than
-        # the text so far is left to the LLM (ESPnet caps the output length instead)
-        self.on &= self.t < self.frames
-        if not bool(self.on.any()):
-            return out
-        k = min(self.k, logp.shape[-1])
-        cand = logp.topk(k, dim=-1).indices  # (n_bh, k)
-        ctc_ids = (cand + 1).clamp(max=self.odim - 1)
-        y = [[self.eos] * self.t + [last] for last in self.last]
-        inc, self.pending = self.scorer(y, self.state, scoring_ids=ctc_ids)
-        ctc = inc.gather(1, ctc_ids)
-        closing = self.closes.gather(1, cand)
-        ctc = torch.where(closing, inc[:, self.eos : self.eos + 1].expand_as(ctc), ctc)
-        joint = torch.full_like(logp, float("-inf"))
-        joint.scatter_(1, cand, (1 - w) * logp.gather(1, cand) + w * ctc.to(logp.dtype))
-        return torch.where(self.on[:, None], joint, out)
-
-    def advance(self, src: torch.Tensor, tokens: torch.Tensor):
-        """The new hypotheses: ``tokens`` appended to hypotheses ``src`` (global indices)."""
-        if self.pending is not None:
-            local = src % self.n_hyps
-            best = (local * self.odim + (tokens + 1).clamp(max=self.odim - 1)).view(-1, self.n_hyps)
-            self.state = self.scorer.index_select_state(self.pending, best)
-        self.on = self.on[src] & ~self.closes[src, tokens]
-        self.last = (tokens + 1).clamp(max=self.odim - 1).tolist()
-        self.t += 1
-
-
-@dataclass
-class Timestamps:
-    """What monotonic timestamps need from the tokenizer and the tasks."""
-
-    pieces: List[str]  # the string of every token id (``convert_ids_to_tokens``)
-    limits: List[float | None]  # per row: the latest time in seconds; None: not timed
-
-
-TIME_CHARS = frozenset("0123456789.")
-
-
-def _time_span(partial: str) -> tuple[float, float] | None:
-    """The values a time being written can still take: ``partial`` is what follows its
-    ``<`` so far (``"1"``, ``"1."``, ``"1.9"``). None if it cannot be a time."""
-    whole, dot, frac = partial.partition(".")
-    if not whole or "." in frac:
-        return None
-    if dot:  # "1.9" -> [1.9, 2.0)
-        low = float(f"{whole}.{frac}" if frac else whole)
-        return low, low + 10.0 ** -len(frac)
-    return float(whole), math.inf  # "1" -> 1, 1.x, 1x, 1x.x ...
-
-
-def _time_possible(partial: str, after: float, limit: float) -> bool:
-    """Can ``partial`` still become a time in [after, limit]?"""
-    span = _time_span(partial)
-    if span is None:
-        return False
-    whole, dot, _ = partial.partition(".")
-    if dot:
-        return span[1] > after and span[0] <= limit
-    # an integer part of more digits: whole * 10^k ... (whole + 1) * 10^k
-    low, high = int(whole), int(whole) + 1
-    while low <= limit:
-        if high > after:
-            return True
-        if low == 0:
-            break  # no integer part is written with leading zeros
-        low, high = low * 10, high * 10
-    return False
-
-
-class _TimeRule:
-    """Monotonic timestamps (module doc): per hypothesis, the last time written and the
-    time being written, and the tokens that would break them."""
-
-    def __init__(self, times: Timestamps, n_hyps: int):
-        self.pieces = tokenizer_pieces = times.pieces
-        # the tokens that can start or go on with a time, or end one: the others leave
-        # the state alone (or abandon a time being written: ``<happy>`` is no time)
-        self.opening = [i for i, p in enumerate(tokenizer_pieces) if "<" in p]
-        self.going_on = [
-            i for i, p in enumerate(tokenizer_pieces) if p and (p[0] in TIME_CHARS or p[0] == ">")
-        ]
-        self.limits = [lim for lim in times.limits for _ in range(n_hyps)]
-        self.last = [0.0] * len(self.limits)
-        self.open: List[str | None] = [None] * len(self.limits)
-        self._cache: dict = {}
-
-    def _step(self, state, piece: str):
-        """(last, open) after ``piece``, or None if it breaks the rule."""
-        last, partial, limit = state
-        for c in piece:
-            if partial is None:
-                if c == "<":
-                    partial = ""
-            elif partial == "" and c not in TIME_CHARS:
-                partial = "" if c == "<" else None  # a tag (``<happy>``), not a time
-            elif c in TIME_CHARS:
-                partial += c
-            elif c == ">":
-                span = _time_span(partial)
-                if span is None or partial.endswith("."):
-                    return None
-                if not last - 1e-6 <= span[0] <= limit + 1e-6:
-                    return None
-                last, partial = span[0], None
-            else:
-                return None  # a time goes on with digits, a point or its ">"
-        if partial and not _time_possible(partial, last, limit):
-            return None
-        return last, partial
-
-    def forbidden(self, vocab: int, device) -> torch.Tensor | None:
-        """(n_bh, vocab) bool: the tokens each hypothesis may not take now."""
-        if all(lim is None for lim in self.limits):
-            return None
-        out = torch.zeros(len(self.limits), vocab, dtype=torch.bool)
-        for h, limit in enumerate(self.limits):
-            if limit is None:
-                continue
-            key = (self.last[h], self.open[h], limit)
-            if key not in self._cache:
-                if self.open[h]:  # inside a time: only what goes on with it
-                    ok = [i for i in self.going_on if self._step(key, self.pieces[i])]
-                    row = torch.ones(vocab, dtype=torch.bool)
-                    row[ok] = False
-                else:
-                    ids = self.opening if self.open[h] is None else self.going_on + self.opening
-                    row = torch.zeros(vocab, dtype=torch.bool)
-                    row[[i for i in ids if self._step(key, self.pieces[i]) is None]] = True
-                self._cache[key] = row if not bool(row.all()) else torch.zeros_like(row)
-            out[h] = self._cache[key]
-        return out.to(device)
-
-    def advance(self, src: torch.Tensor, tokens: torch.Tensor):
-        src, tokens = src.tolist(), tokens.tolist()
-        self.limits = [self.limits[s] for s in src]
-        last, partial = [], []
-        for s, t, limit in zip(src, tokens, self.limits):
-            state = (self.last[s], self.open[s], limit)
-            piece = self.pieces[t] if t < len(self.pieces) else ""
-            new = self._step(state, piece) if limit is not None else None
-            last.append(new[0] if new else self.last[s])
-            partial.append(new[1] if new else None)
-        self.last, self.open = last, partial
 
 
 @dataclass
@@ -370,7 +171,7 @@ class Decoder:
         return self._logits(emb, mask, next_pos, cache), mask, next_pos + 1
 
     @staticmethod
-    def _forbid(rule: _TimeRule | None, *scores: torch.Tensor):
+    def _forbid(rule: TimeRule | None, *scores: torch.Tensor):
         if rule is None:
             return scores
         forbid = rule.forbidden(scores[0].shape[-1], scores[0].device)
@@ -380,8 +181,12 @@ class Decoder:
 
     def _greedy(self, logits, mask, next_pos, cache, opts, ctc=None, times=None):
         rows = logits.shape[0]
-        joint = None if ctc is None else _JointCTC(ctc, self.end_id, opts, 1)
-        rule = None if times is None else _TimeRule(times, 1)
+        joint = (
+            None
+            if ctc is None
+            else JointCTC(ctc, self.end_id, opts.ctc_weight, opts.ctc_candidates, 1)
+        )
+        rule = None if times is None else TimeRule(times, 1)
         device = logits.device
         sampler = _Sampler(opts, rows, device, min_keep=1) if opts.do_sample else None
         seqs = torch.zeros(rows, 0, dtype=torch.long, device=device)
@@ -422,8 +227,12 @@ class Decoder:
     def _beam(self, logits, mask, next_pos, cache, opts, ctc=None, times=None):
         batch, vocab = logits.shape
         k = opts.beam_size
-        joint = None if ctc is None else _JointCTC(ctc, self.end_id, opts, k)
-        rule = None if times is None else _TimeRule(times, k)
+        joint = (
+            None
+            if ctc is None
+            else JointCTC(ctc, self.end_id, opts.ctc_weight, opts.ctc_candidates, k)
+        )
+        rule = None if times is None else TimeRule(times, k)
         device = logits.device
         # HF keeps two tokens a beam at least, so that an end token leaves a continuation
         sampler = _Sampler(opts, batch, device, min_keep=2) if opts.do_sample else None
@@ -504,15 +313,6 @@ class Decoder:
             hyps.sort(key=lambda h: -h.score)
             out.append(hyps[: opts.nbest])
         return out
-
-
-def transcript_closers(tokenizer, vocab_size: int) -> torch.Tensor:
-    """(vocab_size,) bool: the tokens that end the transcript part of a target for joint
-    CTC decoding: those containing ``<`` (a label tag, the answer marker, special tokens)."""
-    out = torch.zeros(vocab_size, dtype=torch.bool)
-    ids = [i for tok, i in tokenizer.get_vocab().items() if "<" in tok and i < vocab_size]
-    out[ids] = True
-    return out
 
 
 class _Sampler:

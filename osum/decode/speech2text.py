@@ -24,7 +24,9 @@ from osum.asrx.preprocess import OSUMPreprocessor
 from osum.asrx.registry import Parsed
 from osum.asrx.text_norm import normalize
 from osum.convert.export import CONFIG, WEIGHTS, is_export
-from osum.decode.search import DecodeOptions, Timestamps, transcript_closers
+from osum.decode.ctc_prefix import transcript_closers
+from osum.decode.search import DecodeOptions
+from osum.decode.timestamps import Timestamps
 from osum.model.frontend import WhisperFrontend
 
 SAMPLE_RATE = 16000

@@ -369,11 +369,12 @@ class OSUMModel(AbsESPnetModel):
         Joint CTC decoding (``options.ctc_weight`` > 0) needs ``ctc_rows`` (batch,) bool,
         the rows whose target starts with a transcript, and ``ctc_closes`` (vocab,) or
         (batch, vocab) bool, the tokens besides ``end_id`` that end a row's transcript
-        (:func:`osum.decode.search.transcript_closers`; none for a transcript-only task).
-        ``times`` (:class:`osum.decode.search.Timestamps`): the rows whose times are kept
+        (:func:`osum.decode.ctc_prefix.transcript_closers`; none for a transcript-only task).
+        ``times`` (:class:`osum.decode.timestamps.Timestamps`): the rows whose times are kept
         monotonic and within their audio (``options.monotonic_times``).
         """
-        from osum.decode.search import CTCPrefix, DecodeOptions, Decoder
+        from osum.decode.ctc_prefix import CTCPrefix
+        from osum.decode.search import DecodeOptions, Decoder
 
         options = options or DecodeOptions()
         enc, enc_lengths = self.run_encoder(speech, speech_lengths)

@@ -7,7 +7,8 @@ from espnet.nets.ctc_prefix_score import CTCPrefixScore
 
 from helpers import make_model
 from osum.asrx.preprocess import OSUMPreprocessor
-from osum.decode.search import CTCPrefix, DecodeOptions, Decoder, _JointCTC, transcript_closers
+from osum.decode.ctc_prefix import CTCPrefix, JointCTC, transcript_closers
+from osum.decode.search import DecodeOptions, Decoder
 
 END = 5  # the end token of the small vocabularies below
 
@@ -30,7 +31,9 @@ def test_prefix_scores_are_espnets_reference_scores():
     closes = torch.zeros(vocab, dtype=torch.bool)
     closes[3] = True  # a tag opener: scored as the end of the transcript
     opts = DecodeOptions(ctc_weight=w, ctc_candidates=vocab)
-    joint = _JointCTC(ctc_prefix(logp.clone(), closes=closes), END, opts, n_hyps=1)
+    joint = JointCTC(
+        ctc_prefix(logp.clone(), closes=closes), END, opts.ctc_weight, opts.ctc_candidates, n_hyps=1
+    )
     ref = CTCPrefixScore(logp[0].double().numpy(), 0, END + 1, np)
     state, prev, prefix = ref.initial_state(), 0.0, [END + 1]
     for token in [1, 1, 6, 2]:  # a repeated token needs a blank between its two frames
@@ -50,7 +53,13 @@ def test_a_closing_token_ends_the_ctc_scope():
     closes[3] = True
     opts = DecodeOptions(ctc_weight=0.4, ctc_candidates=2)
     rows = torch.tensor([True, False])  # the second row's task has no transcript first
-    joint = _JointCTC(ctc_prefix(logp, rows=rows, closes=closes), END, opts, n_hyps=1)
+    joint = JointCTC(
+        ctc_prefix(logp, rows=rows, closes=closes),
+        END,
+        opts.ctc_weight,
+        opts.ctc_candidates,
+        n_hyps=1,
+    )
     llm = torch.randn(2, 8).log_softmax(-1)
     first = joint.scores(llm)
     assert torch.isinf(first[0]).sum() == 6  # only the 2 candidates are kept
@@ -69,7 +78,9 @@ def test_a_transcript_only_row_is_closed_by_the_end_token_alone():
     closes = torch.zeros(2, vocab, dtype=torch.bool)
     closes[0, 3] = True  # row 0: a label task; row 1: transcript only
     opts = DecodeOptions(ctc_weight=0.5, ctc_candidates=vocab)
-    joint = _JointCTC(ctc_prefix(logp, closes=closes), END, opts, n_hyps=1)
+    joint = JointCTC(
+        ctc_prefix(logp, closes=closes), END, opts.ctc_weight, opts.ctc_candidates, n_hyps=1
+    )
     for token in (1, 2):
         joint.scores(torch.zeros(2, vocab))
         joint.advance(torch.tensor([0, 1]), torch.tensor([token, token]))
@@ -189,7 +200,7 @@ def test_audio_shorter_than_the_text_is_left_to_the_llm():
         torch.ones(2, dtype=torch.bool),
         torch.zeros(vocab, dtype=torch.bool),
     )
-    joint = _JointCTC(ctc, END, DecodeOptions(ctc_weight=w, ctc_candidates=3), n_hyps=1)
+    joint = JointCTC(ctc, END, w, 3, n_hyps=1)
     llm = torch.randn(2, vocab).log_softmax(-1)
     on = []
     for _ in range(6):

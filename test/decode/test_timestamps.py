@@ -7,7 +7,8 @@ import torch
 
 from helpers import make_model
 from osum.asrx.preprocess import OSUMPreprocessor
-from osum.decode.search import DecodeOptions, Timestamps, _time_possible, _TimeRule
+from osum.decode.search import DecodeOptions
+from osum.decode.timestamps import TimeRule, Timestamps, _time_possible
 
 TIME = re.compile(r"<(\d+(?:\.\d+)?)>")
 
@@ -25,7 +26,7 @@ def test_a_time_being_written_is_possible_only_within_its_bounds():
 def test_the_rule_forbids_what_would_break_it_and_nothing_else():
     pieces = ["<", "0", "1", "2", "3", ".", "9", ">", "the", "<happy>", "<|im_end|>", "9>"]
     ids = {p: i for i, p in enumerate(pieces)}
-    rule = _TimeRule(Timestamps(pieces, [2.9, None]), 1)
+    rule = TimeRule(Timestamps(pieces, [2.9, None]), 1)
 
     def forbidden():
         f = rule.forbidden(len(pieces), "cpu")
@@ -42,7 +43,7 @@ def test_the_rule_forbids_what_would_break_it_and_nothing_else():
     # "<2": 2.0 to 2.9 ("2." or "2>"), not 20 to 29
     assert forbidden() == set(pieces) - {".", ">"}
     # a tag is no time: after it, anything from 1.9 on
-    rule = _TimeRule(Timestamps(pieces, [3.0]), 1)
+    rule = TimeRule(Timestamps(pieces, [3.0]), 1)
     for p in ["<", "1", ".", "9", ">", "<happy>", "the"]:
         rule.advance(torch.tensor([0]), torch.tensor([ids[p]]))
     assert rule.last == [1.9] and rule.open == [None]
