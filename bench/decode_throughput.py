@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from osum.decode.search import DecodeOptions
+from osum.decode.search import DecodeOptions, decode_speech
 from osum.dev.tiny_models import build_qwen2
 from osum.model.adapter import OSUMAdapter
 from osum.model.encoder import WhisperEncoder
@@ -120,7 +120,8 @@ def main():
             idx = order[s : s + args.batch_size]
             speech = torch.nn.utils.rnn.pad_sequence([waves[i] for i in idx], batch_first=True)
             n = len(idx)
-            res = model.decode(
+            res = decode_speech(
+                model,
                 speech.to(dev),
                 torch.tensor([len(waves[i]) for i in idx], device=dev),
                 prompt.expand(n, -1).to(dev),

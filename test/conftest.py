@@ -49,3 +49,14 @@ def task_dir(speech_data, tmp_path):
     )
     write(d / "utt2answer", {"en1-003": "you should call her"})
     return d
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory):
+    """The mini recipe's synthetic corpus, small: 64 training and 32 test utterances."""
+    from osum.data import synthetic
+
+    d = tmp_path_factory.mktemp("mini")
+    counts = synthetic.make_corpus(str(d), {"train": 8, "test": 4}, seed=3, nj=2)
+    assert counts == {"train": 64, "test": 32}
+    return d

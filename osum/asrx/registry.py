@@ -391,3 +391,15 @@ def get_task(name: str, registry: Mapping[str, Task] | None = None) -> Task:
     if name not in registry:
         raise ValueError(f"unknown task {name!r}; known: {list(registry)}")
     return registry[name]
+
+
+def load_registry(task_conf: str | None = None) -> Dict[str, Task]:
+    """The registry a ``task_conf`` YAML file (:func:`build_registry`'s arguments: label sets,
+    prompts) describes; without one, the default."""
+    conf = {}
+    if task_conf:
+        import yaml
+
+        with open(task_conf, encoding="utf-8") as f:
+            conf = yaml.safe_load(f) or {}
+    return build_registry(**conf)

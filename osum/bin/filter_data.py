@@ -13,8 +13,8 @@ import sys
 
 import yaml
 
+from osum.data.kaldi import DataError
 from osum.data.mix import filter_data_dir, target_token_counter
-from osum.data.task_files import DataError
 
 
 def main():

@@ -8,14 +8,15 @@ Sizes are utterances per task and split (eight tasks). The models are written wi
 corpus' text, with Qwen2's special tokens and single-digit numbers). With
 ``--llm_text_epochs N`` the LLM is then trained on the training split's text (its
 transcripts, and STTC's questions with their answers) for N epochs and saved again: the
-recipe's stand-in for the LLM's pretraining (``osum.dev.tiny_models.pretrain_llm_on_text``).
+recipe's stand-in for the LLM's pretraining (``osum.train.llm_text.pretrain_llm_on_text``).
 """
 
 import argparse
 import json
 
 from osum.data.synthetic import corpus_text, make_corpus
-from osum.dev.tiny_models import build_tiny_models, pretrain_llm_on_text, text_targets
+from osum.dev.tiny_models import build_tiny_models
+from osum.train.llm_text import pretrain_llm_on_text, text_targets
 
 
 def main(cmd=None):

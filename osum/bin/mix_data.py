@@ -10,8 +10,8 @@ import argparse
 import json
 import sys
 
+from osum.data.kaldi import DataError
 from osum.data.mix import mix_data_dirs
-from osum.data.task_files import DataError
 
 
 def source(arg: str):

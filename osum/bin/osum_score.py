@@ -13,7 +13,7 @@ import argparse
 import json
 import os
 
-from osum.bin.prepare_task_info import load_registry
+from osum.asrx.registry import load_registry
 from osum.scoring.score import openai_judge, score
 
 

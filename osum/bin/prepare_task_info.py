@@ -7,18 +7,9 @@ Usage: python -m osum.bin.prepare_task_info [--task_conf conf.yaml] <data-dir>
 import argparse
 import sys
 
-import yaml
-
-from osum.asrx.registry import build_registry
-from osum.data.task_files import DataError, write_task_info
-
-
-def load_registry(task_conf):
-    conf = {}
-    if task_conf:
-        with open(task_conf, encoding="utf-8") as f:
-            conf = yaml.safe_load(f) or {}
-    return build_registry(**conf)
+from osum.asrx.registry import load_registry
+from osum.data.kaldi import DataError
+from osum.data.task_files import write_task_info
 
 
 def main():

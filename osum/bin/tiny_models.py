@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from osum.bin.prepare_task_info import load_registry
+from osum.asrx.registry import load_registry
 from osum.dev.tiny_models import build_tiny_models, tokenizer_text
 
 

@@ -8,7 +8,7 @@ Prints every problem with its file and line and exits 1, or prints nothing and e
 import argparse
 import sys
 
-from osum.bin.prepare_task_info import load_registry
+from osum.asrx.registry import load_registry
 from osum.data.task_files import validate_task_files
 
 

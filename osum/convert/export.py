@@ -22,11 +22,11 @@ import yaml
 from peft import PeftModel
 from safetensors.torch import save_file
 
+from osum.model.checkpoint import CONFIG, LLM_DIR, WEIGHTS
 from osum.model.llm import load_tokenizer
 
 logger = logging.getLogger(__name__)
 
-CONFIG, WEIGHTS, LLM_DIR = "config.yaml", "model.safetensors", "llm"
 # a training run's options that mean nothing to the exported model
 _RUN_ONLY = ("_data_path_and_name_and_type", "_shape_file", "output_dir", "init_param")
 
@@ -92,8 +92,3 @@ def export_model(
     os.replace(partial, out)  # onto nothing, or onto the empty dir out
     logger.info(f"exported {len(state)} tensors and the LLM to {out}")
     return dict(out=str(out), tensors=len(state), lora=lora and not merge_lora, merged=merge_lora)
-
-
-def is_export(path) -> bool:
-    p = Path(path)
-    return p.is_dir() and (p / CONFIG).is_file() and (p / WEIGHTS).is_file()

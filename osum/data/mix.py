@@ -14,14 +14,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Sequence, Tuple
 
-from osum.data.task_files import (
-    TASK_FILES,
-    DataError,
-    durations,
-    load_task_info,
-    read_ctm,
-    read_table,
-)
+from osum.data.kaldi import DataError, durations, read_ctm, read_table
+from osum.data.task_files import TASK_FILES, load_task_info
 
 PER_UTT_FILES = [
     "wav.scp",

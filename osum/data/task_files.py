@@ -21,103 +21,14 @@ wording and a task can be added without touching the audio.
 """
 
 import json
-import math
-from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List, Mapping, Tuple
-
-import soundfile
+from typing import Dict, List, Mapping
 
 from osum.asrx.registry import Task, build_registry
+from osum.data.kaldi import DataError, durations, read_ctm, read_table
 
 LABEL_FILES = {f"utt2{f}": f for f in ("emotion", "event", "style", "gender", "age")}
 TASK_FILES = ["utt2task", *LABEL_FILES, "ctm", "utt2answer", "utt2question"]
-
-
-class DataError(ValueError):
-    """A problem in a data dir; the message names the file and line."""
-
-
-def read_table(path: Path) -> Dict[str, Tuple[str, int]]:
-    """``<key> <value...>`` lines -> {key: (value, line number)}; names file:line on errors."""
-    out: Dict[str, Tuple[str, int]] = {}
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError:
-                raise DataError(f"{path}:{lineno}: not valid UTF-8") from None
-            parts = line.split(maxsplit=1)
-            if not parts:
-                raise DataError(f"{path}:{lineno}: empty line")
-            if parts[0] in out:
-                raise DataError(f"{path}:{lineno}: {parts[0]} repeats line {out[parts[0]][1]}")
-            out[parts[0]] = (parts[1].strip() if len(parts) > 1 else "", lineno)
-    return out
-
-
-def read_ctm(path: Path) -> Dict[str, List[Tuple[float, float, str, int]]]:
-    """{utt: [(start, end, word, line number), ...]} in file order."""
-    out: Dict[str, List[Tuple[float, float, str, int]]] = defaultdict(list)
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                parts = raw.decode("utf-8").split()
-            except UnicodeDecodeError:
-                raise DataError(f"{path}:{lineno}: not valid UTF-8") from None
-            if len(parts) == 4:
-                utt, start, dur, word = parts
-            elif len(parts) in (5, 6):
-                utt, _channel, start, dur, word = parts[:5]
-            else:
-                raise DataError(f"{path}:{lineno}: expected '<utt> <start> <dur> <word>'")
-            try:
-                s, d = float(start), float(dur)
-            except ValueError:
-                raise DataError(f"{path}:{lineno}: start/duration are not numbers") from None
-            if not (math.isfinite(s) and math.isfinite(d)) or s < 0 or d <= 0:
-                raise DataError(f"{path}:{lineno}: start must be >= 0 and duration > 0")
-            out[utt].append((s, s + d, word, lineno))
-    return dict(out)
-
-
-def durations(data_dir: Path) -> Dict[str, float]:
-    """Seconds per utterance: utt2dur, else segments, else the audio headers in wav.scp."""
-    data_dir = Path(data_dir)
-    if (data_dir / "utt2dur").is_file():
-        return {k: float(v) for k, (v, _) in read_table(data_dir / "utt2dur").items()}
-    if (data_dir / "segments").is_file():
-        out, whole = {}, {}
-        for utt, (v, _) in read_table(data_dir / "segments").items():
-            reco, start, end = v.split()[:3]
-            if float(end) < 0:  # to the end of the recording
-                whole[utt] = (reco, float(start))
-            else:
-                out[utt] = float(end) - float(start)
-        if whole:
-            wav = read_table(data_dir / "wav.scp")
-            recos = _audio_durations(data_dir, {r: wav[r] for r, _ in whole.values() if r in wav})
-            out.update({u: max(0.0, recos.get(r, 0.0) - s) for u, (r, s) in whole.items()})
-        return out
-    return _audio_durations(data_dir, read_table(data_dir / "wav.scp"))
-
-
-def _audio_durations(data_dir: Path, wav: Dict[str, tuple]) -> Dict[str, float]:
-    """Seconds per entry of ``wav`` {id: (wav.scp entry, line)}, from headers or decoded."""
-    out = {}
-    reader = None
-    for utt, (path, lineno) in wav.items():
-        try:
-            if path.rstrip().endswith("|") or path.endswith((".mp4", ".m4a", ".webm", ".mkv")):
-                from osum.data.dump import SAMPLE_RATE, AudioReader  # decoded: no header to read
-
-                reader = reader or AudioReader()
-                out[utt] = len(reader(path)) / SAMPLE_RATE
-            else:
-                out[utt] = soundfile.info(path).duration
-        except RuntimeError as e:
-            raise DataError(f"{data_dir / 'wav.scp'}:{lineno}: cannot read {path}: {e}") from None
-    return out
 
 
 def load_task_info(data_dir: Path) -> Dict[str, dict]:

@@ -315,6 +315,59 @@ class Decoder:
         return out
 
 
+@torch.no_grad()
+def decode_speech(
+    model,
+    speech: torch.Tensor,
+    speech_lengths: torch.Tensor,
+    prompt: torch.Tensor,
+    prompt_lengths: torch.Tensor,
+    end_id: int,
+    options: DecodeOptions | None = None,
+    ctc_rows: torch.Tensor | None = None,
+    ctc_closes: torch.Tensor | None = None,
+    times: Timestamps | None = None,
+) -> List[List[Hypothesis]]:
+    """Decode a batch of speech with an :class:`~osum.model.espnet_model.OSUMModel`: n-best
+    lists of token ids per utterance.
+
+    speech (batch, samples) or (batch, frames, n_mels), prompt (batch, P) token ids (-1
+    padded); ``end_id`` is the token that ends training targets (the preprocessor's
+    ``end_id``). Joint CTC decoding (``options.ctc_weight`` > 0) needs ``ctc_rows`` (batch,)
+    bool, the rows whose target starts with a transcript, and ``ctc_closes`` (vocab,) or
+    (batch, vocab) bool, the tokens besides ``end_id`` that end a row's transcript
+    (:func:`osum.decode.ctc_prefix.transcript_closers`; none for a transcript-only task).
+    ``times``: the rows whose times are kept monotonic and within their audio
+    (``options.monotonic_times``).
+    """
+    options = options or DecodeOptions()
+    enc, enc_lengths = model.run_encoder(speech, speech_lengths)
+    ctc = None
+    if options.ctc_weight > 0:
+        if model.ctc is None:
+            raise ValueError(
+                "joint CTC decoding (ctc_weight > 0) needs a model trained with a CTC "
+                "head (model_conf.ctc_weight > 0)"
+            )
+        if ctc_rows is None or ctc_closes is None:
+            raise ValueError("joint CTC decoding needs ctc_rows and ctc_closes")
+        ctc = CTCPrefix(model.ctc.log_softmax(enc), enc_lengths, ctc_rows, ctc_closes)
+    speech_emb, speech_emb_lengths = model.adapter(enc, enc_lengths)
+    embeds, mask, _ = model.build_inputs(
+        speech_emb, speech_emb_lengths, prompt, prompt_lengths, pad_side="left"
+    )
+    return Decoder(model.llm, end_id)(embeds, mask, options, ctc, times)
+
+
+def greedy_tokens(
+    model, speech, speech_lengths, prompt, prompt_lengths, end_id, max_new_tokens=64
+) -> List[List[int]]:
+    """Greedy decoding: the best token ids of each utterance, without the end token."""
+    opts = DecodeOptions(max_new_tokens=max_new_tokens)
+    nbest = decode_speech(model, speech, speech_lengths, prompt, prompt_lengths, end_id, opts)
+    return [hyps[0].tokens for hyps in nbest]
+
+
 class _Sampler:
     """Sampling as HF's ``generate`` samples (module doc): its warpers, and one generator a
     row, each seeded with ``opts.seed``."""

@@ -23,10 +23,10 @@ import torch
 from osum.asrx.preprocess import OSUMPreprocessor
 from osum.asrx.registry import Parsed
 from osum.asrx.text_norm import normalize
-from osum.convert.export import CONFIG, WEIGHTS, is_export
 from osum.decode.ctc_prefix import transcript_closers
-from osum.decode.search import DecodeOptions
+from osum.decode.search import DecodeOptions, decode_speech
 from osum.decode.timestamps import Timestamps
+from osum.model.checkpoint import CONFIG, WEIGHTS, is_export
 from osum.model.frontend import WhisperFrontend
 
 SAMPLE_RATE = 16000
@@ -180,7 +180,8 @@ class Speech2Text:
                 for j in idx
             ]
             pad = torch.nn.utils.rnn.pad_sequence
-            nbest = self.model.decode(
+            nbest = decode_speech(
+                self.model,
                 pad(pieces, batch_first=True).to(self.device),
                 torch.tensor([len(p) for p in pieces], device=self.device),
                 pad(prompts, batch_first=True, padding_value=-1).to(self.device),

@@ -166,6 +166,7 @@ def run_smoke(out: Path, epochs: int = 2) -> dict:
     import torch
 
     from osum.asrx.preprocess import OSUMPreprocessor
+    from osum.decode.search import greedy_tokens
     from osum.train.task import OSUMTask
 
     out = Path(out).resolve()
@@ -215,7 +216,8 @@ def run_smoke(out: Path, epochs: int = 2) -> dict:
         audio, _ = soundfile.read(wav[uid].strip(), dtype="float32")
         x = torch.from_numpy(audio)[None]
         prompt = torch.from_numpy(pre.prompt_ids(pre.prompt_for("ASR")))[None]
-        ids = model.generate(
+        ids = greedy_tokens(
+            model,
             x,
             torch.tensor([x.shape[1]]),
             prompt,

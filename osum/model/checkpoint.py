@@ -10,6 +10,9 @@ import torch
 from safetensors import safe_open
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+# an exported model's dir (osum.convert.export): its config (paths relative to the dir),
+# its weights but the LLM's, and the LLM's dir
+CONFIG, WEIGHTS, LLM_DIR = "config.yaml", "model.safetensors", "llm"
 INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 
 
@@ -136,3 +139,9 @@ class LazyTensors:
             return self._bins[f][name]
         with safe_open(str(f), framework="pt", device="cpu") as sf:
             return sf.get_tensor(name)
+
+
+def is_export(path) -> bool:
+    """Whether ``path`` is a dir written by :func:`osum.convert.export.export_model`."""
+    p = Path(path)
+    return p.is_dir() and (p / CONFIG).is_file() and (p / WEIGHTS).is_file()

@@ -350,58 +350,6 @@ class OSUMModel(AbsESPnetModel):
         loss = self.ctc(enc, enc_lengths, ctc_text + 1, ctc_lengths)
         return loss * enc.shape[0] / ctc_lengths.sum().clamp(min=1)
 
-    @torch.no_grad()
-    def decode(
-        self,
-        speech: torch.Tensor,
-        speech_lengths: torch.Tensor,
-        prompt: torch.Tensor,
-        prompt_lengths: torch.Tensor,
-        end_id: int,
-        options=None,
-        ctc_rows: torch.Tensor | None = None,
-        ctc_closes: torch.Tensor | None = None,
-        times=None,
-    ):
-        """Decode a batch (osum.decode.search): n-best lists of token ids per utterance.
-
-        ``end_id`` is the token that ends training targets (the preprocessor's ``end_id``).
-        Joint CTC decoding (``options.ctc_weight`` > 0) needs ``ctc_rows`` (batch,) bool,
-        the rows whose target starts with a transcript, and ``ctc_closes`` (vocab,) or
-        (batch, vocab) bool, the tokens besides ``end_id`` that end a row's transcript
-        (:func:`osum.decode.ctc_prefix.transcript_closers`; none for a transcript-only task).
-        ``times`` (:class:`osum.decode.timestamps.Timestamps`): the rows whose times are kept
-        monotonic and within their audio (``options.monotonic_times``).
-        """
-        from osum.decode.ctc_prefix import CTCPrefix
-        from osum.decode.search import DecodeOptions, Decoder
-
-        options = options or DecodeOptions()
-        enc, enc_lengths = self.run_encoder(speech, speech_lengths)
-        ctc = None
-        if options.ctc_weight > 0:
-            if self.ctc is None:
-                raise ValueError(
-                    "joint CTC decoding (ctc_weight > 0) needs a model trained with a CTC "
-                    "head (model_conf.ctc_weight > 0)"
-                )
-            if ctc_rows is None or ctc_closes is None:
-                raise ValueError("joint CTC decoding needs ctc_rows and ctc_closes")
-            ctc = CTCPrefix(self.ctc.log_softmax(enc), enc_lengths, ctc_rows, ctc_closes)
-        speech_emb, speech_emb_lengths = self.adapter(enc, enc_lengths)
-        embeds, mask, _ = self.build_inputs(
-            speech_emb, speech_emb_lengths, prompt, prompt_lengths, pad_side="left"
-        )
-        return Decoder(self.llm, end_id)(embeds, mask, options, ctc, times)
-
-    def generate(self, speech, speech_lengths, prompt, prompt_lengths, end_id, max_new_tokens=64):
-        """Greedy decoding: the best token ids of each utterance, without the end token."""
-        from osum.decode.search import DecodeOptions
-
-        opts = DecodeOptions(max_new_tokens=max_new_tokens)
-        nbest = self.decode(speech, speech_lengths, prompt, prompt_lengths, end_id, opts)
-        return [hyps[0].tokens for hyps in nbest]
-
     def collect_feats(
         self, speech: torch.Tensor, speech_lengths: torch.Tensor, **kwargs
     ) -> Dict[str, torch.Tensor]:

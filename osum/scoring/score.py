@@ -19,7 +19,8 @@ from typing import Callable, Dict, List
 from osum.asrx import srwt
 from osum.asrx.registry import Task, build_registry
 from osum.asrx.text_norm import normalize
-from osum.data.task_files import load_task_info, read_table
+from osum.data.kaldi import read_table
+from osum.data.task_files import load_task_info
 from osum.decode.data_dir import read_done
 from osum.scoring.metrics import (
     average_absolute_shift,

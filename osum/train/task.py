@@ -43,10 +43,9 @@ from espnet2.utils.types import int_or_none, str2bool, str_or_none
 from torch import nn
 
 from osum.asrx.preprocess import OSUMPreprocessor
-from osum.convert.export import WEIGHTS, is_export
 from osum.data.checks import check_data_keys, check_sample_rate
 from osum.model.adapter import OSUMAdapter
-from osum.model.checkpoint import load_model_file, load_pretrained_model
+from osum.model.checkpoint import WEIGHTS, is_export, load_model_file, load_pretrained_model
 from osum.model.encoder import WhisperEncoder
 from osum.model.espnet_model import OSUMModel
 from osum.model.frontend import WhisperFrontend

@@ -21,6 +21,7 @@ from osum.convert.import_osum import (
     CheckpointMismatch,
     import_osum,
 )
+from osum.decode.search import greedy_tokens
 from osum.decode.speech2text import Speech2Text
 from osum.dev.smoke import train_command, write_config
 from osum.dev.tiny_models import build_qwen2
@@ -143,7 +144,8 @@ CHECKED = [
 def decoded(model, end_id, n=8):
     """Greedy tokens of a batch (left-padded, as decoding runs it)."""
     batch = batch_of()
-    return model.generate(
+    return greedy_tokens(
+        model,
         batch["speech"],
         batch["speech_lengths"],
         batch["prompt"],

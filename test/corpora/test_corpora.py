@@ -24,7 +24,7 @@ from osum.corpora.common import (
     parse_fractions,
 )
 from osum.corpora.librispeech import read_textgrid_words
-from osum.data.task_files import durations
+from osum.data.kaldi import durations
 
 
 def tone(

@@ -16,9 +16,10 @@ from espnet2.train.collate_fn import CommonCollateFn
 from helpers import ASSIGN, make_model, write
 from osum.asrx.preprocess import OSUMPreprocessor
 from osum.asrx.registry import TASKS
-from osum.data.dump import read_audio
+from osum.data.audio import read_audio
+from osum.data.kaldi import durations
 from osum.data.mix import filter_data_dir, mix_data_dirs, target_token_counter
-from osum.data.task_files import durations, load_task_info, validate_task_files, write_task_info
+from osum.data.task_files import load_task_info, validate_task_files, write_task_info
 
 REPO = Path(__file__).resolve().parents[2]
 

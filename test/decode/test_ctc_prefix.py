@@ -8,7 +8,7 @@ from espnet.nets.ctc_prefix_score import CTCPrefixScore
 from helpers import make_model
 from osum.asrx.preprocess import OSUMPreprocessor
 from osum.decode.ctc_prefix import CTCPrefix, JointCTC, transcript_closers
-from osum.decode.search import DecodeOptions, Decoder
+from osum.decode.search import DecodeOptions, Decoder, decode_speech
 
 END = 5  # the end token of the small vocabularies below
 
@@ -152,7 +152,8 @@ def test_joint_decoding_is_batch_invariant(setup):
     pad = torch.nn.utils.rnn.pad_sequence
 
     def run(idx, opts):
-        return model.decode(
+        return decode_speech(
+            model,
             pad([waves[i] for i in idx], batch_first=True),
             torch.tensor([len(waves[i]) for i in idx]),
             pad([prompts[i] for i in idx], batch_first=True, padding_value=-1),
@@ -184,9 +185,11 @@ def test_errors(tiny_dirs, setup):
     speech, lens = torch.zeros(1, 16000), torch.tensor([16000])
     prompt, plens = torch.tensor([[1, 2]]), torch.tensor([2])
     with pytest.raises(ValueError, match="CTC head"):
-        no_ctc.decode(speech, lens, prompt, plens, pre.end_id, DecodeOptions(ctc_weight=0.3))
+        decode_speech(
+            no_ctc, speech, lens, prompt, plens, pre.end_id, DecodeOptions(ctc_weight=0.3)
+        )
     with pytest.raises(ValueError, match="ctc_rows"):
-        model.decode(speech, lens, prompt, plens, pre.end_id, DecodeOptions(ctc_weight=0.3))
+        decode_speech(model, speech, lens, prompt, plens, pre.end_id, DecodeOptions(ctc_weight=0.3))
 
 
 def test_audio_shorter_than_the_text_is_left_to_the_llm():

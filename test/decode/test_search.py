@@ -7,7 +7,7 @@ import torch
 
 from helpers import make_model
 from osum.asrx.preprocess import OSUMPreprocessor
-from osum.decode.search import DecodeOptions, Decoder
+from osum.decode.search import DecodeOptions, Decoder, decode_speech
 
 TASKS = ["ASR", "SER", "SRWT", "STTC", "SGC", "AGE_GENDER", "SAP", "VED"]
 
@@ -40,7 +40,7 @@ def batch(model, waves, prompts):
 
 
 def run(model, end_id, waves, prompts, opts):
-    return model.decode(*batch(model, waves, prompts), end_id=end_id, options=opts)
+    return decode_speech(model, *batch(model, waves, prompts), end_id=end_id, options=opts)
 
 
 def one_by_one(model, end_id, waves, prompts, opts):

@@ -7,7 +7,7 @@ import torch
 
 from helpers import make_model
 from osum.asrx.preprocess import OSUMPreprocessor
-from osum.decode.search import DecodeOptions
+from osum.decode.search import DecodeOptions, decode_speech
 from osum.decode.timestamps import TimeRule, Timestamps, _time_possible
 
 TIME = re.compile(r"<(\d+(?:\.\d+)?)>")
@@ -72,7 +72,8 @@ def timed(tiny_dirs):
 def decode(timed, waves, opts, limits):
     model, end_id, pieces, _, prompt = timed
     pad = torch.nn.utils.rnn.pad_sequence
-    return model.decode(
+    return decode_speech(
+        model,
         pad(waves, batch_first=True),
         torch.tensor([len(w) for w in waves]),
         torch.stack([prompt] * len(waves)),

@@ -5,6 +5,7 @@ import soundfile
 import torch
 
 from osum.asrx.preprocess import OSUMPreprocessor
+from osum.decode.search import greedy_tokens
 from osum.model.adapter import OSUMAdapter
 from osum.model.encoder import WhisperEncoder
 from osum.model.espnet_model import OSUMModel
@@ -61,7 +62,8 @@ def test_overfit_until_greedy_reproduces_targets(tiny_dirs, speech_data):
         optim.step()
         if step % 25 == 24:
             model.eval()
-            ids = model.generate(
+            ids = greedy_tokens(
+                model,
                 batch["speech"],
                 batch["speech_lengths"],
                 batch["prompt"],

@@ -1,0 +1,89 @@
+"""Reading audio: any wav.scp entry as mono float32 at 16 kHz.
+
+An entry is a file soundfile reads (wav, flac, ogg/opus, mp3, ...), a file only ffmpeg
+decodes (mp4 and other containers), or a Kaldi pipe ``command |`` writing wav to stdout.
+"""
+
+import io
+import shutil
+import subprocess
+from typing import Tuple
+
+import numpy as np
+import soundfile
+import torch
+
+from osum.model.frontend import SAMPLE_RATE
+
+FFMPEG_HINT = "install ffmpeg (tools/install.sh does) to read it"
+
+
+def _decode_bytes(data: bytes, what: str) -> Tuple[np.ndarray, int]:
+    try:
+        return soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError) as e:
+        raise RuntimeError(f"{what}: output is not audio soundfile reads ({e})") from None
+
+
+def _run(cmd, shell: bool, what: str) -> bytes:
+    proc = subprocess.run(cmd, shell=shell, capture_output=True)
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        hint = ": the command is not installed" if proc.returncode == 127 else ""
+        raise RuntimeError(f"{what} failed (exit {proc.returncode}): {' / '.join(err[-3:])}{hint}")
+    return proc.stdout
+
+
+def _decode(entry: str) -> Tuple[np.ndarray, int]:
+    """(samples x channels float32, rate) of a wav.scp entry."""
+    if entry.endswith("|"):  # a Kaldi pipe: the command writes audio (wav) to stdout
+        cmd = entry[:-1].strip()
+        return _decode_bytes(_run(cmd, True, f"command '{cmd}'"), f"command '{cmd}'")
+    try:
+        return soundfile.read(entry, dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError) as e:
+        # containers libsndfile does not read (mp4, m4a, webm, ...): ffmpeg decodes them
+        if shutil.which("ffmpeg") is None:
+            raise RuntimeError(f"{e}; {FFMPEG_HINT}") from None
+        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", entry, "-vn", "-ac", "1"]
+        cmd += ["-ar", str(SAMPLE_RATE), "-f", "wav", "-"]
+        return _decode_bytes(_run(cmd, False, "ffmpeg"), f"ffmpeg on {entry}")
+
+
+def is_pipe(entry: str) -> bool:
+    return entry.rstrip().endswith("|")
+
+
+class AudioReader:
+    """Mono float32 16 kHz audio of ``wav.scp`` entries, optionally a segment of them.
+
+    An entry is a file soundfile reads (wav, flac, ogg/opus, mp3, ...), a file only
+    ffmpeg decodes (mp4 and other containers), or a Kaldi pipe ``command |`` writing wav
+    to stdout. The last recording read is kept, so the segments of one recording (which
+    sort together) decode it once, as Kaldi's ``extract-segments`` does.
+    """
+
+    def __init__(self):
+        self._entry: str | None = None
+        self._audio: np.ndarray | None = None
+
+    def __call__(self, entry: str, start: float = 0.0, end: float | None = None) -> np.ndarray:
+        if entry != self._entry:
+            self._entry, self._audio = None, None
+            audio, rate = _decode(entry)
+            audio = audio.mean(axis=1)
+            if rate != SAMPLE_RATE:
+                import torchaudio
+
+                audio = torchaudio.functional.resample(
+                    torch.from_numpy(audio), rate, SAMPLE_RATE
+                ).numpy()
+            self._entry, self._audio = entry, audio
+        first = int(round(start * SAMPLE_RATE))
+        last = None if end is None or end < 0 else int(round(end * SAMPLE_RATE))
+        return self._audio[first:last]
+
+
+def read_audio(entry: str, start: float = 0.0, end: float | None = None) -> np.ndarray:
+    """Mono float32 at 16 kHz of one wav.scp entry (see :class:`AudioReader`)."""
+    return AudioReader()(entry, start, end)
