@@ -149,7 +149,7 @@ def test_multitask_training_reads_utt2taskinfo(tiny_dirs, task_dir, tmp_path):
 
 def test_deepspeed_on_one_process_trains_with_the_plain_trainer(tiny_dirs, speech_data, tmp_path):
     """ESPnet runs its DeepSpeed trainer in distributed mode only; one process warns and
-    trains as usual (README, "On GPUs and on many"), OMP_NUM_THREADS unset or not."""
+    trains as usual (docs/training.md, "On GPUs and on many"), OMP_NUM_THREADS unset or not."""
     config = write_config(tmp_path / "train.yaml", tiny_config(tiny_dirs, max_epoch=1))
     (tmp_path / "ds.json").write_text(
         '{"train_micro_batch_size_per_gpu": 1, "bf16": {"enabled": true}}'
