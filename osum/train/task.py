@@ -128,6 +128,13 @@ class OSUMTask(AbsTask):
             help="Arguments of OSUMPreprocessor (prompt_languages, task_conf, prompt, "
             "end_token); the tokenizer is llm_conf.path's",
         )
+        group.add_argument(
+            "--task_conf",
+            type=str_or_none,
+            default=None,
+            help="YAML of the task registry's arguments (label sets, prompts): read into "
+            "preprocessor_conf.task_conf when training starts, so config.yaml holds them",
+        )
         for class_choices in cls.class_choices_list:
             class_choices.add_arguments(group)
 
@@ -292,8 +299,21 @@ def plot_curves(output_dir: Path) -> None:
     logging.info(f"training curves: {output_dir / 'images'}")
 
 
+def read_task_conf(args: argparse.Namespace) -> None:
+    """``--task_conf FILE`` -> ``preprocessor_conf.task_conf`` (the file's content)."""
+    if args.task_conf is None:
+        return
+    with open(args.task_conf, encoding="utf-8") as f:
+        conf = yaml.safe_load(f) or {}
+    if not isinstance(conf, dict):
+        raise SystemExit(f"osum_train: --task_conf {args.task_conf}: not a YAML mapping")
+    args.preprocessor_conf = dict(args.preprocessor_conf or {}, task_conf=conf)
+    args.task_conf = None
+
+
 def main(cmd: Collection[str] | None = None):
     args = OSUMTask.get_parser().parse_args(cmd)
+    read_task_conf(args)
     if args.use_deepspeed:  # ESPnet's DeepSpeed set-up reads it, and fails where it is unset
         os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
     if args.curves_at_end:

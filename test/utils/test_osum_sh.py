@@ -130,3 +130,50 @@ def test_a_decoded_set_is_kept_only_for_its_own_setup(tmp_path):
     assert proc.returncode != 0 and "--config conf/decode.yaml@" in proc.stderr
     proc = stage4("--inference_config", "conf/nothing.yaml")
     assert proc.returncode != 0 and "--inference_config conf/nothing.yaml not found" in proc.stderr
+
+
+def stage1(recipe, *opts):
+    cmd = ["./osum.sh", "--stage", "1", "--stop_stage", "1", "--train_set", "tr"]
+    cmd += ["--valid_set", "dv", "--train_phases", "a:conf/a.yaml", *opts]
+    return subprocess.run(cmd, cwd=recipe, capture_output=True, text=True, timeout=120)
+
+
+def test_stage1_records_its_sets_and_options(tmp_path):
+    """local/data.sh gets --local_data_opts as words (quotes group them, nothing runs);
+    a set asked for later is prepared then; other options are refused."""
+    recipe = recipe_in(tmp_path)
+    (recipe / "local").mkdir()
+    data_sh = recipe / "local" / "data.sh"
+    # prepares every set named after --sets, one utterance each, and logs its arguments
+    data_sh.write_text(
+        "#!/usr/bin/env bash\nset -e\nprintf '%s\\n' \"$@\" >> data_sh.args\necho --- >> data_sh.args\n"
+        'while [ $# -gt 0 ]; do [ "$1" = --sets ] && sets=$2; shift; done\n'
+        'for s in $sets; do mkdir -p data/$s; echo "$s-u1 /dev/null" > data/$s/wav.scp\n'
+        '  echo "$s-u1 hello" > data/$s/text; echo "$s-u1 $s" > data/$s/utt2spk\n'
+        '  echo "$s $s-u1" > data/$s/spk2utt; done\n'
+    )
+    data_sh.chmod(0o755)
+    opts = "--sets 'tr dv ts ts2' --note $(touch pwned)"
+    proc = stage1(recipe, "--test_sets", "ts", "--local_data_opts", opts)
+    assert proc.returncode == 0, proc.stderr
+    args = (recipe / "data_sh.args").read_text().split("---\n")[0].splitlines()
+    assert args == ["--sets", "tr dv ts ts2", "--note", "$(touch", "pwned)"]
+    assert not (recipe / "pwned").exists()
+    marker = recipe / "data" / ".stage1.done"
+    head = f"local_data_opts={opts} task_conf="
+    assert marker.read_text().splitlines() == [head, "set=tr", "set=dv", "set=ts"]
+    # the same sets again: nothing to prepare
+    proc = stage1(recipe, "--test_sets", "ts", "--local_data_opts", opts)
+    assert proc.returncode == 0 and "preparing" not in proc.stderr
+    # a test set asked for later is prepared then, and recorded
+    proc = stage1(recipe, "--test_sets", "ts ts2", "--local_data_opts", opts)
+    assert proc.returncode == 0 and "stage 1: preparing ts2" in proc.stderr, proc.stderr
+    assert (recipe / "data" / "ts2" / "utt2taskinfo").is_file()
+    assert marker.read_text().splitlines() == [head, "set=tr", "set=dv", "set=ts", "set=ts2"]
+    # other options: refused, naming both
+    proc = stage1(recipe, "--test_sets", "ts", "--local_data_opts", "--sets 'tr dv ts'")
+    assert proc.returncode != 0 and f"data/ was prepared with '{head}'" in proc.stderr
+    assert "not 'local_data_opts=--sets 'tr dv ts' task_conf='" in proc.stderr
+    marker.write_text("")  # an older engine's empty marker: the sets there stand
+    proc = stage1(recipe, "--test_sets", "ts", "--local_data_opts", opts)
+    assert proc.returncode == 0 and "preparing" not in proc.stderr

@@ -104,14 +104,37 @@ task_opt=()
 # ---------------------------------------------------------------- stage 1
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   log "stage 1: data preparation"
-  if [ ! -f data/.stage1.done ]; then
-    # quotes in --local_data_opts group words: "--tasks 'ASR SGC'"
-    eval "local/data.sh ${local_data_opts}"
-    for set in ${train_set} ${valid_set} ${test_sets}; do
+  # the marker records the options (first line) and the sets prepared with them: a set
+  # asked for later is prepared then; other options are refused, not silently kept
+  marker=data/.stage1.done
+  setup="local_data_opts=${local_data_opts} task_conf=${task_conf}"
+  [ -n "${task_conf}" ] && setup+="@$(sha256sum < "${task_conf}" | cut -c1-12)"
+  if [ -s "${marker}" ] && [ "$(head -n 1 "${marker}")" != "${setup}" ]; then
+    log "error: data/ was prepared with '$(head -n 1 "${marker}")', not '${setup}':" \
+      "move data/ away (to keep it) and run stage 1 again"; exit 1
+  fi
+  todo=()
+  for set in ${train_set} ${valid_set} ${test_sets}; do
+    # an empty marker (an older engine's) stands for the sets already there
+    if [ -f "data/${set}/utt2taskinfo" ] && [ -f "${marker}" ] &&
+      { [ ! -s "${marker}" ] || grep -qxF "set=${set}" "${marker}"; }; then
+      continue
+    fi
+    todo+=("${set}")
+  done
+  if [ ${#todo[@]} -gt 0 ]; then
+    log "stage 1: preparing ${todo[*]}"
+    # quotes in --local_data_opts group words ("--tasks 'ASR SGC'"), as the shell's do,
+    # but nothing in them is run or expanded
+    mapfile -t data_opts < <(xargs -r -n 1 printf '%s\n' <<< "${local_data_opts}")
+    local/data.sh "${data_opts[@]}"
+    for set in "${todo[@]}"; do
       utils/validate_data_dir.sh --no-feats ${task_conf:+--task-conf "${task_conf}"} "data/${set}"
       python -m osum.bin.prepare_task_info "${task_opt[@]}" "data/${set}"
     done
-    touch data/.stage1.done
+    { echo "${setup}"; [ -s "${marker}" ] && tail -n +2 "${marker}"
+      for set in "${todo[@]}"; do echo "set=${set}"; done; } > "${marker}.tmp"
+    mv "${marker}.tmp" "${marker}"
   fi
   log "stage 1 done: $(for s in ${train_set} ${valid_set} ${test_sets}; do echo -n "${s}=$(wc -l < data/${s}/utt2spk) "; done)"
 fi
@@ -160,25 +183,13 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     python -m osum.bin.tiny_models "${task_opt[@]}" --out "${tiny_models}" "data/${train_set}" >&2
     touch "${tiny_models}/.done"
   fi
+  python -m osum.bin.check_pretrained ${encoder_init:+--encoder_init "${encoder_init}"} \
+    ${llm_path:+--llm_path "${llm_path}"} || exit 1
   pretrained_opts=()
-  if [ -n "${task_conf}" ]; then  # the recipe's label sets and prompts reach training too
-    pretrained_opts+=(--preprocessor_conf "task_conf=$(python -c \
-      'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1])) or {}))' "${task_conf}")")
-  fi
-  if [ -n "${encoder_init}" ]; then
-    [ -f "${encoder_init}/config.json" ] || [ -f "${encoder_init}" ] || {
-      log "error: encoder_init=${encoder_init}: expected an HF Whisper dir (config.json and" \
-        "weights, from save_pretrained) or an openai-whisper .pt file"; exit 1; }
-    pretrained_opts+=(--encoder_conf "init=${encoder_init}")
-  fi
-  if [ -n "${llm_path}" ]; then
-    [ -f "${llm_path}/config.json" ] && { [ -f "${llm_path}/tokenizer.json" ] ||
-      [ -f "${llm_path}/tokenizer_config.json" ]; } || {
-      log "error: llm_path=${llm_path}: expected an HF causal LM dir: config.json, its" \
-        "weights (*.safetensors) and its tokenizer (tokenizer.json, tokenizer_config.json)"
-      exit 1; }
-    pretrained_opts+=(--llm_conf "path=${llm_path}")
-  fi
+  # the recipe's label sets and prompts reach training too (into preprocessor_conf)
+  [ -n "${task_conf}" ] && pretrained_opts+=(--task_conf "${task_conf}")
+  [ -n "${encoder_init}" ] && pretrained_opts+=(--encoder_conf "init=${encoder_init}")
+  [ -n "${llm_path}" ] && pretrained_opts+=(--llm_conf "path=${llm_path}")
   init=${init_model}
   prev=
   for phase in ${train_phases}; do
