@@ -174,7 +174,7 @@ def run_smoke(out: Path, epochs: int = 2) -> dict:
     data = out / "data" / "train"
     if not (data / "speech_shape").exists():
         make_data_dir(data)
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     subprocess.run(
         [str(repo / "utils" / "validate_data_dir.sh"), "--no-feats", str(data)], check=True
     )

@@ -14,7 +14,8 @@ while read -r name weight dev_set tests; do
   case "${name}" in ''|'#'*) continue ;; esac
   src=../../${name}/osum1
   [ -x "${src}/run.sh" ] || { echo "local/data.sh: ${sources}: no recipe ${src}" >&2; exit 1; }
-  if ${run_sources}; then
+  # a source prepared before (with its own options) is used as it is
+  if ${run_sources} && [ ! -f "${src}/data/.stage1.done" ]; then
     echo "local/data.sh: stage 1 of ${src}" >&2
     (cd "${src}" && ./run.sh --stage 1 --stop_stage 1)
   fi
