@@ -123,6 +123,20 @@ def valid_logits(model, batch):
         return model.llm(inputs_embeds=embeds, attention_mask=mask).logits[mask.bool()]
 
 
+def assert_same_outputs(original, other, tasks, atol=1e-5, seed=0, samples=24000):
+    """Two Speech2Text of one model (one exported or imported, say): the same LLM logits on
+    a batch, and the same text for each task on a random waveform."""
+    import numpy as np
+
+    batch = batch_of()
+    want = valid_logits(original.model.eval(), batch)
+    got = valid_logits(other.model.eval(), batch)
+    assert torch.allclose(got, want, atol=atol)
+    wave = 0.1 * np.random.default_rng(seed).standard_normal(samples).astype(np.float32)
+    for task in tasks:
+        assert other(wave, task=task).text == original(wave, task=task).text, task
+
+
 REPO = Path(__file__).resolve().parents[1]
 
 

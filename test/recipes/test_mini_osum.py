@@ -104,10 +104,7 @@ def test_stages_1_to_5_then_skip_and_resume(recipe):
 def exported_model_gives_the_same_outputs(recipe):
     """The main job's own model (its LLM trained in full: trainable [adapter, encoder, llm])
     exports as a user would export it, and the export decodes as the experiment does."""
-    import numpy as np
-    import torch
-
-    from helpers import batch_of, valid_logits
+    from helpers import assert_same_outputs
     from osum.decode.speech2text import Speech2Text
 
     phase = "exp/osum/3_all"
@@ -123,12 +120,7 @@ def exported_model_gives_the_same_outputs(recipe):
         os.chdir(cwd)
     exported = Speech2Text(recipe / "exported")
     assert "llm" in exported.args.model_conf["trainable"]
-    batch = batch_of()
-    want = valid_logits(original.model.eval(), batch)
-    assert torch.allclose(valid_logits(exported.model.eval(), batch), want, atol=1e-5)
-    wave = 0.1 * np.random.default_rng(0).standard_normal(24000).astype(np.float32)
-    for task in ("ASR", "SER", "SRWT", "STTC"):
-        assert exported(wave, task=task).text == original(wave, task=task).text
+    assert_same_outputs(original, exported, ("ASR", "SER", "SRWT", "STTC"))
 
 
 def test_a_text_phase_trains_the_previous_phases_llm(recipe):
