@@ -278,52 +278,89 @@ def convert(
     if width:
         out["encoder.positional_embedding"] = sinusoids(n_ctx, width)
     ignored, unknown = [], []
-    lora: Dict[str, Dict[str, torch.Tensor]] = {}
+    lora: Dict[str, Dict[str, torch.Tensor]] = {}  # module -> {"A": ..., "B": ...}
     llm_has_peft = any(k.startswith("llm." + PEFT_PREFIX) for k in expected)
     for key, value in state.items():
+        lora_part = _LORA.match(_llm_name(key)) if key.startswith(LLM_PREFIX) else None
         if key.startswith(IGNORED_PREFIXES) or key.endswith(".rotary_emb.inv_freq"):
             ignored.append(key)
-        elif key.startswith("encoder."):
-            new = _encoder_key(key[len("encoder.") :])
+        elif key == "speech_token_emded.weight":
+            out["speech_boundary.weight"] = _speech_boundary(key, value)
+        elif lora_part and merge_lora:
+            lora.setdefault(lora_part.group(1), {})[lora_part.group(2)] = value
+        else:
+            new = _model_key(key, expected, llm_has_peft)
             if new is None:
                 unknown.append(key)
             else:
                 out[new] = value
-        elif key.startswith(ADAPTER_PREFIXES):
-            out["adapter." + key] = value
-        elif key == "speech_token_emded.weight":
-            if value.shape[0] <= EOS_ROW:
-                raise CheckpointMismatch(
-                    f"{key}: {value.shape[0]} rows; the speech BOS and EOS are rows "
-                    f"{BOS_ROW} and {EOS_ROW}"
-                )
-            out["speech_boundary.weight"] = value[[BOS_ROW, EOS_ROW]].clone()
-        elif key.startswith(LLM_PREFIX):
-            name = _llm_name(key)
-            m = _LORA.match(name)
-            if m and merge_lora:
-                lora.setdefault(m.group(1), {})[m.group(2)] = value
-                continue
-            if llm_has_peft:
-                new = "llm." + PEFT_PREFIX + name
-                if m is None:  # a LoRA-wrapped module keeps its weight under base_layer
-                    module, leaf = name.rsplit(".", 1)
-                    wrapped = f"llm.{PEFT_PREFIX}{module}.base_layer.{leaf}"
-                    if wrapped in expected:
-                        new = wrapped
-            else:
-                new = "llm." + name
-            out[new] = value
-        else:
-            unknown.append(key)
+    unknown += _merge_lora(out, lora, lora_scale)
+    problems = _fit_problems(out, expected, unknown)
+    if problems:
+        raise CheckpointMismatch(
+            "the checkpoint does not fit the model:\n  " + "\n  ".join(problems)
+        )
+    return out, ignored
+
+
+def _speech_boundary(key: str, value: torch.Tensor) -> torch.Tensor:
+    """The speech BOS and EOS rows of OSUM's ``speech_token_emded.weight``."""
+    if value.shape[0] <= EOS_ROW:
+        raise CheckpointMismatch(
+            f"{key}: {value.shape[0]} rows; the speech BOS and EOS are rows {BOS_ROW} and {EOS_ROW}"
+        )
+    return value[[BOS_ROW, EOS_ROW]].clone()
+
+
+def _model_key(key: str, expected: Dict[str, torch.Size], llm_has_peft: bool) -> str | None:
+    """This model's name of an encoder, adapter or LLM checkpoint key (the module doc's
+    table); None for a key it does not know."""
+    if key.startswith("encoder."):
+        return _encoder_key(key[len("encoder.") :])
+    if key.startswith(ADAPTER_PREFIXES):
+        return "adapter." + key
+    if key.startswith(LLM_PREFIX):
+        return _llm_key(_llm_name(key), expected, llm_has_peft)
+    return None
+
+
+def _llm_key(name: str, expected: Dict[str, torch.Size], llm_has_peft: bool) -> str:
+    """This model's key of the LLM's tensor ``name`` (its HF name): under peft's
+    ``base_model.model.`` when the model wraps its LLM, a LoRA-wrapped module's weight
+    under ``base_layer``."""
+    if not llm_has_peft:
+        return "llm." + name
+    if _LORA.match(name) is None:  # a LoRA-wrapped module keeps its weight under base_layer
+        module, leaf = name.rsplit(".", 1)
+        wrapped = f"llm.{PEFT_PREFIX}{module}.base_layer.{leaf}"
+        if wrapped in expected:
+            return wrapped
+    return "llm." + PEFT_PREFIX + name
+
+
+def _merge_lora(
+    out: Dict[str, torch.Tensor], lora: Dict[str, Dict[str, torch.Tensor]], scale: float
+) -> List[str]:
+    """Adds each module's LoRA update (``B @ A`` times ``scale``) to its weight in ``out``,
+    in the weight's dtype; returns the modules it could not merge (a matrix or the base
+    weight missing), named as unknown keys."""
+    unmerged = []
     for module, ab in lora.items():
         target = f"llm.{module}.weight"
         if set(ab) != {"A", "B"} or target not in out:
-            unknown.append(f"{LLM_PREFIX}{PEFT_PREFIX}{module}.lora_* (incomplete or no base)")
+            unmerged.append(f"{LLM_PREFIX}{PEFT_PREFIX}{module}.lora_* (incomplete or no base)")
             continue
         base = out[target]
-        delta = (ab["B"].float() @ ab["A"].float()) * lora_scale
+        delta = (ab["B"].float() @ ab["A"].float()) * scale
         out[target] = (base.float() + delta).to(base.dtype)
+    return unmerged
+
+
+def _fit_problems(
+    out: Dict[str, torch.Tensor], expected: Dict[str, torch.Size], unknown: List[str]
+) -> List[str]:
+    """What keeps the converted ``out`` from loading into the model: unknown checkpoint
+    keys, keys the model lacks or does not have, shapes that differ (20 of each named)."""
     missing = sorted(set(expected) - set(out))
     extra = sorted(set(out) - set(expected))
     shapes = [
@@ -340,11 +377,7 @@ def convert(
         problems.append(f"model keys the checkpoint lacks ({len(missing)}): {missing[:20]}")
     if shapes:
         problems.append(f"shapes that differ ({len(shapes)}): {shapes[:20]}")
-    if problems:
-        raise CheckpointMismatch(
-            "the checkpoint does not fit the model:\n  " + "\n  ".join(problems)
-        )
-    return out, ignored
+    return problems
 
 
 def expected_shapes(config: Dict) -> Dict[str, torch.Size]:

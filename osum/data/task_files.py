@@ -21,8 +21,9 @@ wording and a task can be added without touching the audio.
 """
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping
+from typing import Dict, List, Mapping, Tuple
 
 from osum.asrx.registry import Task, build_registry
 from osum.data.kaldi import DataError, durations, read_ctm, read_table
@@ -58,33 +59,21 @@ def validate_task_files(data_dir: Path, registry: Mapping[str, Task] | None = No
     """Every problem of the task files, each naming file and line (empty list: valid)."""
     data_dir = Path(data_dir)
     registry = registry or build_registry()
-    errors: List[str] = []
     try:
-        utts = read_table(data_dir / "utt2spk")
-        tables = {
-            n: read_table(data_dir / n)
-            for n in TASK_FILES
-            if n != "ctm" and (data_dir / n).is_file()
-        }
-        ctm = read_ctm(data_dir / "ctm") if (data_dir / "ctm").is_file() else {}
+        utts, tables, ctm = _read_task_tables(data_dir)
     except (DataError, FileNotFoundError) as e:
         return [str(e)]
     texts = read_table(data_dir / "text") if (data_dir / "text").is_file() else {}
-    for name, table in list(tables.items()) + [("ctm", ctm)]:
-        for u in table:
-            if u not in utts:
-                line = table[u][1] if name != "ctm" else table[u][0][3]
-                errors.append(f"{data_dir / name}:{line}: utterance {u} is not in utt2spk")
-    task_of = tables.get("utt2task", {})
-    if "utt2task" in tables:
-        for u in utts:
+    files = _TaskFiles(data_dir, utts, tables, ctm, texts)
+    errors = _unknown_utterances(files)
+    task_of = files.tables.get("utt2task", {})
+    if "utt2task" in files.tables:
+        for u in files.utts:
             if u not in task_of:
                 errors.append(f"{data_dir / 'utt2task'}: utterance {u} has no task")
-    need_durations = bool(ctm)
-    dur = {}
-    if need_durations:
+    if files.ctm:  # word times are checked against the audio's durations
         try:
-            dur = durations(data_dir)
+            files.audio_seconds = durations(data_dir)
         except (DataError, FileNotFoundError) as e:
             errors.append(str(e))
     for u, (name, line) in sorted(task_of.items()):
@@ -94,31 +83,83 @@ def validate_task_files(data_dir: Path, registry: Mapping[str, Task] | None = No
                 f"known: {', '.join(registry)}"
             )
             continue
-        task = registry[name]
-        for f in task.fields:
-            table = tables.get(f"utt2{f}", {})
-            if u not in table:
-                errors.append(f"{data_dir / ('utt2' + f)}: {u} (task {name}) has no {f} label")
-                continue
-            label, lab_line = table[u]
-            if label.lower() not in task.label_sets[f]:
-                errors.append(
-                    f"{data_dir / ('utt2' + f)}:{lab_line}: {f} label {label!r} of {u} "
-                    f"is not one of {list(task.label_sets[f])}"
-                )
-        if "text" in task.required() and not texts.get(u, ("", 0))[0]:
-            errors.append(f"{data_dir / 'text'}: {u} (task {name}) has no transcript")
-        if task.timestamps:
-            if u not in ctm:
-                errors.append(f"{data_dir / 'ctm'}: {u} (task {name}) has no word times")
-            else:
-                errors += _check_alignment(data_dir / "ctm", u, ctm[u], dur.get(u))
-        if task.chat and not tables.get("utt2answer", {}).get(u, ("", 0))[0]:
-            errors.append(f"{data_dir / 'utt2answer'}: {u} (task {name}) has no answer")
+        errors += _utterance_errors(files, u, name, registry[name])
     return errors
 
 
+@dataclass
+class _TaskFiles:
+    """A data dir's task files as validation reads them."""
+
+    data_dir: Path
+    utts: Dict[str, Tuple[str, int]]  # utt2spk
+    tables: Dict[str, Dict[str, Tuple[str, int]]]  # task file but ctm -> {utt: (value, line)}
+    ctm: Dict[str, List[Tuple[float, float, str, int]]]
+    texts: Dict[str, Tuple[str, int]]  # text ({} without one)
+    audio_seconds: Dict[str, float] = field(default_factory=dict)  # read when there is a ctm
+
+
+def _read_task_tables(data_dir: Path):
+    """utt2spk, the task files but ctm ({name: table}), and the ctm ({} without one);
+    raises :class:`DataError` or ``FileNotFoundError`` where one cannot be read."""
+    utts = read_table(data_dir / "utt2spk")
+    tables = {
+        n: read_table(data_dir / n) for n in TASK_FILES if n != "ctm" and (data_dir / n).is_file()
+    }
+    ctm = read_ctm(data_dir / "ctm") if (data_dir / "ctm").is_file() else {}
+    return utts, tables, ctm
+
+
+def _unknown_utterances(files: _TaskFiles) -> List[str]:
+    """A line of each task file whose utterance utt2spk does not list."""
+    errors = []
+    for name, table in list(files.tables.items()) + [("ctm", files.ctm)]:
+        for u in table:
+            if u not in files.utts:
+                line = table[u][1] if name != "ctm" else table[u][0][3]
+                errors.append(f"{files.data_dir / name}:{line}: utterance {u} is not in utt2spk")
+    return errors
+
+
+def _utterance_errors(files: _TaskFiles, utt: str, name: str, task: Task) -> List[str]:
+    """What utterance ``utt`` of task ``name`` lacks or has wrong: its labels, transcript,
+    word times and answer, as the task needs them."""
+    data_dir = files.data_dir
+    errors = []
+    for f in task.fields:
+        errors += _label_errors(files, utt, name, task, f)
+    if "text" in task.required() and not files.texts.get(utt, ("", 0))[0]:
+        errors.append(f"{data_dir / 'text'}: {utt} (task {name}) has no transcript")
+    if task.timestamps:
+        if utt not in files.ctm:
+            errors.append(f"{data_dir / 'ctm'}: {utt} (task {name}) has no word times")
+        else:
+            errors += _check_alignment(
+                data_dir / "ctm", utt, files.ctm[utt], files.audio_seconds.get(utt)
+            )
+    if task.chat and not files.tables.get("utt2answer", {}).get(utt, ("", 0))[0]:
+        errors.append(f"{data_dir / 'utt2answer'}: {utt} (task {name}) has no answer")
+    return errors
+
+
+def _label_errors(files: _TaskFiles, utt: str, name: str, task: Task, field_name: str) -> List[str]:
+    """The ``utt2<field>`` label of ``utt`` missing, or not one of the task's labels."""
+    path = files.data_dir / f"utt2{field_name}"
+    table = files.tables.get(f"utt2{field_name}", {})
+    if utt not in table:
+        return [f"{path}: {utt} (task {name}) has no {field_name} label"]
+    label, line = table[utt]
+    labels = task.label_sets[field_name]
+    if label.lower() not in labels:
+        return [
+            f"{path}:{line}: {field_name} label {label!r} of {utt} is not one of {list(labels)}"
+        ]
+    return []
+
+
 def _check_alignment(path, utt, words, duration, tolerance=0.02) -> List[str]:
+    """The problems of one utterance's word times: a reserved character in a word, a word
+    that starts before the previous one ends, or ends after the audio."""
     errors, last_end = [], 0.0
     for start, end, word, line in words:
         if "<" in word or ">" in word:

@@ -96,6 +96,35 @@ def decode_data(
     """Decode the utterances of ``key_file`` (default: all of the speech scp)."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    speech, tasks, questions = _read_inputs(data_path_and_name_and_type)
+    keys = list(read_2columns_text(key_file)) if key_file else list(speech.keys())
+    _check_options(output_dir, _decoding_setup(s2t, task))
+    done = read_done(output_dir)
+    todo = [k for k in keys if k not in done]
+    if len(todo) < len(keys):
+        logger.info(f"{len(keys) - len(todo)} of {len(keys)} utterances already decoded")
+    with (
+        open(output_dir / RESULTS, "a", encoding="utf-8") as out,
+        progress(len(todo), f"decoding {output_dir.name}") as bar,
+    ):
+        for start in range(0, len(todo), group):
+            batch = todo[start : start + group]
+            names = [task or tasks.get(k, "ASR") for k in batch]
+            asked = [questions.get(k) for k in batch]
+            for row in _decode_group(s2t, speech, batch, names, asked):
+                done[row["utt"]] = row
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.flush()
+            bar.update(len(batch))
+    write_kaldi_files(output_dir, [done[k] for k in keys])
+    return output_dir
+
+
+def _read_inputs(
+    data_path_and_name_and_type: Sequence[Tuple[str, str, str]],
+) -> Tuple[SoundScpReader, Dict[str, str], Dict[str, str | None]]:
+    """The speech (name ``speech``, type ``sound``) and, from the task data (name ``task``:
+    ``utt2task`` or ``utt2taskinfo``), each utterance's task and question."""
     speech, tasks, questions = None, {}, {}
     for path, name, kind in data_path_and_name_and_type:
         if name == "speech":
@@ -110,42 +139,35 @@ def decode_data(
         raise ValueError(
             "no speech data given (--data_path_and_name_and_type wav.scp,speech,sound)"
         )
-    keys = list(read_2columns_text(key_file)) if key_file else list(speech.keys())
-    _check_options(
-        output_dir,
-        dict(
-            train_config=str(s2t.train_config),
-            model_file=str(s2t.model_file),
-            task=task,
-            search=vars(s2t.options),
-            prompt_languages=s2t.pre.prompt_languages,
-            chunk_samples=s2t.chunk_samples,
-        ),
+    return speech, tasks, questions
+
+
+def _decoding_setup(s2t: Speech2Text, task: str | None) -> dict:
+    """What an output dir's results depend on (``decode_options.json``)."""
+    return dict(
+        train_config=str(s2t.train_config),
+        model_file=str(s2t.model_file),
+        task=task,
+        search=vars(s2t.options),
+        prompt_languages=s2t.pre.prompt_languages,
+        chunk_samples=s2t.chunk_samples,
     )
-    done = read_done(output_dir)
-    todo = [k for k in keys if k not in done]
-    if len(todo) < len(keys):
-        logger.info(f"{len(keys) - len(todo)} of {len(keys)} utterances already decoded")
-    with (
-        open(output_dir / RESULTS, "a", encoding="utf-8") as out,
-        progress(len(todo), f"decoding {output_dir.name}") as bar,
-    ):
-        for start in range(0, len(todo), group):
-            batch = todo[start : start + group]
-            waves, names = [], []
-            for k in batch:
-                rate, wave = speech[k]
-                waves.append(s2t.prepare(wave, rate, k))
-                names.append(task or tasks.get(k, "ASR"))
-            asked = [questions.get(k) for k in batch]
-            for k, result in zip(batch, s2t.decode_batch(waves, names, asked)):
-                row = to_row(k, result)
-                done[k] = row
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            out.flush()
-            bar.update(len(batch))
-    write_kaldi_files(output_dir, [done[k] for k in keys])
-    return output_dir
+
+
+def _decode_group(
+    s2t: Speech2Text,
+    speech: SoundScpReader,
+    utts: List[str],
+    tasks: List[str],
+    questions: List[str | None],
+) -> List[dict]:
+    """The result rows (:func:`to_row`) of ``utts``, decoded together."""
+    waves = []
+    for utt in utts:
+        rate, wave = speech[utt]
+        waves.append(s2t.prepare(wave, rate, utt))
+    results = s2t.decode_batch(waves, tasks, questions)
+    return [to_row(utt, result) for utt, result in zip(utts, results)]
 
 
 def _check_options(output_dir: Path, options: dict) -> None:

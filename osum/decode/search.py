@@ -40,7 +40,7 @@ row is what HF's ``generate`` gives for it alone after ``torch.manual_seed(seed)
 
 import secrets
 from dataclasses import dataclass
-from typing import List
+from typing import List, Tuple
 
 import torch
 from transformers import DynamicCache
@@ -181,12 +181,7 @@ class Decoder:
 
     def _greedy(self, logits, mask, next_pos, cache, opts, ctc=None, times=None):
         rows = logits.shape[0]
-        joint = (
-            None
-            if ctc is None
-            else JointCTC(ctc, self.end_id, opts.ctc_weight, opts.ctc_candidates, 1)
-        )
-        rule = None if times is None else TimeRule(times, 1)
+        joint, rule = self._constraints(opts, ctc, times, beams=1)
         device = logits.device
         sampler = _Sampler(opts, rows, device, min_keep=1) if opts.do_sample else None
         seqs = torch.zeros(rows, 0, dtype=torch.long, device=device)
@@ -225,94 +220,168 @@ class Decoder:
         return out
 
     def _beam(self, logits, mask, next_pos, cache, opts, ctc=None, times=None):
+        """Beam search (module doc) from the prefill's ``logits``: each row's n-best list."""
         batch, vocab = logits.shape
-        k = opts.beam_size
-        joint = (
-            None
-            if ctc is None
-            else JointCTC(ctc, self.end_id, opts.ctc_weight, opts.ctc_candidates, k)
-        )
-        rule = None if times is None else TimeRule(times, k)
+        k, lp = opts.beam_size, opts.length_penalty
+        joint, rule = self._constraints(opts, ctc, times, beams=k)
         device = logits.device
         # HF keeps two tokens a beam at least, so that an end token leaves a continuation
         sampler = _Sampler(opts, batch, device, min_keep=2) if opts.do_sample else None
-        cache.batch_repeat_interleave(k)
-        mask = mask.repeat_interleave(k, dim=0)
-        next_pos = next_pos.repeat_interleave(k, dim=0)
-        logits = logits.repeat_interleave(k, dim=0)
+        logits, mask, next_pos = _repeat_for_beams(k, cache, logits, mask, next_pos)
         beam_scores = torch.full((batch, k), float("-inf"), device=device)
         beam_scores[:, 0] = 0.0
         seqs = torch.zeros(batch * k, 0, dtype=torch.long, device=device)
         finished: List[List[Hypothesis]] = [[] for _ in range(batch)]
         row_done = [False] * batch
-        lp = opts.length_penalty
         for t in range(opts.max_new_tokens):
-            # as HF's beam search: the penalty applies to log-probabilities
-            logp = torch.log_softmax(logits, dim=-1)
-            logp = self._penalise(logp, seqs, opts.repetition_penalty)
-            (logp,) = self._forbid(rule, logp)
-            if joint is not None:
-                logp = joint.scores(logp)
-            if sampler is not None:
-                logp = sampler.warp(seqs, logp)
+            logp = self._beam_logprobs(logits, seqs, opts, rule, joint, sampler)
             cand = (beam_scores.view(-1, 1) + logp).view(batch, k * vocab)
-            if sampler is None:
-                top_scores, top_idx = cand.topk(2 * k, dim=1)
-            else:
-                top_scores, top_idx = sampler.candidates(cand, 2 * k, row_done)
-            top_scores, top_idx = top_scores.tolist(), top_idx.tolist()
-            new_scores = torch.full((batch, k), float("-inf"), device=device)
-            new_src = torch.arange(batch * k, device=device).view(batch, k).clone()
-            new_tok = torch.full((batch, k), self.end_id, dtype=torch.long, device=device)
-            for b in range(batch):
-                if row_done[b]:
-                    continue
-                n = 0
-                for rank, (s, idx) in enumerate(zip(top_scores[b], top_idx[b])):
-                    src, tok = b * k + idx // vocab, idx % vocab
-                    if s == float("-inf"):
-                        break
-                    if tok == self.end_id:
-                        if rank < k:  # an end token outside the top k is not taken
-                            length = t + 1
-                            finished[b].append(
-                                Hypothesis(seqs[src].tolist(), s, s / length**lp, True)
-                            )
-                    else:
-                        new_scores[b, n], new_src[b, n], new_tok[b, n] = s, src, tok
-                        n += 1
-                    if n == k:
-                        break
-                if len(finished[b]) >= k:
-                    kth = sorted(h.score for h in finished[b])[-k]
-                    # HF's heuristic (early_stopping=False): live beams at today's length
-                    best_live = float(new_scores[b].max()) / (t + 1) ** lp
-                    if best_live <= kth:
-                        row_done[b] = True
+            top = _best_candidates(cand, 2 * k, sampler, row_done)
+            new_scores, src, tokens = self._next_beams(
+                top, seqs, finished, row_done, k, vocab, t + 1, lp
+            )
             if all(row_done):
                 break
-            src = new_src.view(-1)
             if joint is not None:
-                joint.advance(src, new_tok.view(-1))
+                joint.advance(src, tokens)
             if rule is not None:
-                rule.advance(src, new_tok.view(-1))
+                rule.advance(src, tokens)
             cache.reorder_cache(src)
-            seqs = torch.cat([seqs[src], new_tok.view(-1, 1)], dim=1)
+            seqs = torch.cat([seqs[src], tokens.view(-1, 1)], dim=1)
             mask, next_pos = mask[src], next_pos[src]
             beam_scores = new_scores
-            logits, mask, next_pos = self._step(new_tok.view(-1), mask, next_pos, cache)
-        out = []
+            logits, mask, next_pos = self._step(tokens, mask, next_pos, cache)
+        return [
+            _nbest(
+                finished[b],
+                None if row_done[b] else beam_scores[b],
+                seqs[b * k : (b + 1) * k],
+                lp,
+                opts.nbest,
+            )
+            for b in range(batch)
+        ]
+
+    def _constraints(self, opts: DecodeOptions, ctc, times, beams: int):
+        """The joint CTC scorer and the timestamp rule of a search with ``beams`` beams a
+        row (each None when not asked for)."""
+        joint = (
+            None
+            if ctc is None
+            else JointCTC(ctc, self.end_id, opts.ctc_weight, opts.ctc_candidates, beams)
+        )
+        rule = None if times is None else TimeRule(times, beams)
+        return joint, rule
+
+    def _beam_logprobs(self, logits, seqs, opts, rule, joint, sampler) -> torch.Tensor:
+        """Each beam's scores of its next token (beams, vocab): log-probabilities with the
+        repetition penalty (on log-probabilities, as HF's beam search), the forbidden
+        times masked, joint with CTC, warped when sampling."""
+        logp = torch.log_softmax(logits, dim=-1)
+        logp = self._penalise(logp, seqs, opts.repetition_penalty)
+        (logp,) = self._forbid(rule, logp)
+        if joint is not None:
+            logp = joint.scores(logp)
+        if sampler is not None:
+            logp = sampler.warp(seqs, logp)
+        return logp
+
+    def _next_beams(self, top, seqs, finished, row_done, k, vocab, length, lp):
+        """One step of beam search over the rows' candidates ``top`` (scores and indices,
+        best first): appends the hypotheses that end to ``finished`` and marks the rows
+        that are then done in ``row_done``.
+
+        Returns the next beams' scores (batch, k), and the beam each continues and the
+        token it adds (batch x k); a row that is done keeps its beams, of no score."""
+        top_scores, top_idx = top
+        batch, device = len(row_done), seqs.device
+        new_scores = torch.full((batch, k), float("-inf"), device=device)
+        new_src = torch.arange(batch * k, device=device).view(batch, k).clone()
+        new_tok = torch.full((batch, k), self.end_id, dtype=torch.long, device=device)
         for b in range(batch):
-            hyps = list(finished[b])
-            if not row_done[b]:  # max_new_tokens reached: live beams count too
-                for j in range(k):
-                    s = float(beam_scores[b, j])
-                    if s > float("-inf"):
-                        toks = seqs[b * k + j].tolist()
-                        hyps.append(Hypothesis(toks, s, s / max(len(toks), 1) ** lp, False))
-            hyps.sort(key=lambda h: -h.score)
-            out.append(hyps[: opts.nbest])
-        return out
+            if row_done[b]:
+                continue
+            live, ended = self._extend_row(b, top_scores[b], top_idx[b], seqs, k, vocab, length, lp)
+            for n, (score, src, tok) in enumerate(live):
+                new_scores[b, n], new_src[b, n], new_tok[b, n] = score, src, tok
+            finished[b] += ended
+            row_done[b] = _row_is_settled(finished[b], new_scores[b], length, k, lp)
+        return new_scores, new_src.view(-1), new_tok.view(-1)
+
+    def _extend_row(self, b, scores, idx, seqs, k, vocab, length, lp):
+        """One row's step: of its candidates (best first; ``idx`` into its beams x vocab),
+        an end token within the top ``k`` finishes its beam's hypothesis, and the first
+        ``k`` others are the row's next beams.
+
+        Returns the next beams as (score, source beam, token) and the finished
+        hypotheses."""
+        live: List[Tuple[float, int, int]] = []
+        ended: List[Hypothesis] = []
+        for rank, (score, i) in enumerate(zip(scores, idx)):
+            src, tok = b * k + i // vocab, i % vocab
+            if score == float("-inf"):
+                break
+            if tok == self.end_id:
+                if rank < k:  # an end token outside the top k is not taken
+                    ended.append(Hypothesis(seqs[src].tolist(), score, score / length**lp, True))
+            else:
+                live.append((score, src, tok))
+            if len(live) == k:
+                break
+        return live, ended
+
+
+def _repeat_for_beams(k: int, cache, logits, mask, next_pos):
+    """The prefill of each row repeated for its ``k`` beams (the cache in place)."""
+    cache.batch_repeat_interleave(k)
+    mask = mask.repeat_interleave(k, dim=0)
+    next_pos = next_pos.repeat_interleave(k, dim=0)
+    logits = logits.repeat_interleave(k, dim=0)
+    return logits, mask, next_pos
+
+
+def _best_candidates(cand: torch.Tensor, n: int, sampler, row_done: List[bool]):
+    """The ``n`` candidates of each row (batch, beams x vocab) as lists of scores and
+    indices, best first: the top ones, or drawn when sampling."""
+    if sampler is None:
+        top_scores, top_idx = cand.topk(n, dim=1)
+    else:
+        top_scores, top_idx = sampler.candidates(cand, n, row_done)
+    return top_scores.tolist(), top_idx.tolist()
+
+
+def _row_is_settled(
+    finished: List[Hypothesis], live_scores: torch.Tensor, length: int, k: int, lp: float
+) -> bool:
+    """HF's stopping rule (``early_stopping=False``): a row is done when it has ``k``
+    finished hypotheses and its best live beam, normalised at today's length, scores no
+    better than the ``k``-th of them."""
+    if len(finished) < k:
+        return False
+    kth = sorted(h.score for h in finished)[-k]
+    best_live = float(live_scores.max()) / length**lp
+    return best_live <= kth
+
+
+def _nbest(
+    finished: List[Hypothesis],
+    live_scores: torch.Tensor | None,
+    live_seqs: torch.Tensor,
+    lp: float,
+    nbest: int,
+) -> List[Hypothesis]:
+    """A row's ``nbest`` best hypotheses: its finished ones, with its live beams
+    (``live_scores`` and ``live_seqs``; None once the row is done) where
+    ``max_new_tokens`` was reached first."""
+    hyps = list(finished)
+    if live_scores is not None:
+        for j in range(live_scores.shape[0]):
+            score = float(live_scores[j])
+            if score > float("-inf"):
+                toks = live_seqs[j].tolist()
+                hyps.append(Hypothesis(toks, score, score / max(len(toks), 1) ** lp, False))
+    hyps.sort(key=lambda h: -h.score)
+    return hyps[:nbest]
 
 
 @torch.no_grad()

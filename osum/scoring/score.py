@@ -13,6 +13,7 @@ import json
 import logging
 import unicodedata
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List
 
@@ -23,6 +24,7 @@ from osum.data.kaldi import read_table
 from osum.data.task_files import load_task_info
 from osum.decode.data_dir import read_done
 from osum.scoring.metrics import (
+    ErrorRate,
     average_absolute_shift,
     chrf,
     classification,
@@ -75,6 +77,12 @@ def score(
     judge: Callable[[List[str], List[str], List[str], List[str]], dict] | None = None,
     out_dir: str | None = None,
 ) -> dict:
+    """Score ``decode_dir`` against ``data_dir`` task by task (module doc).
+
+    Writes ``result.json`` (the returned summary), the error rates' alignments and the
+    label tasks' confusion matrices to ``out_dir`` (default ``<decode_dir>/scores``).
+    ``normalizer``: see :func:`text_normalizer`; ``judge``: rates the STTC replies
+    (:func:`openai_judge`)."""
     decode_dir, data_dir = Path(decode_dir), Path(data_dir)
     out = Path(out_dir) if out_dir else decode_dir / "scores"
     out.mkdir(parents=True, exist_ok=True)
@@ -82,14 +90,7 @@ def score(
     norm = text_normalizer(normalizer)
     hyps = read_done(decode_dir)
     info = load_task_info(data_dir)
-    texts = (
-        {k: v for k, (v, _) in read_table(data_dir / "text").items()}
-        if (data_dir / "text").is_file()
-        else {}
-    )
-    by_task: Dict[str, List[str]] = defaultdict(list)
-    for utt in sorted(info):
-        by_task[info[utt]["task"]].append(utt)
+    transcripts = _reference_transcripts(data_dir)
     summary = {
         "decode_dir": str(decode_dir),
         "data_dir": str(data_dir),
@@ -97,98 +98,199 @@ def score(
         "normalizer": normalizer,
         "tasks": {},
     }
-    for name, utts in sorted(by_task.items()):
-        task = registry[name]
-        missing = [u for u in utts if u not in hyps]
-        rows = {
-            u: hyps.get(
-                u, dict(transcript="", labels={}, alignment=[], answer="", flags=["missing"])
-            )
-            for u in utts
-        }
-        res = {
-            "utterances": len(utts),
-            "missing": len(missing),
-            "unparsed": sum(bool(rows[u]["flags"]) for u in utts),
-        }
-        # label tasks: clips without speech (an empty reference transcript) are left out
-        # of the error rate; for ASR, SRWT and STTC every utterance counts
-        spoken = [u for u in utts if norm(texts.get(u, ""))] if task.fields else list(utts)
-        said = any(norm(texts.get(u, "")) for u in spoken)
-        if (task.transcript or task.timestamps or task.chat) and said:
-            if len(spoken) < len(utts):
-                res["without_transcript"] = len(utts) - len(spoken)
-            utts_er = spoken
-            refs = [norm(texts.get(u, "")) for u in utts_er]
-            got = [norm(rows[u]["transcript"]) for u in utts_er]
-            er = error_rate(utts_er, refs, got)
-            res.update(
-                error_rate=round(er.rate, 2),
-                unit=er.unit,
-                errors=er.errors,
-                ref_units=er.ref_units,
-                sub=er.substitutions,
-                dele=er.deletions,
-                ins=er.insertions,
-            )
-            _write_alignments(out / f"{name}.align.txt", er)
-            if sclite_binary():
-                errors, n = sclite_error_rate(utts_er, refs, got, out / f"sclite_{name}")
-                res["sclite_error_rate"] = round(100.0 * errors / max(n, 1), 2)
-        if task.timestamps:
-            ref_ali = [srwt.split_to_units(info[u].get("alignment", [])) for u in utts]
-            hyp_ali = [[tuple(x) for x in rows[u]["alignment"]] for u in utts]
-            aas, matched = average_absolute_shift(ref_ali, hyp_ali)
-            res.update(aas_ms=round(aas, 1) if matched else None, aas_matched_units=matched)
-        for f in task.fields:
-            c = classification(
-                [normalize(info[u][f]) for u in utts],
-                [rows[u]["labels"].get(f) for u in utts],
-                task.label_sets[f],
-            )
-            res[f] = dict(
-                accuracy=round(c.accuracy, 2),
-                macro_f1=round(c.macro_f1, 2),
-                recall={k: round(v, 2) for k, v in c.recall.items()},
-            )
-            (out / f"{name}.{f}.confusion.txt").write_text(confusion_text(c), encoding="utf-8")
-            confusion_png(c, out / f"{name}.{f}.confusion.png", f"{name} {f} ({data_dir.name})")
-        if task.chat:
-            ref_ans = [normalize(info[u].get("answer", "")) for u in utts]
-            hyp_ans = [normalize(rows[u]["answer"] or "") for u in utts]
-            res["answer_accuracy"] = round(
-                100.0 * sum(r == h for r, h in zip(ref_ans, hyp_ans)) / len(utts), 2
-            )
-            res["answer_chrf"] = round(chrf(ref_ans, hyp_ans), 2)
-            if judge is not None:
-                # the question is the utterance's text question where it has one (AIR-Bench:
-                # a question about the clip, whose transcript is then its context), else
-                # the spoken question itself
-                asked = [info[u].get("question") or "" for u in utts]
-                verdict = judge(
-                    [q or texts.get(u, "") for q, u in zip(asked, utts)],
-                    [info[u].get("answer", "") for u in utts],
-                    [rows[u]["answer"] or "" for u in utts],
-                    [texts.get(u, "") if q else "" for q, u in zip(asked, utts)],
-                )
-                mean = verdict["mean"]
-                res["judge_score"] = None if mean is None else round(mean, 2)
-                res["judge_rated"], res["judge_failed"] = verdict["rated"], verdict["failed"]
-        summary["tasks"][name] = res
+    for name, utts in sorted(_utterances_by_task(info).items()):
+        scoring = _TaskScoring(
+            name=name,
+            task=registry[name],
+            utts=utts,
+            decoded={u: hyps.get(u, _missing_hypothesis()) for u in utts},
+            missing=sum(u not in hyps for u in utts),
+            info=info,
+            transcripts=transcripts,
+            norm=norm,
+            out=out,
+            data_name=data_dir.name,
+        )
+        summary["tasks"][name] = _score_task(scoring, judge)
     (out / "result.json").write_text(
         json.dumps(summary, indent=1, ensure_ascii=False), encoding="utf-8"
     )
     return summary
 
 
-def _write_alignments(path: Path, er) -> None:
+@dataclass
+class _TaskScoring:
+    """The utterances of one task with their references and hypotheses, as its scorers
+    read them."""
+
+    name: str
+    task: Task
+    utts: List[str]
+    decoded: Dict[str, dict]  # utt -> decoded row (:func:`_missing_hypothesis` if none)
+    missing: int  # how many of the utterances the decode dir lacks
+    info: Dict[str, dict]  # utt -> task info (labels, alignment, answer, question)
+    transcripts: Dict[str, str]  # utt -> reference transcript
+    norm: Callable[[str], str]
+    out: Path  # where the alignments and confusion matrices go
+    data_name: str  # the data dir's name, for the confusion plots' titles
+
+    def reference(self, utt: str) -> str:
+        """The normalised reference transcript of ``utt`` ("" when it has none)."""
+        return self.norm(self.transcripts.get(utt, ""))
+
+
+def _reference_transcripts(data_dir: Path) -> Dict[str, str]:
+    """utt -> transcript of the data dir's ``text`` ({} without one)."""
+    if not (data_dir / "text").is_file():
+        return {}
+    return {utt: text for utt, (text, _) in read_table(data_dir / "text").items()}
+
+
+def _utterances_by_task(info: Dict[str, dict]) -> Dict[str, List[str]]:
+    """task name -> its utterances, sorted."""
+    by_task: Dict[str, List[str]] = defaultdict(list)
+    for utt in sorted(info):
+        by_task[info[utt]["task"]].append(utt)
+    return by_task
+
+
+def _missing_hypothesis() -> dict:
+    """The decoded row an utterance missing from the decode dir is scored as."""
+    return dict(transcript="", labels={}, alignment=[], answer="", flags=["missing"])
+
+
+def _score_task(scoring: _TaskScoring, judge) -> dict:
+    """One task's scores: the counts, then each metric the task calls for."""
+    task, utts = scoring.task, scoring.utts
+    scores = {
+        "utterances": len(utts),
+        "missing": scoring.missing,
+        "unparsed": sum(bool(scoring.decoded[u]["flags"]) for u in utts),
+    }
+    scores.update(_transcript_scores(scoring))
+    if task.timestamps:
+        scores.update(_timing_scores(scoring))
+    for field in task.fields:
+        scores[field] = _label_scores(scoring, field)
+    if task.chat:
+        scores.update(_answer_scores(scoring, judge))
+    return scores
+
+
+def _transcript_scores(scoring: _TaskScoring) -> dict:
+    """The transcript error rate (and sclite's, when installed) of a task that transcribes
+    (ASR, SRWT, STTC and the label tasks that transcribe), writing its alignments; {} for
+    a task without transcripts or whose references are all empty.
+
+    A label task's clips without speech (an empty reference) are left out of the error
+    rate; for ASR, SRWT and STTC every utterance counts."""
+    task, utts = scoring.task, scoring.utts
+    spoken = [u for u in utts if scoring.reference(u)] if task.fields else list(utts)
+    said = any(scoring.reference(u) for u in spoken)
+    if not ((task.transcript or task.timestamps or task.chat) and said):
+        return {}
+    scores = {}
+    if len(spoken) < len(utts):
+        scores["without_transcript"] = len(utts) - len(spoken)
+    refs = [scoring.reference(u) for u in spoken]
+    hyps = [scoring.norm(scoring.decoded[u]["transcript"]) for u in spoken]
+    rate = error_rate(spoken, refs, hyps)
+    scores.update(
+        error_rate=round(rate.rate, 2),
+        unit=rate.unit,
+        errors=rate.errors,
+        ref_units=rate.ref_units,
+        sub=rate.substitutions,
+        dele=rate.deletions,
+        ins=rate.insertions,
+    )
+    _write_alignments(scoring.out / f"{scoring.name}.align.txt", rate)
+    if sclite_binary():
+        errors, n = sclite_error_rate(spoken, refs, hyps, scoring.out / f"sclite_{scoring.name}")
+        scores["sclite_error_rate"] = round(100.0 * errors / max(n, 1), 2)
+    return scores
+
+
+def _timing_scores(scoring: _TaskScoring) -> dict:
+    """SRWT: the average absolute shift (ms) of the word times, and how many units it
+    matched (``aas_ms`` None when none)."""
+    utts = scoring.utts
+    ref_alignments = [srwt.split_to_units(scoring.info[u].get("alignment", [])) for u in utts]
+    hyp_alignments = [[tuple(x) for x in scoring.decoded[u]["alignment"]] for u in utts]
+    aas, matched = average_absolute_shift(ref_alignments, hyp_alignments)
+    return dict(aas_ms=round(aas, 1) if matched else None, aas_matched_units=matched)
+
+
+def _label_scores(scoring: _TaskScoring, field: str) -> dict:
+    """Accuracy, macro-F1 and per-class recall of one label ``field``, writing its confusion
+    matrix (text and PNG)."""
+    name, utts = scoring.name, scoring.utts
+    result = classification(
+        [normalize(scoring.info[u][field]) for u in utts],
+        [scoring.decoded[u]["labels"].get(field) for u in utts],
+        scoring.task.label_sets[field],
+    )
+    (scoring.out / f"{name}.{field}.confusion.txt").write_text(
+        confusion_text(result), encoding="utf-8"
+    )
+    confusion_png(
+        result,
+        scoring.out / f"{name}.{field}.confusion.png",
+        f"{name} {field} ({scoring.data_name})",
+    )
+    return dict(
+        accuracy=round(result.accuracy, 2),
+        macro_f1=round(result.macro_f1, 2),
+        recall={k: round(v, 2) for k, v in result.recall.items()},
+    )
+
+
+def _answer_scores(scoring: _TaskScoring, judge) -> dict:
+    """STTC: exact-match accuracy and chrF of the replies against ``utt2answer``, and the
+    judge's mean rating when there is a judge."""
+    utts = scoring.utts
+    ref_answers = [normalize(scoring.info[u].get("answer", "")) for u in utts]
+    hyp_answers = [normalize(scoring.decoded[u]["answer"] or "") for u in utts]
+    exact = sum(r == h for r, h in zip(ref_answers, hyp_answers))
+    scores = {
+        "answer_accuracy": round(100.0 * exact / len(utts), 2),
+        "answer_chrf": round(chrf(ref_answers, hyp_answers), 2),
+    }
+    if judge is not None:
+        scores.update(_judge_scores(scoring, judge))
+    return scores
+
+
+def _judge_scores(scoring: _TaskScoring, judge) -> dict:
+    """The judge's mean rating of the replies, and how many it rated and failed to.
+
+    The question is the utterance's text question where it has one (AIR-Bench: a question
+    about the clip, whose transcript is then its context), else the spoken question."""
+    utts, info, transcripts = scoring.utts, scoring.info, scoring.transcripts
+    asked = [info[u].get("question") or "" for u in utts]
+    verdict = judge(
+        [q or transcripts.get(u, "") for q, u in zip(asked, utts)],
+        [info[u].get("answer", "") for u in utts],
+        [scoring.decoded[u]["answer"] or "" for u in utts],
+        [transcripts.get(u, "") if q else "" for q, u in zip(asked, utts)],
+    )
+    mean = verdict["mean"]
+    return {
+        "judge_score": None if mean is None else round(mean, 2),
+        "judge_rated": verdict["rated"],
+        "judge_failed": verdict["failed"],
+    }
+
+
+def _write_alignments(path: Path, rate: ErrorRate) -> None:
+    """The error rate's summary line, then each utterance's errors and alignment."""
     with open(path, "w", encoding="utf-8") as f:
         f.write(
-            f"# {er.unit} error rate {er.rate:.2f} % ({er.errors} / {er.ref_units}: "
-            f"{er.substitutions} sub, {er.deletions} del, {er.insertions} ins)\n"
+            f"# {rate.unit} error rate {rate.rate:.2f} % ({rate.errors} / {rate.ref_units}: "
+            f"{rate.substitutions} sub, {rate.deletions} del, {rate.insertions} ins)\n"
         )
-        for utt, errors, n, ali in er.per_utt:
-            f.write(f"{utt} {errors}/{n} {ali}\n")
+        for utt, errors, n, alignment in rate.per_utt:
+            f.write(f"{utt} {errors}/{n} {alignment}\n")
 
 
 def openai_judge(base_url: str, model: str, api_key: str | None = None, timeout: float = 60.0):

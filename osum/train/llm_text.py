@@ -173,38 +173,18 @@ def train_causal_lm(
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
     steps = epochs * ((len(sequences) + batch_size - 1) // batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt,
-        lambda s: min(
-            (s + 1) / max(warmup_steps, 1), max(0.0, (steps - s) / max(steps - warmup_steps, 1))
-        ),
-    )
+    sched = _warmup_then_decay(opt, warmup_steps, steps)
     start, losses = time.perf_counter(), []
     order = list(range(len(sequences)))
     read_only = list(context) if context is not None else [0] * len(sequences)
+    examples = list(zip(sequences, read_only))
     for _ in range(epochs):
         rng.shuffle(order)
-        total, count = 0.0, 0
-        for i in range(0, len(order), batch_size):
-            rows = order[i : i + batch_size]
-            width = max(len(sequences[j]) for j in rows)
-            ids = torch.zeros(len(rows), width, dtype=torch.long)
-            mask = torch.zeros(len(rows), width, dtype=torch.long)
-            scored = torch.zeros(len(rows), width, dtype=torch.bool)
-            for r, j in enumerate(rows):
-                seq = sequences[j]
-                ids[r, : len(seq)] = torch.tensor(seq)
-                mask[r, : len(seq)] = 1
-                scored[r, read_only[j] : len(seq)] = True
-            labels = ids.masked_fill(~scored, -100)
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 5.0)
-            opt.step()
-            sched.step()
-            total, count = total + float(loss.detach()) * len(rows), count + len(rows)
-        losses.append(round(total / count, 4))
+        batches = (
+            [examples[j] for j in order[i : i + batch_size]]
+            for i in range(0, len(order), batch_size)
+        )
+        losses.append(_train_epoch(model, opt, sched, params, batches))
     model.eval()
     return {
         "sequences": len(sequences),
@@ -216,6 +196,53 @@ def train_causal_lm(
         "epoch_loss": losses,
         "seconds": round(time.perf_counter() - start, 1),
     }
+
+
+def _warmup_then_decay(opt, warmup_steps: int, steps: int):
+    """The learning rate of ``opt`` rising linearly over ``warmup_steps``, then falling
+    linearly to 0 at ``steps``."""
+    import torch
+
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt,
+        lambda s: min(
+            (s + 1) / max(warmup_steps, 1), max(0.0, (steps - s) / max(steps - warmup_steps, 1))
+        ),
+    )
+
+
+def _train_epoch(model, opt, sched, params, batches) -> float:
+    """One optimiser step a batch of (sequence, read-only tokens) pairs; returns the
+    epoch's mean loss a sequence, to 4 decimals."""
+    import torch
+
+    total, count = 0.0, 0
+    for batch in batches:
+        ids, mask, labels = _padded_batch(batch)
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        sched.step()
+        total, count = total + float(loss.detach()) * len(batch), count + len(batch)
+    return round(total / count, 4)
+
+
+def _padded_batch(batch: list):
+    """(token ids, read-only tokens) pairs, right-padded: ids, attention mask and labels
+    (batch, longest), the labels -100 on the padding and on the read-only tokens."""
+    import torch
+
+    width = max(len(seq) for seq, _ in batch)
+    ids = torch.zeros(len(batch), width, dtype=torch.long)
+    mask = torch.zeros(len(batch), width, dtype=torch.long)
+    scored = torch.zeros(len(batch), width, dtype=torch.bool)
+    for r, (seq, read_only) in enumerate(batch):
+        ids[r, : len(seq)] = torch.tensor(seq)
+        mask[r, : len(seq)] = 1
+        scored[r, read_only : len(seq)] = True
+    return ids, mask, ids.masked_fill(~scored, -100)
 
 
 def pretrain_llm_on_text(llm_dir: str, sequences: list, **train_opts) -> dict:
