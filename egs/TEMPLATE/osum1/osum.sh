@@ -14,7 +14,9 @@
 # | 5     | scoring, RESULTS.md                   | exp/<tag>/decode_<set>/scores/, RESULTS.md|
 #
 # Every finished step leaves a .done marker and is skipped when run again; training and
-# decoding resume an interrupted step. Nothing passes between stages but files.
+# decoding resume an interrupted step. Nothing passes between stages but files. A stage
+# that did work records its command, commit, machine and wall time in exp/<tag>/stages/,
+# and RESULTS.md begins with them (with --tiny: exp/tiny/RESULTS.md).
 set -euo pipefail
 
 log() {
@@ -22,6 +24,18 @@ log() {
   echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*" >&2
 }
 SECONDS=0
+# the command that ran the stages, for RESULTS.md: the recipe's run.sh with its options
+# when it called this script, else this script's own
+run_command=$(printf '%q ' "$0" "$@")
+if [ -r "/proc/${PPID}/cmdline" ]; then
+  mapfile -d '' -t parent < "/proc/${PPID}/cmdline"
+  for i in "${!parent[@]}"; do
+    if [ "${parent[$i]##*/}" = run.sh ]; then
+      run_command=$(printf '%q ' "${parent[@]:$i}"); break
+    fi
+  done
+fi
+run_command=${run_command% }
 
 # General
 stage=1              # first stage to run
@@ -100,10 +114,18 @@ fi
 expdir=exp/${exp_tag}
 task_opt=()
 [ -n "${task_conf}" ] && task_opt=(--task_conf "${task_conf}")
+results_md=RESULTS.md
+${tiny} && results_md=${expdir}/RESULTS.md  # a check's figures are not the recipe's
+
+record_stage() {  # a stage that did work: its command, commit, machine and wall time
+  python -m osum.bin.record_stage --exp_dir "${expdir}" --stage "$1" \
+    --seconds $((SECONDS - $2)) --ngpu "${ngpu}" --command "${run_command}"
+}
 
 # ---------------------------------------------------------------- stage 1
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   log "stage 1: data preparation"
+  start=${SECONDS}
   # the marker records the options (first line) and the sets prepared with them: a set
   # asked for later is prepared then; other options are refused, not silently kept
   marker=data/.stage1.done
@@ -135,6 +157,7 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     { echo "${setup}"; [ -s "${marker}" ] && tail -n +2 "${marker}"
       for set in "${todo[@]}"; do echo "set=${set}"; done; } > "${marker}.tmp"
     mv "${marker}.tmp" "${marker}"
+    record_stage 1 "${start}"
   fi
   log "stage 1 done: $(for s in ${train_set} ${valid_set} ${test_sets}; do echo -n "${s}=$(wc -l < data/${s}/utt2spk) "; done)"
 fi
@@ -142,6 +165,7 @@ fi
 # ---------------------------------------------------------------- stage 2
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
   log "stage 2: dump (${feats_type} for training, raw for testing)"
+  start=${SECONDS} worked=false
   for set in ${train_set} ${valid_set} ${test_sets}; do
     t=${feats_type} limit=${max_seconds}
     # test sets: 16 kHz wav of any length (decoding cuts long audio into 30 s chunks)
@@ -162,7 +186,9 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     python -m osum.bin.dump --merge --nj "${nj}" "data/${set}" "${out}" > "${out}/counts.json"
     log "dumped ${out}: $(cat "${out}/counts.json")"
     echo "${setup}" > "${out}/.done"
+    worked=true
   done
+  if ${worked}; then record_stage 2 "${start}"; fi
 fi
 
 data_args() {  # the ESPnet data options of a dumped set for osum_train
@@ -192,6 +218,7 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   [ -n "${llm_path}" ] && pretrained_opts+=(--llm_conf "path=${llm_path}")
   init=${init_model}
   prev=
+  start=${SECONDS} worked=false
   for phase in ${train_phases}; do
     name=${phase%%:*}
     config=${phase#*:}
@@ -208,6 +235,7 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
           --train_config "${prev}/config.yaml" --data_dir "data/${train_set}" \
           --output_dir "${dir}" --model_file "${decode_model}"
       touch "${dir}/.done"
+      worked=true
     else
       log "stage 3: training ${name} (${config}) -> ${dir}"
       mkdir -p "${dir}"
@@ -224,10 +252,12 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
           --ngpu "${ngpu}" --resume true "${feats_opt[@]}" "${init_opt[@]}" "${pretrained_opts[@]}" \
           $(data_args train "${train_set}") $(data_args valid "${valid_set}") ${train_args}
       touch "${dir}/.done"
+      worked=true
     fi
     init=${dir}/${decode_model}
     prev=${dir}
   done
+  if ${worked}; then record_stage 3 "${start}"; fi
   log "stage 3 done: $(grep -h 'epoch results' "${dir}/train.log" | tail -n 1 | sed 's/.*INFO: //' | cut -c1-160)"
 fi
 last_phase=${train_phases##* }
@@ -235,6 +265,7 @@ last_phase=${expdir}/${last_phase%%:*}
 
 # ---------------------------------------------------------------- stage 4
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+  start=${SECONDS} worked=false
   for set in ${test_sets}; do
     dir=${expdir}/decode_${set}
     # .done records the setup: a finished dir is not decoded again, nor silently kept
@@ -272,23 +303,27 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
         --batch_size "${batch_size}" "${config_opt[@]}" ${decode_args}
     python -m osum.bin.merge_decodes --out "${dir}" "${logdir}"/output.*
     echo "${setup}" > "${dir}/.done"
+    worked=true
   done
+  if ${worked}; then record_stage 4 "${start}"; fi
 fi
 
 # ---------------------------------------------------------------- stage 5
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
+  start=${SECONDS}
   for set in ${test_sets}; do
     log "stage 5: scoring ${set}"
     # shellcheck disable=SC2086
     python -m osum.bin.osum_score --decode_dir "${expdir}/decode_${set}" \
       --data_dir "dump/raw/${set}" "${task_opt[@]}" ${score_args} > "${expdir}/decode_${set}/scores.json"
   done
-  python -m osum.bin.make_results --out RESULTS.md \
-    --title "${results_title:-$(basename "$(dirname "$PWD")")}" \
-    --commands "./run.sh --stage 1 --stop_stage 5" "${expdir}"
+  record_stage 5 "${start}"
+  # the sets asked for, each row with its model file and decoding options
+  python -m osum.bin.make_results --out "${results_md}" --test_sets "${test_sets}" \
+    --title "${results_title:-$(basename "$(dirname "$PWD")")}" "${expdir}"
   if [ -n "${reference}" ]; then
-    { echo; python -m osum.bin.compare_results --reference "${reference}" "${expdir}"; } >> RESULTS.md
+    { echo; python -m osum.bin.compare_results --reference "${reference}" "${expdir}"; } >> "${results_md}"
   fi
-  log "stage 5 done: RESULTS.md"
+  log "stage 5 done: ${results_md}"
 fi
 log "finished in ${SECONDS} s"
