@@ -17,6 +17,8 @@ install_requires = [
     "safetensors",
     "kaldiio==2.18.1",
     "soundfile",
+    # the synthesiser's audio transforms (sox.Transformer; Debian's sox does the work)
+    "sox==1.5.0",
     "numpy",
     "PyYAML",
     "typeguard",

@@ -32,6 +32,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import soundfile
+import sox
 
 from osum.asrx.text_norm import units
 from osum.progress import progress
@@ -53,29 +54,54 @@ VOICES = {  # language -> ((espeak-ng voice, gender), ...)
 }
 
 # A rendering: espeak-ng options (speed in words per minute, pitch 0-99, amplitude, gap
-# between words in 10 ms units) and a sox effects chain applied to the result.
+# between words in 10 ms units) and sox effects applied to the result: (sox.Transformer
+# method, its arguments) in order.
 EMOTIONS = {
     "neutral": dict(),
     "happy": dict(speed=195, pitch=80),
-    "sad": dict(speed=115, pitch=20, sox=["lowpass", "1800", "gain", "-8"]),
-    "anger": dict(speed=205, pitch=40, amplitude=160, sox=["overdrive", "12", "gain", "-2"]),
-    "surprise": dict(speed=150, pitch=99, sox=["pitch", "300"]),
-    "fear": dict(speed=180, pitch=65, sox=["tremolo", "7", "70"]),
-    "disgust": dict(speed=140, pitch=30, sox=["sinc", "400-1800"]),
+    "sad": dict(
+        speed=115, pitch=20, effects=[("lowpass", dict(frequency=1800)), ("gain", dict(gain_db=-8))]
+    ),
+    "anger": dict(
+        speed=205,
+        pitch=40,
+        amplitude=160,
+        effects=[("overdrive", dict(gain_db=12)), ("gain", dict(gain_db=-2))],
+    ),
+    "surprise": dict(speed=150, pitch=99, effects=[("pitch", dict(n_semitones=3))]),
+    "fear": dict(speed=180, pitch=65, effects=[("tremolo", dict(speed=7, depth=70))]),
+    "disgust": dict(
+        speed=140, pitch=30, effects=[("sinc", dict(filter_type="pass", cutoff_freq=[400, 1800]))]
+    ),
 }
 STYLES = {
-    "news/science": dict(speed=205, pitch=50, sox=["highpass", "200"]),
-    "horror story": dict(speed=110, pitch=15, sox=["reverb", "80", "50", "100"]),
-    "fairy tale": dict(speed=135, pitch=85, sox=["tremolo", "2", "50"]),
-    "customer service": dict(speed=175, pitch=65, sox=["sinc", "300-3400"]),
-    "poetry/prose": dict(speed=120, pitch=55, gap=12, sox=["echo", "0.8", "0.7", "60", "0.35"]),
-    "audiobook": dict(speed=150, pitch=45, sox=["reverb", "30"]),
+    "news/science": dict(speed=205, pitch=50, effects=[("highpass", dict(frequency=200))]),
+    "horror story": dict(
+        speed=110,
+        pitch=15,
+        effects=[("reverb", dict(reverberance=80, high_freq_damping=50, room_scale=100))],
+    ),
+    "fairy tale": dict(speed=135, pitch=85, effects=[("tremolo", dict(speed=2, depth=50))]),
+    "customer service": dict(
+        speed=175, pitch=65, effects=[("sinc", dict(filter_type="pass", cutoff_freq=[300, 3400]))]
+    ),
+    "poetry/prose": dict(
+        speed=120,
+        pitch=55,
+        gap=12,
+        effects=[("echo", dict(gain_in=0.8, gain_out=0.7, delays=[60], decays=[0.35]))],
+    ),
+    "audiobook": dict(speed=150, pitch=45, effects=[("reverb", dict(reverberance=30))]),
     "everyday speech": dict(),
 }
 AGES = {
-    "child": dict(pitch=70, sox=["speed", "1.3", "tempo", "0.8"]),
+    "child": dict(pitch=70, effects=[("speed", dict(factor=1.3)), ("tempo", dict(factor=0.8))]),
     "adult": dict(),
-    "old": dict(speed=125, pitch=30, sox=["tremolo", "5", "45", "lowpass", "3000"]),
+    "old": dict(
+        speed=125,
+        pitch=30,
+        effects=[("tremolo", dict(speed=5, depth=45)), ("lowpass", dict(frequency=3000))],
+    ),
 }
 EVENTS = ["laugh", "cough", "cry", "screaming", "sigh", "throat clearing", "sneeze"]
 LABELS = {"emotion": EMOTIONS, "style": STYLES, "age": AGES}
@@ -150,30 +176,48 @@ def corpus_text(seed: int = 0) -> List[str]:
 
 
 # ------------------------------------------------------------------ audio
-def _run(cmd: Sequence[str]) -> None:
-    proc = subprocess.run(list(cmd), capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.strip()[-500:]}")
-
-
 def _read(path: str) -> np.ndarray:
     audio, rate = soundfile.read(path, dtype="float32")
     assert rate == RATE, (path, rate)
     return audio
 
 
+def transformer(effects: Sequence[Tuple[str, dict]] = ()) -> "sox.Transformer":
+    """A sox.Transformer to 16 kHz mono 16-bit with ``effects`` ((method, arguments) in
+    order). Gains are plain gains (no normalisation), and there is no dither: the output
+    depends on nothing but the input."""
+    tfm = sox.Transformer()
+    tfm.set_globals(dither=False, verbosity=1)
+    tfm.set_output_format(rate=RATE, channels=1, bits=16)
+    for name, kwargs in effects:
+        if name == "gain":
+            kwargs = dict(normalize=False, **kwargs)
+        getattr(tfm, name)(**kwargs)
+    return tfm
+
+
 def speak(
-    text: str, voice: str, tmp: str, speed=None, pitch=None, amplitude=None, gap=None, sox=()
+    text: str,
+    voice: str,
+    tmp: str,
+    speed=None,
+    pitch=None,
+    amplitude=None,
+    gap=None,
+    effects: Sequence[Tuple[str, dict]] = (),
 ) -> np.ndarray:
-    """espeak-ng ``text`` in ``voice``, resampled to 16 kHz with the sox effects ``sox``."""
-    raw, out = os.path.join(tmp, "espeak.wav"), os.path.join(tmp, "speech.wav")
+    """espeak-ng ``text`` in ``voice``, at 16 kHz with the sox ``effects`` ((sox.Transformer
+    method, arguments) in order)."""
+    raw = os.path.join(tmp, "espeak.wav")
     cmd = ["espeak-ng", "-v", voice, "-w", raw]
     for opt, value in (("-s", speed), ("-p", pitch), ("-a", amplitude), ("-g", gap)):
         if value is not None:
             cmd += [opt, str(value)]
-    _run(cmd + [text])
-    _run(["sox", "-R", raw, "-r", str(RATE), "-c", "1", "-b", "16", out, *sox])
-    return _read(out)
+    proc = subprocess.run(cmd + [text], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"espeak-ng -v {voice} {text!r} failed: {proc.stderr.strip()[-500:]}")
+    samples = transformer(effects).build_array(input_filepath=raw)
+    return samples.astype("float32") / 32768.0
 
 
 def trim(audio: np.ndarray, threshold: float = 0.02) -> np.ndarray:
@@ -192,23 +236,12 @@ def event_sound(event: str, rng: random.Random, tmp: str) -> np.ndarray:
         if synth is None:  # a pause
             pieces.append(silence(duration))
             continue
-        _run(
-            [
-                "sox",
-                "-R",
-                "-n",
-                "-r",
-                str(RATE),
-                "-c",
-                "1",
-                "-b",
-                "16",
-                out,
-                "synth",
-                f"{duration:.3f}",
-                *synth.split(),
-            ]
-        )
+        # pysox wraps effects, not sox's generators: the null input and synth go to
+        # sox itself, repeatable (-R) so that the noises are the same on every run
+        args = ["-R", "-n", "-r", str(RATE), "-c", "1", "-b", "16", out]
+        status, _, err = sox.core.sox(args + ["synth", f"{duration:.3f}", *synth.split()])
+        if status != 0:
+            raise RuntimeError(f"sox synth {synth!r} failed: {err.strip()[-500:]}")
         pieces.append(gain * _read(out))
     x = np.concatenate(pieces)
     return (0.5 * x / max(np.abs(x).max(), 1e-6)).astype("float32")
