@@ -5,7 +5,8 @@
 #
 # Usage: ./run_all.sh [--recipes "egs/a/osum1 egs/b/osum1"] [--stage N] [--stop_stage M]
 #                     [--ngpu N] [--smoke true]
-#   --smoke true   instead: the quick training smoke run (osum.bin.smoke, exp/smoke/)
+#   --smoke true   the quick check instead: each recipe's --tiny run (tiny random models,
+#                  one short phase; exp/tiny/, its RESULTS.md there)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -21,15 +22,16 @@ tools/install.sh
 # shellcheck disable=SC1091
 . tools/activate_python.sh
 
-if ${smoke}; then
-  exec python -m osum.bin.smoke "$@"
-fi
+check=()
+${smoke} && check=(--tiny)
 results=()
 for recipe in ${recipes}; do
   [ -x "${recipe}/run.sh" ] || { echo "run_all.sh: ${recipe}/run.sh not found" >&2; exit 1; }
   echo "run_all.sh: ${recipe}: stages ${stage}-${stop_stage}" >&2
-  (cd "${recipe}" && ./run.sh --stage "${stage}" --stop_stage "${stop_stage}" --ngpu "${ngpu}")
-  [ -f "${recipe}/RESULTS.json" ] && results+=("${recipe}/RESULTS.json")
+  (cd "${recipe}" && ./run.sh --stage "${stage}" --stop_stage "${stop_stage}" --ngpu "${ngpu}" "${check[@]}")
+  json=${recipe}/RESULTS.json
+  ${smoke} && json=${recipe}/exp/tiny/RESULTS.json
+  [ -f "${json}" ] && results+=("${json}")
 done
 if [ ${#results[@]} -gt 0 ]; then
   python -m osum.bin.gather_results --out RESULTS_ALL.md "${results[@]}" >/dev/null

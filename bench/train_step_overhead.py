@@ -25,8 +25,8 @@ from espnet2.train.trainer import Trainer
 from espnet2.utils.build_dataclass import build_dataclass
 
 import osum.train.espnet_shims  # noqa: F401, I001
-from osum.dev.smoke import train_command, write_config
 from osum.dev.tiny_models import build_qwen2, build_whisper
+from osum.dev.tiny_setup import train_command, write_config
 from osum.train.task import OSUMTask
 
 N_UTTS, BATCH = 32, 8

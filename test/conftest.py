@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def tiny_dirs(tmp_path_factory):
     """{'llm': Qwen2 dir with tokenizer, 'whisper': HF Whisper dir}."""
-    from osum.dev.smoke import SENTENCES, make_models
+    from osum.dev.tiny_setup import SENTENCES, make_models
 
     return make_models(tmp_path_factory.mktemp("tiny_models"), [t for _, t in SENTENCES])
 
@@ -27,7 +27,7 @@ def tiny_dirs(tmp_path_factory):
 @pytest.fixture(scope="session")
 def speech_data(tmp_path_factory):
     """A Kaldi data dir of espeak-ng speech (2 voices x 6 sentences, English and Mandarin)."""
-    from osum.dev.smoke import make_data_dir
+    from osum.dev.tiny_setup import make_data_dir
 
     out = tmp_path_factory.mktemp("speech") / "data"
     make_data_dir(out)

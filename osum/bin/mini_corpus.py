@@ -13,6 +13,7 @@ recipe's stand-in for the LLM's pretraining (``osum.train.llm_text.pretrain_llm_
 
 import argparse
 import json
+from pathlib import Path
 
 from osum.data.synthetic import corpus_text, make_corpus
 from osum.dev.tiny_models import build_tiny_models
@@ -79,6 +80,8 @@ def main(cmd=None):
             lr=args.llm_text_lr,
             seed=args.seed,
         )
+    # the models are complete: a recipe's --tiny run (osum.sh --tiny_models) uses them
+    Path(args.models, ".done").touch()
     print(json.dumps(report))
 
 

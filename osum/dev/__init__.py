@@ -1,1 +1,2 @@
-"""Development tools: tiny random-weight models and the smoke run."""
+"""Development tools: tiny random-weight models (tiny_models) and the tiny training setup
+of the tests and benchmarks (tiny_setup)."""

@@ -1,18 +1,20 @@
-"""A handful of synthetic utterances and tiny models for a training smoke run.
+"""A tiny training setup for the tests and benchmarks: a data dir of a handful of
+utterances, tiny models, a config that mirrors the constructors and the osum_train
+command line.
 
-Speech is synthesised with espeak-ng and converted with sox (Debian tools); models are
-random-weight HF Whisper and Qwen2 saved with ``save_pretrained``. The smoke run
-trains through ``osum.bin.osum_train`` like any recipe does.
+Speech comes from the mini corpus' synthesiser (:func:`osum.data.synthetic.speak`:
+espeak-ng, then sox); models are random-weight HF Whisper and Qwen2 saved with
+``save_pretrained`` (:mod:`osum.dev.tiny_models`).
 """
 
-import re
-import subprocess
+import tempfile
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
 import soundfile
 import yaml
 
+from osum.data.synthetic import RATE, speak
 from osum.dev.tiny_models import build_qwen2, build_whisper
 
 SENTENCES = [
@@ -26,14 +28,12 @@ SENTENCES = [
 VOICES = {"en": ("en-us", "en-us+f3"), "zh": ("cmn", "cmn+f3")}
 
 
-def synth_speech(text: str, path: Path, voice: str = "en-us", rate: int = 16000) -> int:
+def synth_speech(text: str, path: Path, voice: str = "en-us") -> int:
     """Speak ``text`` into a 16 kHz mono 16-bit wav at ``path``; returns its sample count."""
-    path = Path(path)
-    raw = path.with_name(path.stem + ".espeak.wav")
-    subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(path)], check=True)
-    raw.unlink()
-    return soundfile.info(str(path)).frames
+    with tempfile.TemporaryDirectory() as tmp:
+        audio = speak(text, voice, tmp)
+    soundfile.write(str(path), audio, RATE, subtype="PCM_16")
+    return len(audio)
 
 
 def make_data_dir(out: Path, sentences: Sequence[Tuple[str, str]] = SENTENCES) -> Dict[str, int]:
@@ -146,93 +146,3 @@ def train_command(config: Path, data: Path, exp: Path, *extra: str) -> List[str]
         f"{data}/speech_shape",
         *extra,
     ]
-
-
-# OSUM's three training phases: each starts from the previous one's averaged model
-PHASES = [
-    ("1_adapter", ["adapter"]),
-    ("2_encoder", ["adapter", "encoder"]),
-    ("3_lora", ["adapter", "encoder", "lora"]),
-]
-
-
-def run_smoke(out: Path, epochs: int = 2) -> dict:
-    """Data, tiny models, the three training phases through osum_train, greedy decoding."""
-    import json
-    import os
-    import sys
-    import time
-
-    import torch
-
-    from osum.asrx.preprocess import OSUMPreprocessor
-    from osum.decode.search import greedy_tokens
-    from osum.train.task import OSUMTask
-
-    out = Path(out).resolve()
-    start = time.time()
-    data = out / "data" / "train"
-    if not (data / "speech_shape").exists():
-        make_data_dir(data)
-    repo = Path(__file__).resolve().parents[2]
-    subprocess.run(
-        [str(repo / "utils" / "validate_data_dir.sh"), "--no-feats", str(data)], check=True
-    )
-    models = make_models(out / "models", [t for _, t in SENTENCES])
-    init = None
-    valid_loss = {}
-    for name, trainable in PHASES:
-        exp = out / "exp" / name
-        cfg = tiny_config(models, max_epoch=epochs, model_conf=dict(trainable=trainable))
-        config = write_config(out / "conf" / f"train_{name}.yaml", cfg)
-        cmd = [sys.executable if c == "python" else c for c in train_command(config, data, exp)]
-        cmd += ["--resume", "true"] + (["--init_param", str(init)] if init else [])
-        print(f"phase {name}: training {trainable} -> {exp}", flush=True)
-        with open(out / f"train_{name}.log", "w") as log:
-            subprocess.run(
-                cmd,
-                check=True,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=dict(os.environ, PYTHONUNBUFFERED="1"),
-            )
-        init = exp / "valid.loss.ave.pth"
-        text = (out / f"train_{name}.log").read_text()
-        valid_loss[name] = [
-            float(x) for x in re.findall(r"epoch results:.*\[valid\] loss=([\d.]+)", text)
-        ]
-
-    model, args = OSUMTask.build_model_from_file(exp / "config.yaml", init, "cpu")
-    model.eval()
-    pre = OSUMPreprocessor(
-        train=False, **{"tokenizer": args.llm_conf["path"], **args.preprocessor_conf}
-    )
-    wav = dict(line.split(maxsplit=1) for line in open(data / "wav.scp", encoding="utf-8"))
-    refs = dict(
-        line.rstrip("\n").split(maxsplit=1) for line in open(data / "text", encoding="utf-8")
-    )
-    results = []
-    for uid in sorted(wav):
-        audio, _ = soundfile.read(wav[uid].strip(), dtype="float32")
-        x = torch.from_numpy(audio)[None]
-        prompt = torch.from_numpy(pre.prompt_ids(pre.prompt_for("ASR")))[None]
-        ids = greedy_tokens(
-            model,
-            x,
-            torch.tensor([x.shape[1]]),
-            prompt,
-            torch.tensor([prompt.shape[1]]),
-            max_new_tokens=20,
-            end_id=pre.end_id,
-        )[0]
-        results.append(dict(utt=uid, ref=refs[uid], hyp=pre.tokenizer.decode(ids)))
-    summary = dict(
-        phases=[p for p, _ in PHASES],
-        valid_loss_per_epoch=valid_loss,
-        utterances=len(results),
-        exact_matches=sum(r["ref"] == r["hyp"] for r in results),
-        final_model=str(init),
-        seconds=round(time.time() - start, 1),
-    )
-    (out / "decode.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
-    return summary

@@ -12,7 +12,7 @@ from helpers import assert_same_outputs
 from osum.bin.export_model import main as export_main
 from osum.convert.export import export_model
 from osum.decode.speech2text import Speech2Text
-from osum.dev.smoke import tiny_config, write_config
+from osum.dev.tiny_setup import tiny_config, write_config
 from osum.train.task import OSUMTask
 
 

@@ -23,8 +23,8 @@ from osum.convert.import_osum import (
 )
 from osum.decode.search import greedy_tokens
 from osum.decode.speech2text import Speech2Text
-from osum.dev.smoke import train_command, write_config
 from osum.dev.tiny_models import build_qwen2
+from osum.dev.tiny_setup import train_command, write_config
 from osum.model.encoder import sinusoids
 from osum.model.llm import load_tokenizer
 from osum.train.task import OSUMTask

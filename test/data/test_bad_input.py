@@ -9,7 +9,7 @@ import soundfile
 from helpers import run_train
 from osum.asrx.preprocess import OSUMPreprocessor
 from osum.data.checks import check_data_keys, check_sample_rate, read_keys
-from osum.dev.smoke import tiny_config, train_command, write_config
+from osum.dev.tiny_setup import tiny_config, train_command, write_config
 
 
 def copy_data(src, dst):

@@ -13,7 +13,7 @@ from helpers import run_train
 from osum.asrx.text_norm import normalize
 from osum.decode.data_dir import RESULTS, decode_data
 from osum.decode.speech2text import Speech2Text
-from osum.dev.smoke import tiny_config, train_command, write_config
+from osum.dev.tiny_setup import tiny_config, train_command, write_config
 
 pytestmark = pytest.mark.slow
 

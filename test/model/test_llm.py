@@ -128,8 +128,8 @@ def test_a_sentencepiece_only_llm_dir_trains_and_decodes(tiny_dirs, speech_data,
     from helpers import run_train
     from osum.asrx.preprocess import OSUMPreprocessor
     from osum.decode.speech2text import Speech2Text
-    from osum.dev.smoke import SENTENCES, tiny_config, train_command, write_config
     from osum.dev.tiny_models import build_llama
+    from osum.dev.tiny_setup import SENTENCES, tiny_config, train_command, write_config
 
     llama = build_llama(str(tmp_path / "llama"), corpus=[t for _, t in SENTENCES])
     assert not (llama / "tokenizer.json").exists()

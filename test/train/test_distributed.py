@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from helpers import ASSIGN, run_train, write
-from osum.dev.smoke import tiny_config, train_command, write_config
+from osum.dev.tiny_setup import tiny_config, train_command, write_config
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import soundfile
 import torch
 
 from helpers import run_train
-from osum.dev.smoke import tiny_config, train_command, write_config
+from osum.dev.tiny_setup import tiny_config, train_command, write_config
 from osum.model.frontend import WhisperFrontend
 from osum.train.task import OSUMTask
 
