@@ -70,10 +70,49 @@ def test_batch_equals_each_utterance_alone(openai_pt):
 
 
 def test_cost_follows_length_not_30s(openai_pt):
+    """The encoder runs at the input's length, not Whisper's 30 s: its convolutions and
+    every block see the utterance's frames (a batch's longest), and the work counted in
+    FLOPs grows with the length, 2 s costing about 2/30 of 30 s, where an encoder that
+    pads to 3000 frames and cuts its output back would cost the same for both."""
+    from torch.utils.flop_counter import FlopCounterMode
+
     ours = WhisperEncoder(init=str(openai_pt[0])).eval()
-    with torch.no_grad():
-        out, lens = ours(torch.randn(1, 500, 80), torch.tensor([500]))
-    assert out.shape[1] == 250 and lens.tolist() == [250]
+    seen = []  # (module, frames of its input)
+    modules = {"conv1": ours.conv1, "conv2": ours.conv2, "ln_post": ours.ln_post}
+    modules.update({f"block{i}": b.attn for i, b in enumerate(ours.blocks)})
+    for name, module in modules.items():
+        time_axis = -1 if name.startswith("conv") else 1  # convs: (batch, channels, time)
+        module.register_forward_pre_hook(
+            lambda m, args, name=name, t=time_axis: seen.append((name, args[0].shape[t]))
+        )
+
+    def run(lengths):
+        seen.clear()
+        feats = torch.randn(len(lengths), max(lengths), 80)
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            out, out_lens = ours(feats, torch.tensor(lengths))
+        assert out_lens.tolist() == [(n - 1) // 2 + 1 for n in lengths]
+        assert out.shape[1] == max(out_lens.tolist())
+        return counter.get_total_flops(), dict(seen)
+
+    flops = {}
+    for seconds in (2, 4, 30):
+        frames = 100 * seconds
+        flops[seconds], sizes = run([frames])
+        assert sizes == {"conv1": frames, "conv2": frames, "ln_post": frames // 2} | {
+            f"block{i}": frames // 2 for i in range(len(ours.blocks))
+        }, f"{seconds} s: not run at its own length"
+    # the batch runs at its longest utterance (4 s), not at 30 s
+    flops_batch, sizes = run([400, 200])
+    assert set(sizes.values()) == {400, 200} and sizes["block0"] == 200
+
+    # cost = a * frames (convolutions, projections, feed-forward) + b * frames^2
+    # (attention scores): between linear and quadratic in the length, so x2 frames costs
+    # x2 to x4, and 2 s at most 2/30 of 30 s (at least (2/30)^2)
+    assert flops[30] > 0
+    assert 2 * 0.99 <= flops[4] / flops[2] <= 4 * 1.01
+    assert (2 / 30) ** 2 * 0.99 <= flops[2] / flops[30] <= 2 / 30 * 1.01
+    assert 2 * flops[4] * 0.99 <= flops_batch <= 2 * flops[4] * 1.01  # two of 4 s
 
 
 def test_too_long_and_wrong_bins_are_rejected(openai_pt):

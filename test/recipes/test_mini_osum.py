@@ -123,13 +123,24 @@ def exported_model_gives_the_same_outputs(recipe):
     assert_same_outputs(original, exported, ("ASR", "SER", "SRWT", "STTC"))
 
 
+def first_phase_trained(recipe):
+    """Stages 1-2 and the default's first phase (exp/osum/1_encoder) as the full run does
+    them: the test above's, when it ran first, or made here, and then reused by it."""
+    if not (recipe / "exp/osum/1_encoder/.done").is_file():
+        phase = "1_encoder:conf/train_1_encoder.yaml"
+        res = run(recipe, "--stop_stage", "3", "--train_phases", phase)
+        assert res.returncode == 0, res.stderr[-4000:]
+    assert (recipe / "exp/osum/1_encoder/valid.loss.ave.pth").is_file()
+    assert (recipe / "dump/raw/train/.done").is_file()
+
+
 def test_a_text_phase_trains_the_previous_phases_llm(recipe):
     """A --train_phases entry whose config has llm_text_training: trains the LLM of the
     phase before it on the training text (STTC's questions and answers) and leaves the
     rest of the model as it was; the next phase starts from it."""
     import torch
 
-    assert (recipe / "exp/osum/1_encoder/.done").is_file()  # the test above ran first
+    first_phase_trained(recipe)
     phases = (
         "2_llm:conf/train_2_llm.yaml 2t_answers:conf/train_2t_answers.yaml "
         "3_all:conf/train_3_all.yaml"
