@@ -19,8 +19,6 @@ from typing import Dict, Iterable, List, Sequence
 
 import yaml
 
-from osum.decode.search import DecodeOptions
-
 METRICS = [  # (key in the task's result, column name)
     ("error_rate", "WER/CER %"),
     ("sclite_error_rate", "sclite %"),
@@ -45,6 +43,8 @@ def decoding_of(options: dict) -> str:
     """The search options of a ``decode_options.json`` that differ from
     :class:`DecodeOptions`' defaults, e.g. ``beam_size=4 ctc_weight=0.5``; ``greedy`` when
     none does."""
+    from osum.decode.search import DecodeOptions  # torch: not for record_stage's sake
+
     defaults = dataclasses.asdict(DecodeOptions())
     search = options.get("search", {})
     changed = [f"{k}={v}" for k, v in search.items() if k in defaults and v != defaults[k]]

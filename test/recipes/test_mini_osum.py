@@ -77,6 +77,13 @@ def test_stages_1_to_5_then_skip_and_resume(recipe):
         assert f"## {task} / test" in results, task
     for column in ("gender acc %", "emotion acc %", "event acc %", "AAS ms", "answer acc %"):
         assert column in results, column
+    # it records itself: each stage's command, commit and machine, each row's model file
+    # and decoding options (run.sh's --decode_args)
+    head = [ln for ln in results.splitlines() if ln.startswith("| ") and ln[2].isdigit()]
+    assert [ln.split(" | ")[0] for ln in head] == ["| 1", "| 2", "| 3", "| 4", "| 5"]
+    assert all("`./run.sh --local_data_opts " in ln and " cores; GPUs: " in ln for ln in head)
+    row = "| exp/osum/3_all/valid.loss.ave.pth | beam_size=4 ctc_weight=0.5 |"
+    assert results.count(row) == 8
 
     again = run(recipe)
     assert again.returncode == 0, again.stderr[-4000:]
