@@ -20,7 +20,7 @@ from osum.dev.tiny_models import build_tiny_models
 from osum.train.llm_text import pretrain_llm_on_text, text_targets
 
 
-def main(cmd=None):
+def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--data", default="data")
     parser.add_argument("--models", default="models")
@@ -51,7 +51,11 @@ def main(cmd=None):
     )  # fmt: skip
     parser.add_argument("--llm_text_batch", type=int, default=16, help="sequences per step")
     parser.add_argument("--llm_text_lr", type=float, default=2e-3, help="peak learning rate")
-    args = parser.parse_args(cmd)
+    return parser
+
+
+def main(cmd=None):
+    args = get_parser().parse_args(cmd)
     counts = make_corpus(
         args.data,
         {"train": args.train, "dev": args.dev, "test": args.test},
