@@ -15,14 +15,18 @@ joined). An item without one is skipped and listed. ``uniq_id``, not ``path``, i
 one clip carries several questions.
 """
 
-import argparse
 import ast
 import json
-import sys
 from pathlib import Path
 from typing import Sequence
 
-from osum.corpora.common import DataDir, LayoutError, check_layout
+from osum.corpora.common import (
+    DataDir,
+    LayoutError,
+    check_layout,
+    preparer_parser,
+    run_preparer,
+)
 
 SPEECH_TASKS = ("speech_QA", "speech_dialogue_QA")
 TEXT_KEYS = ("transcription", "text", "content", "utterance", "sentence")
@@ -90,15 +94,14 @@ def prepare(root, out, tasks: Sequence[str] = SPEECH_TASKS) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = preparer_parser(__doc__)
     parser.add_argument("--root", required=True, help="the dir holding Chat/Chat_meta.json")
     parser.add_argument("--out", required=True, help="data dir to write")
     parser.add_argument("--tasks", nargs="+", default=list(SPEECH_TASKS), help="task_name values")
-    args = parser.parse_args(argv)
-    try:
-        prepare(args.root, args.out, args.tasks)
-    except (LayoutError, ValueError, OSError, json.JSONDecodeError) as e:
-        sys.exit(f"airbench: {e}")
+    run_preparer(
+        "airbench", parser, lambda a: prepare(a.root, a.out, a.tasks), argv,
+        extra_errors=(json.JSONDecodeError,),
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ extracting the per-speaker ``.tar.gz`` files the download ships in ``wav/``),
 they are skipped and listed, as Kaldi's and ESPnet's recipes drop them.
 """
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Dict, Sequence
@@ -19,9 +18,12 @@ from osum.corpora.common import (
     DataDir,
     LayoutError,
     check_layout,
+    check_tasks,
     load_label_map,
     map_label,
     parse_fractions,
+    preparer_parser,
+    run_preparer,
     task_copies,
 )
 
@@ -53,9 +55,7 @@ def prepare(
     """``label_map``: a YAML file whose ``gender:`` maps speaker.info's sex codes onto
     OSUM's genders (needed for SGC)."""
     root = Path(root).absolute()  # data dirs hold absolute paths
-    bad = [t for t in tasks if t not in TASKS]
-    if bad:
-        raise ValueError(f"aishell: tasks {bad} are not among {list(TASKS)}")
+    check_tasks("aishell", tasks, TASKS)
     wav_dir = root / "data_aishell" / "wav"
     if not (wav_dir / split).is_dir() and any(wav_dir.glob("*.tar.gz")):
         raise LayoutError(
@@ -103,19 +103,19 @@ def prepare(
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = preparer_parser(__doc__)
     parser.add_argument("--root", required=True, help="the dir holding data_aishell/")
     parser.add_argument("--split", required=True, choices=SPLITS)
     parser.add_argument("--out", required=True, help="data dir to write")
     parser.add_argument("--tasks", nargs="+", default=["ASR"], choices=TASKS)
     parser.add_argument("--fraction", action="append", default=[], metavar="TASK=F")
     parser.add_argument("--label_map", default=None, help="YAML with a gender: map (for SGC)")
-    args = parser.parse_args(argv)
-    try:
+
+    def run(args):
         fractions = parse_fractions(args.fraction, args.tasks)
         prepare(args.root, args.split, args.out, args.tasks, fractions, args.label_map)
-    except (LayoutError, ValueError, OSError) as e:
-        sys.exit(f"aishell: {e}")
+
+    run_preparer("aishell", parser, run, argv)
 
 
 if __name__ == "__main__":

@@ -8,21 +8,52 @@ summary says how many. Nothing stops half way; an empty result is an error that 
 reasons.
 """
 
+import argparse
 import json
 import sys
-import zlib
 from collections import Counter
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Mapping, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Sequence, Tuple
 
-import soundfile
 import yaml
 
+from osum.data.audio import audio_info, is_pipe
+from osum.data.mix import keep_fraction
 from osum.data.task_files import LABEL_FILES, TASK_FILES
 
 
 class LayoutError(RuntimeError):
     """The corpus is not where, or not what, the preparer expected."""
+
+
+def preparer_parser(doc: str) -> argparse.ArgumentParser:
+    """The argument parser of a preparer, described by the first line of its docstring."""
+    return argparse.ArgumentParser(description=doc.splitlines()[0])
+
+
+def run_preparer(
+    name: str,
+    parser: argparse.ArgumentParser,
+    prepare: Callable[[argparse.Namespace], object],
+    argv: Sequence[str] | None = None,
+    extra_errors: Tuple[type, ...] = (),
+) -> None:
+    """A preparer's command line: parse ``argv``, call ``prepare(args)``, and stop with
+    ``<name>: <message>`` (exit status 1) on an error that is the corpus's or the
+    options' (:class:`LayoutError`, ValueError, OSError and ``extra_errors``), not a
+    traceback. argparse's own errors exit with status 2, as ever."""
+    args = parser.parse_args(argv)
+    try:
+        prepare(args)
+    except (LayoutError, ValueError, OSError, *extra_errors) as e:
+        sys.exit(f"{name}: {e}")
+
+
+def check_tasks(name: str, tasks: Sequence[str], known: Sequence[str]) -> None:
+    """ValueError naming the tasks of ``tasks`` that are not among ``known``."""
+    bad = [t for t in tasks if t not in known]
+    if bad:
+        raise ValueError(f"{name}: tasks {bad} are not among {list(known)}")
 
 
 def check_layout(corpus: str, root, expected: Sequence[Tuple[str, str]], hint: str = "") -> Path:
@@ -87,15 +118,10 @@ def short_row(row: Mapping[str, str | None], columns: Sequence[str]) -> str | No
     return f"a short row: no cell for {', '.join(missing)}"
 
 
-def keep_fraction(utt: str, task: str, fraction: float) -> bool:
-    """Whether ``utt`` is in the ``fraction`` of a task's copies: deterministic, and
-    independent of the order and of the other utterances."""
-    return fraction >= 1 or zlib.crc32(f"{task}:{utt}".encode()) % 10000 < fraction * 10000
-
-
 def task_copies(utt: str, tasks: Sequence[str], fractions: Mapping[str, float] | None = None):
     """(task, utterance id) of each task an utterance serves: ``<utt>`` for ASR,
-    ``<utt>-<task>`` (lower case) for the others, a ``fractions[task]`` share of them."""
+    ``<utt>-<task>`` (lower case) for the others, a ``fractions[task]`` share of them
+    (:func:`osum.data.mix.keep_fraction` with the task as its salt)."""
     for task in tasks:
         if keep_fraction(utt, task, (fractions or {}).get(task, 1.0)):
             yield task, (utt if task == "ASR" else f"{utt}-{task.lower()}")
@@ -219,8 +245,8 @@ def iter_json_array(path, key: str, chunk: int = 1 << 20) -> Iterator:
 def audio_duration(path) -> float | None:
     """Seconds from the header of a file soundfile reads (None if it cannot)."""
     try:
-        return soundfile.info(str(path)).duration
-    except (RuntimeError, soundfile.LibsndfileError):
+        return audio_info(path).duration
+    except RuntimeError:  # soundfile's LibsndfileError included
         return None
 
 
@@ -287,32 +313,55 @@ class DataDir:
 
     def write(self) -> dict:
         """Write the dir (LC_ALL=C sorted files) and ``skipped``; returns the summary."""
+        self._measure_durations()
+        self._clear()
+        self._check_speaker_order()
+        for name, lines in self._tables().items():
+            _write(self.out / name, sorted(lines))
+        u = self.utts
+        ctm = [f"{k} {s:.3f} {e - s:.3f} {w}" for k in sorted(u) for s, e, w in (u[k]["ctm"] or [])]
+        if ctm:
+            (self.out / "ctm").write_text("".join(x + "\n" for x in ctm), encoding="utf-8")
+        _write(self.out / "skipped", [f"{w} {r}" for w, r in self.skipped])
+        (self.out / "corpus").write_text(self.corpus + "\n", encoding="utf-8")
+        return self._summary()
+
+    def _measure_durations(self) -> None:
+        """Durations from the audio headers (not of pipes); an utterance whose audio header
+        does not read is of no use, and skipped. LayoutError, with the reasons, when no
+        utterance is left."""
+        for k, v in list(self.utts.items()):
+            if v["duration"] is None and not v["segment"] and not is_pipe(v["audio"]):
+                v["duration"] = audio_duration(v["audio"])
+                if v["duration"] is None:
+                    self.skip(k, f"cannot read the audio header of {v['audio']}")
+                    del self.utts[k]
         if not self.utts:
             reasons = "\n".join(f"  {w}: {r}" for w, r in self.skipped[:10])
             raise LayoutError(
                 f"{self.corpus}: no usable utterance for {self.out}"
                 + (f"; skipped {len(self.skipped)}, e.g.:\n{reasons}" if reasons else "")
             )
-        for k, v in list(self.utts.items()):  # durations from the headers (not of pipes)
-            if v["duration"] is None and not v["segment"] and not v["audio"].rstrip().endswith("|"):
-                v["duration"] = audio_duration(v["audio"])
-                if v["duration"] is None:  # a file that does not decode is of no use
-                    self.skip(k, f"cannot read the audio header of {v['audio']}")
-                    del self.utts[k]
-        if not self.utts:
-            return self.write()  # the error, with the reasons
+
+    def _clear(self) -> None:
+        """Make the dir; a rerun replaces the data files, and only those."""
         self.out.mkdir(parents=True, exist_ok=True)
-        for f in self.out.iterdir():  # a rerun replaces the data files, and only those
+        for f in self.out.iterdir():
             if f.is_file() and f.name in WRITTEN_FILES:
                 f.unlink()
-        u = self.utts
-        order = [u[k]["spk"] for k in sorted(u)]
+
+    def _check_speaker_order(self) -> None:
+        order = [self.utts[k]["spk"] for k in sorted(self.utts)]
         for a, b in zip(order, order[1:]):
             if a > b:
                 raise ValueError(
                     f"{self.corpus}: utterance ids do not sort as their speakers ({a}, then "
                     f"{b}); prefix them with the speaker id"
                 )
+
+    def _tables(self) -> Dict[str, List[str]]:
+        """{file name: its lines, unsorted} of every ``<utt> <value>`` file of the dir."""
+        u = self.utts
         used = {(v["segment"][0] if v["segment"] else k) for k, v in u.items()}
         files: Dict[str, List[str]] = {
             "wav.scp": [f"{r} {a}" for r, a in self.recordings.items() if r in used],
@@ -336,25 +385,26 @@ class DataDir:
             rows = [f"{k} {' '.join(v[key].split())}" for k, v in u.items() if v[key]]
             if rows:
                 files[name] = rows
+        files["spk2utt"] = [f"{s} {' '.join(x)}" for s, x in self._spk2utt().items()]
+        return files
+
+    def _spk2utt(self) -> Dict[str, List[str]]:
         spk2utt: Dict[str, List[str]] = {}
-        for k in sorted(u):
-            spk2utt.setdefault(u[k]["spk"], []).append(k)
-        files["spk2utt"] = [f"{s} {' '.join(x)}" for s, x in spk2utt.items()]
-        for name, lines in files.items():
-            _write(self.out / name, sorted(lines))
-        ctm = [f"{k} {s:.3f} {e - s:.3f} {w}" for k in sorted(u) for s, e, w in (u[k]["ctm"] or [])]
-        if ctm:
-            (self.out / "ctm").write_text("".join(x + "\n" for x in ctm), encoding="utf-8")
-        _write(self.out / "skipped", [f"{w} {r}" for w, r in self.skipped])
-        (self.out / "corpus").write_text(self.corpus + "\n", encoding="utf-8")
+        for k in sorted(self.utts):
+            spk2utt.setdefault(self.utts[k]["spk"], []).append(k)
+        return spk2utt
+
+    def _summary(self) -> dict:
+        """The summary of what was written, also said on stderr."""
+        u, speakers = self.utts, len(self._spk2utt())
         summary = {
             "dir": str(self.out),
             "utterances": len(u),
-            "speakers": len(spk2utt),
+            "speakers": speakers,
             "tasks": dict(sorted(Counter(v["task"] for v in u.values()).items())),
             "skipped": len(self.skipped),
         }
-        msg = f"{self.corpus}: {self.out}: {len(u)} utterances, {len(spk2utt)} speakers"
+        msg = f"{self.corpus}: {self.out}: {len(u)} utterances, {speakers} speakers"
         msg += ", tasks " + " ".join(f"{t}={n}" for t, n in summary["tasks"].items())
         if self.skipped:
             reasons = Counter(_kind(r) for _, r in self.skipped)

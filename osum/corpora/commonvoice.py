@@ -18,9 +18,7 @@ old and new releases go through the recipe's label map (``age:`` and ``gender:``
 without the value, or with one the map drops, loses only that task.
 """
 
-import argparse
 import csv
-import sys
 from pathlib import Path
 from typing import Dict, Iterator, Sequence, Tuple
 
@@ -28,9 +26,12 @@ from osum.corpora.common import (
     DataDir,
     LayoutError,
     check_layout,
+    check_tasks,
     load_label_map,
     map_label,
     parse_fractions,
+    preparer_parser,
+    run_preparer,
     task_copies,
 )
 
@@ -106,9 +107,7 @@ def prepare(
     fractions: Dict[str, float] | None = None,
 ) -> dict:
     root = Path(root).absolute()  # data dirs hold absolute paths
-    bad = [t for t in tasks if t not in TASKS]
-    if bad:
-        raise ValueError(f"commonvoice: tasks {bad} are not among {list(TASKS)}")
+    check_tasks("commonvoice", tasks, TASKS)
     kind = layout(root)
     name = f"{split}.tsv" if kind == "official" else f"cv-valid-{split}.csv"
     check_layout("Common Voice", root, [(name, f"the {split} split")], HINT)
@@ -157,19 +156,19 @@ def prepare(
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = preparer_parser(__doc__)
     parser.add_argument("--root", required=True, help="a release's language dir, or Kaggle's")
     parser.add_argument("--split", required=True, choices=SPLITS)
     parser.add_argument("--out", required=True, help="data dir to write")
     parser.add_argument("--tasks", nargs="+", default=["SAP", "SGC"], choices=TASKS)
     parser.add_argument("--label_map", default=None, help="YAML with age: and gender: maps")
     parser.add_argument("--fraction", action="append", default=[], metavar="TASK=F")
-    args = parser.parse_args(argv)
-    try:
+
+    def run(args):
         fractions = parse_fractions(args.fraction, args.tasks)
         prepare(args.root, args.split, args.out, args.tasks, args.label_map, fractions)
-    except (LayoutError, ValueError, OSError) as e:
-        sys.exit(f"commonvoice: {e}")
+
+    run_preparer("commonvoice", parser, run, argv)
 
 
 if __name__ == "__main__":

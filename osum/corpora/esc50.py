@@ -11,9 +11,7 @@ categories go through the label map's ``event:`` (the vocal ones onto OSUM's eve
 splits. Clips have no speech: empty transcripts, targets that are the tag alone.
 """
 
-import argparse
 import csv
-import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -23,6 +21,8 @@ from osum.corpora.common import (
     check_layout,
     load_label_map,
     map_label,
+    preparer_parser,
+    run_preparer,
     short_row,
 )
 
@@ -72,16 +72,15 @@ def prepare(root, folds: Sequence[int], out, label_map) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = preparer_parser(__doc__)
     parser.add_argument("--root", required=True, help="the ESC-50-master dir")
     parser.add_argument("--folds", type=int, nargs="+", required=True, choices=range(1, 6))
     parser.add_argument("--out", required=True, help="data dir to write")
     parser.add_argument("--label_map", required=True, help="YAML with an event: map")
-    args = parser.parse_args(argv)
-    try:
-        prepare(args.root, args.folds, args.out, args.label_map)
-    except (LayoutError, ValueError, OSError, csv.Error) as e:
-        sys.exit(f"esc50: {e}")
+    run_preparer(
+        "esc50", parser, lambda a: prepare(a.root, a.folds, a.out, a.label_map), argv,
+        extra_errors=(csv.Error,),
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -14,11 +14,16 @@ transcripts, so they are skipped and counted. Styles (and sub-styles such as
 makes them the SSR label set.
 """
 
-import argparse
-import sys
 from pathlib import Path
 
-from osum.corpora.common import DataDir, LayoutError, check_layout, load_label_map, map_label
+from osum.corpora.common import (
+    DataDir,
+    check_layout,
+    load_label_map,
+    map_label,
+    preparer_parser,
+    run_preparer,
+)
 
 SPLITS = ("train", "dev", "test")
 HINT = "Set EXPRESSO in db.sh to the dir expresso.tar was unpacked in (audio_48khz/, splits/)."
@@ -74,16 +79,12 @@ def prepare(root, split: str, out, label_map) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = preparer_parser(__doc__)
     parser.add_argument("--root", required=True, help="the dir holding audio_48khz/ and splits/")
     parser.add_argument("--split", required=True, choices=SPLITS)
     parser.add_argument("--out", required=True, help="data dir to write")
     parser.add_argument("--label_map", required=True, help="YAML with a style: map")
-    args = parser.parse_args(argv)
-    try:
-        prepare(args.root, args.split, args.out, args.label_map)
-    except (LayoutError, ValueError, OSError) as e:
-        sys.exit(f"expresso: {e}")
+    run_preparer("expresso", parser, lambda a: prepare(a.root, a.split, a.out, a.label_map), argv)
 
 
 if __name__ == "__main__":

@@ -21,20 +21,22 @@ An utterance without flac, transcript, speaker gender or alignment loses only th
 that need it, and is listed in ``skipped``.
 """
 
-import argparse
 import re
 import sys
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 from osum.corpora.common import (
     DataDir,
     LayoutError,
     audio_duration,
     check_layout,
+    check_tasks,
     load_label_map,
     map_label,
     parse_fractions,
+    preparer_parser,
+    run_preparer,
     task_copies,
 )
 
@@ -43,6 +45,8 @@ SUBSETS = [
     "train-clean-100", "train-clean-360", "train-other-500",
 ]  # fmt: skip
 TASKS = ("ASR", "SGC", "SRWT")
+# a speaker -> (SGC's label, None) or (None, reason to skip)
+GenderOf = Callable[[str], Tuple[str | None, str | None]]
 HINT = "Set LIBRISPEECH in db.sh to the dir holding SPEAKERS.TXT (local/download.sh fetches it)."
 
 
@@ -136,9 +140,7 @@ def prepare(
     """``label_map``: a YAML file whose ``gender:`` maps SPEAKERS.TXT's SEX codes onto
     OSUM's genders (needed for SGC)."""
     root = Path(root).absolute()  # data dirs hold absolute paths
-    bad = [t for t in tasks if t not in TASKS]
-    if bad:
-        raise ValueError(f"librispeech: tasks {bad} are not among {list(TASKS)}")
+    check_tasks("librispeech", tasks, TASKS)
     if isinstance(subsets, str):
         subsets = [subsets]
     expected = [(f"{s}/*/*/*.trans.txt", f"{s} transcripts") for s in subsets]
@@ -147,90 +149,114 @@ def prepare(
     check_layout("LibriSpeech", root, expected, HINT)
     align_root = Path(alignments).absolute() if alignments else root
     if "SRWT" in tasks:
-        for s in subsets:  # either form of the alignments, not just any file
-            if not any(align_root.glob(f"{s}/*/*/*.alignment.txt")) and not any(
-                align_root.glob(f"{s}/*/*/*.TextGrid")
-            ):
-                raise LayoutError(
-                    f"LibriSpeech alignments: no {align_root}/{s}/<spk>/<chapter>/"
-                    "<spk>-<chapter>.alignment.txt nor <utt>.TextGrid files for SRWT. Set "
-                    "LIBRISPEECH_ALIGNMENTS in db.sh to the dir holding <subset>/ of the MFA "
-                    "alignments (local/download.sh says where to get them), or leave SRWT "
-                    "out (--tasks)."
-                )
-    genders, gender_map = {}, {}
-    if "SGC" in tasks:
-        if not label_map:
-            raise ValueError("SGC needs --label_map: a YAML with a gender: map of SEX codes")
-        gender_map = load_label_map(label_map, "gender")
-        genders = read_speakers(root / "SPEAKERS.TXT")
+        check_alignments(align_root, subsets)
+    gender_of = speaker_genders(root, label_map) if "SGC" in tasks else None
     d = DataDir(out, f"LibriSpeech {' '.join(subsets)}")
-    chapters = [(s, t) for s in subsets for t in sorted((root / s).glob("*/*/*.trans.txt"))]
-    for subset, trans in chapters:
-        spk, chapter = trans.parent.parent.name, trans.parent.name
-        align = {}
-        if "SRWT" in tasks:
-            a = align_root / subset / spk / chapter / f"{spk}-{chapter}.alignment.txt"
-            if a.is_file():
-                align = read_alignment_txt(a)
-        for lineno, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), 1):
-            parts = line.split(maxsplit=1)
-            if not parts:
-                continue
-            utt = parts[0]
-            text = parts[1] if len(parts) > 1 else ""
-            flac = trans.parent / f"{utt}.flac"
-            if not flac.is_file():
-                d.skip(utt, f"{flac} is missing ({trans}:{lineno})")
-                continue
-            if not text.strip():
-                d.skip(utt, f"empty transcript ({trans}:{lineno})")
-                continue
-            dur = audio_duration(flac) if "SRWT" in tasks else None
-            spk_id = f"{spk}-{chapter}"  # Kaldi's LibriSpeech convention
-            for task, uid in task_copies(utt, tasks, fractions):
-                if task == "ASR":
-                    d.add(uid, str(flac), spk_id, text=text, duration=dur)
-                elif task == "SGC":
-                    if spk not in genders:
-                        d.skip(uid, f"speaker {spk} has no line in SPEAKERS.TXT")
-                        continue
-                    where = f"SPEAKERS.TXT, speaker {spk}"
-                    label, reason = map_label(gender_map, genders[spk], "gender", where)
-                    if reason:
-                        d.skip(uid, reason)
-                        continue
-                    labels = {"gender": label}
-                    d.add(
-                        uid, str(flac), spk_id, text=text, task="SGC", labels=labels, duration=dur
-                    )
-                else:
-                    words = align.get(utt)
-                    tg = align_root / subset / spk / chapter / f"{utt}.TextGrid"
-                    if words is None and tg.is_file():
-                        try:
-                            words = read_textgrid_words(tg)
-                        except ValueError as e:
-                            d.skip(uid, str(e))
-                            continue
-                    if not words:
-                        d.skip(uid, "no word alignment (the aligner left it out)")
-                        continue
-                    if any("<" in w or ">" in w for _, _, w in words):
-                        d.skip(uid, "alignment has <unk>-like words")
-                        continue
-                    if dur is not None and words[-1][1] > dur + 0.02:
-                        d.skip(
-                            uid,
-                            f"alignment ends at {words[-1][1]:.2f} s, after the audio ({dur:.2f} s)",
-                        )
-                        continue
-                    d.add(uid, str(flac), spk_id, text=text, task="SRWT", ctm=words, duration=dur)
+    for subset in subsets:
+        for trans in sorted((root / subset).glob("*/*/*.trans.txt")):
+            add_chapter(d, trans, align_root / subset, tasks, fractions, gender_of)
     return d.write()
 
 
+def check_alignments(align_root: Path, subsets: Sequence[str]) -> None:
+    """LayoutError unless each subset has word alignments in either form (not just any
+    file), before the long pass over the corpus."""
+    for s in subsets:
+        if not any(align_root.glob(f"{s}/*/*/*.alignment.txt")) and not any(
+            align_root.glob(f"{s}/*/*/*.TextGrid")
+        ):
+            raise LayoutError(
+                f"LibriSpeech alignments: no {align_root}/{s}/<spk>/<chapter>/"
+                "<spk>-<chapter>.alignment.txt nor <utt>.TextGrid files for SRWT. Set "
+                "LIBRISPEECH_ALIGNMENTS in db.sh to the dir holding <subset>/ of the MFA "
+                "alignments (local/download.sh says where to get them), or leave SRWT "
+                "out (--tasks)."
+            )
+
+
+def speaker_genders(root: Path, label_map) -> GenderOf:
+    """SGC's labels: a speaker -> (task label, None) or (None, reason to skip), from
+    SPEAKERS.TXT's SEX codes through the label map's ``gender:``."""
+    if not label_map:
+        raise ValueError("SGC needs --label_map: a YAML with a gender: map of SEX codes")
+    gender_map = load_label_map(label_map, "gender")
+    sexes = read_speakers(root / "SPEAKERS.TXT")
+
+    def gender_of(spk: str):
+        if spk not in sexes:
+            return None, f"speaker {spk} has no line in SPEAKERS.TXT"
+        return map_label(gender_map, sexes[spk], "gender", f"SPEAKERS.TXT, speaker {spk}")
+
+    return gender_of
+
+
+def add_chapter(
+    d: DataDir,
+    trans: Path,
+    align_dir: Path,
+    tasks: Sequence[str],
+    fractions: Dict[str, float] | None,
+    gender_of: GenderOf | None,
+) -> None:
+    """The utterances of one chapter (``<spk>-<chapter>.trans.txt``), a copy per task;
+    ``align_dir``: the dir holding the subset's ``<spk>/<chapter>/`` alignments."""
+    spk, chapter = trans.parent.parent.name, trans.parent.name
+    aligned = align_dir / spk / chapter  # the chapter's alignments, in either form
+    align = {}
+    if "SRWT" in tasks:
+        a = aligned / f"{spk}-{chapter}.alignment.txt"
+        if a.is_file():
+            align = read_alignment_txt(a)
+    spk_id = f"{spk}-{chapter}"  # Kaldi's LibriSpeech convention
+    for lineno, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), 1):
+        parts = line.split(maxsplit=1)
+        if not parts:
+            continue
+        utt = parts[0]
+        text = parts[1] if len(parts) > 1 else ""
+        flac = trans.parent / f"{utt}.flac"
+        if not flac.is_file():
+            d.skip(utt, f"{flac} is missing ({trans}:{lineno})")
+            continue
+        if not text.strip():
+            d.skip(utt, f"empty transcript ({trans}:{lineno})")
+            continue
+        dur = audio_duration(flac) if "SRWT" in tasks else None
+        for task, uid in task_copies(utt, tasks, fractions):
+            labels, ctm, reason = None, None, None
+            if task == "SGC":
+                label, reason = gender_of(spk)
+                labels = {"gender": label}
+            elif task == "SRWT":
+                ctm, reason = word_times(utt, align, aligned / f"{utt}.TextGrid", dur)
+            if reason:
+                d.skip(uid, reason)
+                continue
+            d.add(
+                uid, str(flac), spk_id, text=text, task=task, labels=labels, ctm=ctm, duration=dur
+            )
+
+
+def word_times(utt: str, align: Dict[str, list], textgrid: Path, dur: float | None):
+    """(words [(start, end, word)], None) of an utterance, from its chapter's alignments
+    ``align`` or else its TextGrid, or (None, reason to skip)."""
+    words = align.get(utt)
+    if words is None and textgrid.is_file():
+        try:
+            words = read_textgrid_words(textgrid)
+        except ValueError as e:
+            return None, str(e)
+    if not words:
+        return None, "no word alignment (the aligner left it out)"
+    if any("<" in w or ">" in w for _, _, w in words):
+        return None, "alignment has <unk>-like words"
+    if dur is not None and words[-1][1] > dur + 0.02:
+        return None, f"alignment ends at {words[-1][1]:.2f} s, after the audio ({dur:.2f} s)"
+    return words, None
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = preparer_parser(__doc__)
     parser.add_argument("--root", required=True, help="the dir holding SPEAKERS.TXT")
     parser.add_argument("--subsets", nargs="+", required=True, choices=SUBSETS)
     parser.add_argument("--out", required=True, help="data dir to write")
@@ -241,20 +267,12 @@ def main(argv=None):
         help="keep a fraction of a task's copies (e.g. SGC=0.1)",
     )  # fmt: skip
     parser.add_argument("--label_map", default=None, help="YAML with a gender: map (for SGC)")
-    args = parser.parse_args(argv)
-    try:
-        fractions = parse_fractions(args.fraction, args.tasks)
-        prepare(
-            args.root,
-            args.subsets,
-            args.out,
-            args.tasks,
-            args.alignments,
-            fractions,
-            args.label_map,
-        )
-    except (LayoutError, ValueError, OSError) as e:
-        sys.exit(f"librispeech: {e}")
+
+    def run(a):
+        fractions = parse_fractions(a.fraction, a.tasks)
+        prepare(a.root, a.subsets, a.out, a.tasks, a.alignments, fractions, a.label_map)
+
+    run_preparer("librispeech", parser, run, argv)
 
 
 if __name__ == "__main__":

@@ -19,13 +19,11 @@ official test set (test sets are dumped whole); ``final_videos_test*.mp4`` are n
 of the csv and are ignored.
 """
 
-import argparse
 import csv
 import io
 import re
 import shlex
 import shutil
-import sys
 from pathlib import Path
 
 from osum.corpora.common import (
@@ -34,6 +32,8 @@ from osum.corpora.common import (
     check_layout,
     load_label_map,
     map_label,
+    preparer_parser,
+    run_preparer,
     short_row,
 )
 
@@ -150,16 +150,15 @@ def prepare(root, split: str, out, label_map) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = preparer_parser(__doc__)
     parser.add_argument("--root", required=True, help="the MELD.Raw dir")
     parser.add_argument("--split", required=True, choices=list(CLIP_DIRS))
     parser.add_argument("--out", required=True, help="data dir to write")
     parser.add_argument("--label_map", required=True, help="YAML with an emotion: map")
-    args = parser.parse_args(argv)
-    try:
-        prepare(args.root, args.split, args.out, args.label_map)
-    except (LayoutError, ValueError, OSError, csv.Error) as e:
-        sys.exit(f"meld: {e}")
+    run_preparer(
+        "meld", parser, lambda a: prepare(a.root, a.split, a.out, a.label_map), argv,
+        extra_errors=(csv.Error,),
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ The clips have no speech: their transcripts are empty, and the targets are the t
 alone. About 36 files of the release do not decode; stage 2 skips and lists them.
 """
 
-import argparse
 import csv
 import json
 import sys
@@ -32,9 +31,12 @@ from osum.corpora.common import (
     DataDir,
     LayoutError,
     check_layout,
+    check_tasks,
     iter_json_array,
     load_label_map,
     map_label,
+    preparer_parser,
+    run_preparer,
 )
 
 SPLITS = ("tr", "val", "te")
@@ -162,9 +164,7 @@ def age_class(years: str, ranges: Dict[str, Sequence[float]]):
 
 def prepare(root, split: str, out, tasks: Sequence[str], label_map) -> dict:
     root = Path(root).absolute()  # data dirs hold absolute paths
-    bad = [t for t in tasks if t not in TASKS]
-    if bad:
-        raise ValueError(f"vocalsound: tasks {bad} are not among {list(TASKS)}")
+    check_tasks("vocalsound", tasks, TASKS)
     need = [("audio_16k/*.wav", "the 16 kHz clips")]
     if not any((root / f).is_file() for f in _speaker_files(split)):  # all missing at once
         need += [
@@ -210,17 +210,16 @@ def prepare(root, split: str, out, tasks: Sequence[str], label_map) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = preparer_parser(__doc__)
     parser.add_argument("--root", required=True, help="the dir holding audio_16k/ and meta/")
     parser.add_argument("--split", required=True, choices=SPLITS)
     parser.add_argument("--out", required=True, help="data dir to write")
     parser.add_argument("--tasks", nargs="+", default=["VED"], choices=TASKS)
     parser.add_argument("--label_map", required=True, help="YAML with event: (and age_years:)")
-    args = parser.parse_args(argv)
-    try:
-        prepare(args.root, args.split, args.out, args.tasks, args.label_map)
-    except (LayoutError, ValueError, OSError, KeyError) as e:
-        sys.exit(f"vocalsound: {e}")
+    run_preparer(
+        "vocalsound", parser, lambda a: prepare(a.root, a.split, a.out, a.tasks, a.label_map),
+        argv, extra_errors=(KeyError,),
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -17,12 +17,18 @@ recording whose opus file is missing is skipped and listed with its number of se
 Full-width spaces become spaces.
 """
 
-import argparse
 import sys
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Sequence
 
-from osum.corpora.common import DataDir, LayoutError, check_layout, iter_json_array
+from osum.corpora.common import (
+    DataDir,
+    LayoutError,
+    check_layout,
+    iter_json_array,
+    preparer_parser,
+    run_preparer,
+)
 
 SUBSETS = ("L", "M", "S", "W", "DEV", "TEST_NET", "TEST_MEETING")
 HINT = "Set WENETSPEECH in db.sh to the dir holding WenetSpeech.json and audio/."
@@ -88,23 +94,21 @@ def add_audio(root: Path, n: int, audio, dirs: Dict[str, DataDir]) -> None:
             dirs[s].add(sid, str(path), aid, text=text, segment=span)
 
 
+def subset_outs(items: Sequence[str]) -> Dict[str, str]:
+    """``["S:data/train_s", ...]`` (the ``--subset`` options) -> {subset: data dir}."""
+    if any(":" not in x for x in items):
+        raise ValueError(f"--subset takes SUBSET:DIR, e.g. TEST_NET:data/test_net, not {items}")
+    return dict(x.split(":", 1) for x in items)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = preparer_parser(__doc__)
     parser.add_argument("--root", required=True, help="the dir holding WenetSpeech.json")
     parser.add_argument(
         "--subset", action="append", required=True, metavar="SUBSET:DIR",
         help=f"a subset ({', '.join(SUBSETS)}) and the data dir to write it to",
     )  # fmt: skip
-    args = parser.parse_args(argv)
-    try:
-        if any(":" not in x for x in args.subset):
-            raise ValueError(
-                f"--subset takes SUBSET:DIR, e.g. TEST_NET:data/test_net, not {args.subset}"
-            )
-        outs = dict(x.split(":", 1) for x in args.subset)
-        prepare(args.root, outs)
-    except (LayoutError, ValueError, OSError) as e:
-        sys.exit(f"wenetspeech: {e}")
+    run_preparer("wenetspeech", parser, lambda a: prepare(a.root, subset_outs(a.subset)), argv)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,17 @@
-"""Reading audio: any wav.scp entry as mono float32 at 16 kHz.
+"""Audio: any wav.scp entry read as mono float32 at 16 kHz, its duration and sample rate
+from the header, and 16-bit wav written; the one module of osum that reads audio files.
 
 An entry is a file soundfile reads (wav, flac, ogg/opus, mp3, ...), a file only ffmpeg
 decodes (mp4 and other containers), or a Kaldi pipe ``command |`` writing wav to stdout.
+What cannot be read raises RuntimeError (soundfile's own LibsndfileError is one), with
+a message that names the file or the command.
 """
 
 import io
 import shutil
 import subprocess
-from typing import Tuple
+from pathlib import Path
+from typing import NamedTuple, Tuple
 
 import numpy as np
 import soundfile
@@ -16,6 +20,8 @@ import torch
 from osum.model.frontend import SAMPLE_RATE
 
 FFMPEG_HINT = "install ffmpeg (tools/install.sh does) to read it"
+# containers libsndfile does not read: their audio is decoded by ffmpeg, their length measured so
+CONTAINERS = (".mp4", ".m4a", ".webm", ".mkv")
 
 
 def _decode_bytes(data: bytes, what: str) -> Tuple[np.ndarray, int]:
@@ -87,3 +93,30 @@ class AudioReader:
 def read_audio(entry: str, start: float = 0.0, end: float | None = None) -> np.ndarray:
     """Mono float32 at 16 kHz of one wav.scp entry (see :class:`AudioReader`)."""
     return AudioReader()(entry, start, end)
+
+
+class AudioInfo(NamedTuple):
+    duration: float  # seconds
+    sample_rate: int  # Hz
+
+
+def audio_info(path) -> AudioInfo:
+    """Duration and sample rate from the header of a file soundfile reads, without
+    decoding it. Raises RuntimeError (soundfile's LibsndfileError) when the file is
+    missing or not audio soundfile reads."""
+    info = soundfile.info(str(path))
+    return AudioInfo(info.duration, info.samplerate)
+
+
+def entry_duration(entry: str, reader: AudioReader | None = None) -> float:
+    """Seconds of a wav.scp entry: from the file's header, or, for a pipe or a container
+    only ffmpeg reads (no header soundfile reads), the length of its decoded audio
+    (``reader``: an :class:`AudioReader` to decode with). Raises RuntimeError."""
+    if is_pipe(entry) or entry.endswith(CONTAINERS):
+        return len((reader or AudioReader())(entry)) / SAMPLE_RATE
+    return audio_info(entry).duration
+
+
+def write_wav(path: Path, audio: np.ndarray) -> None:
+    """``audio`` (mono, at 16 kHz) as a 16-bit wav file."""
+    soundfile.write(path, audio, SAMPLE_RATE, subtype="PCM_16")

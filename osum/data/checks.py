@@ -3,9 +3,7 @@
 from pathlib import Path
 from typing import Dict, Iterable, List, Sequence, Tuple
 
-import soundfile
-
-SAMPLE_RATE = 16000
+from osum.data.audio import SAMPLE_RATE, audio_info
 
 # ESPnet loader types whose file is a "key value..." text file
 KEYED_TYPES = {
@@ -98,7 +96,7 @@ def check_sample_rate(wav_scp: str, rate: int = SAMPLE_RATE) -> None:
     if not Path(path).is_file():
         return  # a command or an archive entry: the loader reports it
     try:
-        got = soundfile.info(path).samplerate
+        got = audio_info(path).sample_rate
     except RuntimeError as e:
         raise ValueError(f"{wav_scp}:1: utterance {uid}: cannot read {path}: {e}") from None
     if got != rate:

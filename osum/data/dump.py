@@ -18,15 +18,14 @@ job ``j`` dumps the ``j``-th of ``nj`` contiguous parts into ``<out>/split<nj>/<
 """
 
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import kaldiio
 import numpy as np
-import soundfile
 import torch
 from kaldiio.compression_header import kSpeechFeature, kTwoByteAuto
 
-from osum.data.audio import AudioReader, is_pipe
+from osum.data.audio import AudioReader, is_pipe, write_wav
 from osum.data.kaldi import DataError, utterances
 from osum.model.frontend import SAMPLE_RATE, WhisperFrontend
 from osum.progress import progress
@@ -71,67 +70,104 @@ def dump(
     if nj > 1:
         out = out / f"split{nj}" / str(job)
     out.mkdir(parents=True, exist_ok=True)
-    todo = utterances(data_dir)
-    # contiguous parts (as Kaldi's split_scp.pl), so a recording's segments share a job
-    todo = todo[(job - 1) * len(todo) // nj : job * len(todo) // nj]
-    frontend = WhisperFrontend(n_mels=n_mels) if feats_type == "whisper_mel" else None
+    todo = _job_part(utterances(data_dir), nj, job)
+    sink = _WavSink(out) if feats_type == "raw" else _MelSink(out, n_mels, compress)
     kept, skipped = [], []
-    scp_lines, shapes = [], []
-    writer, reader = None, AudioReader()
-    if frontend is not None:
-        writer = kaldiio.WriteHelper(
-            f"ark,scp:{out / 'feats.ark'},{out / 'feats.scp'}",
-            compression_method=COMPRESSION[compress],
-        )
+    reader = AudioReader()
     bar = progress(len(todo), f"dump {data_dir.name}" + (f" {job}/{nj}" if nj > 1 else ""))
     try:
         for utt, path, start, end in todo:
             bar.update()
-            reason, audio = None, None
-            if not path or not (is_pipe(path) or Path(path).is_file()):
-                reason = f"audio file {path or '(none in wav.scp)'} not found"
-            else:
-                try:
-                    audio = reader(path, start, end)
-                except (RuntimeError, soundfile.LibsndfileError, ValueError) as e:
-                    reason = f"cannot read {path}: {e}"
-            if reason is None and len(audio) <= 200:
-                reason = f"{path}: empty or shorter than 201 samples"
-            if reason is None and 0 < max_seconds * SAMPLE_RATE < len(audio):  # 0: no limit
-                reason = f"{len(audio) / SAMPLE_RATE:.1f} s is longer than {max_seconds} s"
-            if reason is None and not np.isfinite(audio).all():
-                reason = f"{path}: NaN or inf samples"
+            audio, reason = _read_usable(reader, path, start, end, max_seconds)
             if reason is not None:
                 skipped.append((utt, reason))
                 continue
-            if frontend is None:
-                wav_dir = out / "wav"
-                wav_dir.mkdir(exist_ok=True)
-                target = (wav_dir / f"{utt}.wav").resolve()
-                soundfile.write(target, audio, SAMPLE_RATE, subtype="PCM_16")
-                scp_lines.append(f"{utt} {target}")
-                shapes.append(f"{utt} {len(audio)}")
-            else:
-                x = torch.from_numpy(audio)[None]
-                feats, n = frontend(x, torch.tensor([x.shape[1]]))
-                writer(utt, feats[0].numpy())
-                shapes.append(f"{utt} {int(n[0])},{n_mels}")
+            sink.add(utt, audio)
             kept.append(utt)
     finally:
         bar.close()
-        if writer is not None:
-            writer.close()
-    if frontend is None:
-        _write(out / "wav.scp", scp_lines)
-        _write(out / "speech_shape", shapes)
-    else:
-        _write(out / "feats_shape", shapes)
-        _write(
-            out / "utt2num_frames", [f"{s.split()[0]} {s.split()[1].split(',')[0]}" for s in shapes]
-        )
+        sink.close()
+    sink.write_lists()
     _write(out / "skipped", [f"{u} {r}" for u, r in skipped])
     _copy_task_files(data_dir, out, set(kept))
     return {"dumped": len(kept), "skipped": len(skipped)}
+
+
+def _job_part(todo: List[tuple], nj: int, job: int) -> List[tuple]:
+    """Job ``job``'s contiguous part of ``nj`` (as Kaldi's split_scp.pl), so that a
+    recording's segments, which sort together, share a job."""
+    return todo[(job - 1) * len(todo) // nj : job * len(todo) // nj]
+
+
+def _read_usable(
+    reader: AudioReader, path: str, start: float, end: float | None, max_seconds: float
+) -> Tuple[np.ndarray | None, str | None]:
+    """(audio, None), or (None, why the utterance is skipped): its audio is missing,
+    unreadable, empty, longer than ``max_seconds`` (0: no limit) or not finite."""
+    if not path or not (is_pipe(path) or Path(path).is_file()):
+        return None, f"audio file {path or '(none in wav.scp)'} not found"
+    try:
+        audio = reader(path, start, end)
+    except (RuntimeError, ValueError) as e:  # RuntimeError: soundfile's LibsndfileError too
+        return None, f"cannot read {path}: {e}"
+    if len(audio) <= 200:
+        return None, f"{path}: empty or shorter than 201 samples"
+    if 0 < max_seconds * SAMPLE_RATE < len(audio):
+        return None, f"{len(audio) / SAMPLE_RATE:.1f} s is longer than {max_seconds} s"
+    if not np.isfinite(audio).all():
+        return None, f"{path}: NaN or inf samples"
+    return audio, None
+
+
+class _WavSink:
+    """raw: 16-bit wav files in ``<out>/wav``, ``wav.scp`` and ``speech_shape`` (samples)."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.scp_lines: List[str] = []
+        self.shapes: List[str] = []
+
+    def add(self, utt: str, audio: np.ndarray) -> None:
+        wav_dir = self.out / "wav"
+        wav_dir.mkdir(exist_ok=True)
+        target = (wav_dir / f"{utt}.wav").resolve()
+        write_wav(target, audio)
+        self.scp_lines.append(f"{utt} {target}")
+        self.shapes.append(f"{utt} {len(audio)}")
+
+    def close(self) -> None:
+        pass
+
+    def write_lists(self) -> None:
+        _write(self.out / "wav.scp", self.scp_lines)
+        _write(self.out / "speech_shape", self.shapes)
+
+
+class _MelSink:
+    """whisper_mel: Whisper log-mel in ``feats.ark``/``feats.scp`` (``compress``: Kaldi's
+    compressed matrices), ``feats_shape`` (``frames,bins``) and ``utt2num_frames``."""
+
+    def __init__(self, out: Path, n_mels: int, compress: str):
+        self.out, self.n_mels = out, n_mels
+        self.frontend = WhisperFrontend(n_mels=n_mels)
+        self.writer = kaldiio.WriteHelper(
+            f"ark,scp:{out / 'feats.ark'},{out / 'feats.scp'}",
+            compression_method=COMPRESSION[compress],
+        )
+        self.frames: List[Tuple[str, int]] = []
+
+    def add(self, utt: str, audio: np.ndarray) -> None:
+        x = torch.from_numpy(audio)[None]
+        feats, n = self.frontend(x, torch.tensor([x.shape[1]]))
+        self.writer(utt, feats[0].numpy())
+        self.frames.append((utt, int(n[0])))
+
+    def close(self) -> None:
+        self.writer.close()
+
+    def write_lists(self) -> None:
+        _write(self.out / "feats_shape", [f"{u} {n},{self.n_mels}" for u, n in self.frames])
+        _write(self.out / "utt2num_frames", [f"{u} {n}" for u, n in self.frames])
 
 
 def _write(path: Path, lines: List[str]) -> None:

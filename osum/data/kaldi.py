@@ -6,9 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-import soundfile
-
-from osum.data.audio import SAMPLE_RATE, AudioReader
+from osum.data.audio import AudioReader, entry_duration
 
 
 class DataError(ValueError):
@@ -82,14 +80,10 @@ def durations(data_dir: Path) -> Dict[str, float]:
 def _audio_durations(data_dir: Path, wav: Dict[str, tuple]) -> Dict[str, float]:
     """Seconds per entry of ``wav`` {id: (wav.scp entry, line)}, from headers or decoded."""
     out = {}
-    reader = None
+    reader = AudioReader()  # keeps the last recording decoded
     for utt, (path, lineno) in wav.items():
         try:
-            if path.rstrip().endswith("|") or path.endswith((".mp4", ".m4a", ".webm", ".mkv")):
-                reader = reader or AudioReader()
-                out[utt] = len(reader(path)) / SAMPLE_RATE
-            else:
-                out[utt] = soundfile.info(path).duration
+            out[utt] = entry_duration(path, reader)
         except RuntimeError as e:
             raise DataError(f"{data_dir / 'wav.scp'}:{lineno}: cannot read {path}: {e}") from None
     return out

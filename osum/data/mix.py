@@ -7,9 +7,9 @@ utterances whose audio or target is too long (OSUM: over 29 s / 200 target token
 Both write a Kaldi data dir and report what they did, per task and per source.
 """
 
-import hashlib
 import json
 import math
+import zlib
 from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Sequence, Tuple
@@ -32,9 +32,28 @@ def _json(info: dict) -> str:
     return json.dumps(info, ensure_ascii=False, sort_keys=True)
 
 
-def _keep_fraction(utt: str, fraction: float) -> bool:
-    h = int(hashlib.sha1(utt.encode("utf-8")).hexdigest()[:8], 16)
-    return h / 0xFFFFFFFF < fraction
+def keep_fraction(utt: str, salt: str, fraction: float) -> bool:
+    """Whether ``utt`` is in a deterministic ``fraction`` of all utterances: the same on
+    every run, whatever the order and whatever the other utterances.
+
+    The hash is CRC-32 (``zlib.crc32``) of the UTF-8 bytes of ``f"{salt}:{utt}"``; the
+    utterance is kept when the hash modulo 10000 is below ``fraction * 10000`` (so
+    fractions count in steps of 1/10000), and always when ``fraction`` >= 1. ``salt``
+    keeps choices made for different purposes independent: the corpus preparers
+    (:mod:`osum.corpora`) use the task (a task's share of an utterance's copies) or
+    ``"hold_out"`` (IEMOCAP's held-out dialogs), and which utterances they prepare
+    depends on it; :func:`mix_data_dirs` uses ``"weight"`` (a source weight's
+    fractional part)."""
+    return fraction >= 1 or zlib.crc32(f"{salt}:{utt}".encode()) % 10000 < fraction * 10000
+
+
+def copy_ids(utt: str, weight: float) -> List[str]:
+    """The ids of an utterance's copies in a mix at ``weight``: ``<utt>``, ``<utt>_rep2``,
+    ... ``floor(weight)`` of them, and one more for a fixed share ``weight - floor(weight)``
+    of the utterances (:func:`keep_fraction`)."""
+    copies = int(math.floor(weight))
+    n = copies + (1 if keep_fraction(utt, "weight", weight - copies) else 0)
+    return [utt if i == 0 else f"{utt}_rep{i + 1}" for i in range(n)]
 
 
 def _lines(path: Path) -> Dict[str, str]:
@@ -94,42 +113,16 @@ def mix_data_dirs(sources: Sequence[Tuple[str, float]], out: str) -> dict:
     any_segments = any((Path(s) / "segments").is_file() for s, _ in sources)
     for src, weight in sources:
         src = Path(src)
-        if not (src / "utt2spk").is_file():
-            raise DataError(f"{src}: not a data dir (no utt2spk)")
-        if weight < 0 or not math.isfinite(weight):
-            raise DataError(f"{src}: weight must be >= 0, got {weight}")
-        tables = {n: _lines(src / n) for n in PER_UTT_FILES}
-        secs = durations(src)
-        if any_segments and not tables["segments"]:
-            # the whole file (Kaldi's end -1): a duration from metadata (MELD's csv times)
-            # may be shorter than the clip, and would cut it
-            tables["segments"] = {u: f"{u} 0 -1" for u in tables["utt2spk"]}
-        # every utterance keeps its duration in the mix, without reading the audio again
-        tables["utt2dur"] = {
-            u: tables["utt2dur"].get(u) or f"{secs[u]:.3f}"
-            for u in tables["utt2spk"]
-            if u in tables["utt2dur"] or u in secs
-        }
-        if tables["segments"]:
-            wavs = _lines(src / "wav.scp")
-            tables["wav.scp"] = {}
-            for reco, path in wavs.items():
-                if reco in recordings and recordings[reco] != path:
-                    raise DataError(
-                        f"{src}/wav.scp: recording {reco} also comes from another "
-                        "source with other audio"
-                    )
-                recordings[reco] = path
+        _check_source(src, weight)
+        tables, secs, recos = _read_source(src, any_segments)
+        _add_recordings(src, recos, recordings)
         src_ctm = read_ctm(src / "ctm") if (src / "ctm").is_file() else {}
         info = load_task_info(src)
         # dense task files whatever the source had (no utt2task = all ASR)
         tables["utt2task"] = {u: i["task"] for u, i in info.items()}
         tables["utt2taskinfo"] = {u: _json(i) for u, i in info.items()}
-        copies = int(math.floor(weight))
         for utt in sorted(tables["utt2spk"]):
-            n = copies + (1 if _keep_fraction(utt, weight - copies) else 0)
-            for i in range(n):
-                new = utt if i == 0 else f"{utt}_rep{i + 1}"
+            for new in copy_ids(utt, weight):
                 if new in origin:
                     raise DataError(f"utterance {new} is in both {origin[new]} and {src}")
                 origin[new] = str(src)
@@ -146,6 +139,44 @@ def mix_data_dirs(sources: Sequence[Tuple[str, float]], out: str) -> dict:
     report["sources"] = {str(s): w for s, w in sources}
     (out / "mix_report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
     return report
+
+
+def _check_source(src: Path, weight: float) -> None:
+    if not (src / "utt2spk").is_file():
+        raise DataError(f"{src}: not a data dir (no utt2spk)")
+    if weight < 0 or not math.isfinite(weight):
+        raise DataError(f"{src}: weight must be >= 0, got {weight}")
+
+
+def _read_source(src: Path, any_segments: bool):
+    """(its per-utterance tables, seconds per utterance, its recordings {id: wav.scp
+    entry} where it has segments) of a source of a mix."""
+    tables = {n: _lines(src / n) for n in PER_UTT_FILES}
+    secs = durations(src)
+    if any_segments and not tables["segments"]:
+        # the whole file (Kaldi's end -1): a duration from metadata (MELD's csv times)
+        # may be shorter than the clip, and would cut it
+        tables["segments"] = {u: f"{u} 0 -1" for u in tables["utt2spk"]}
+    # every utterance keeps its duration in the mix, without reading the audio again
+    tables["utt2dur"] = {
+        u: tables["utt2dur"].get(u) or f"{secs[u]:.3f}"
+        for u in tables["utt2spk"]
+        if u in tables["utt2dur"] or u in secs
+    }
+    recos: Dict[str, str] = {}
+    if tables["segments"]:  # wav.scp is keyed by recording
+        recos, tables["wav.scp"] = _lines(src / "wav.scp"), {}
+    return tables, secs, recos
+
+
+def _add_recordings(src: Path, recos: Dict[str, str], recordings: Dict[str, str]) -> None:
+    """A source's recordings into the mix's; one id must be the same audio in all."""
+    for reco, path in recos.items():
+        if reco in recordings and recordings[reco] != path:
+            raise DataError(
+                f"{src}/wav.scp: recording {reco} also comes from another source with other audio"
+            )
+        recordings[reco] = path
 
 
 def filter_data_dir(
