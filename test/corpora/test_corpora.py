@@ -972,7 +972,8 @@ def test_librispeech_tiny_stages_1_to_5(tmp_path):
     assert res.returncode == 0, res.stderr[-4000:]
     assert (d / "models" / "qwen2" / "tokenizer.json").is_file()
     assert (d / "exp" / "tiny" / "1_all" / "valid.loss.ave.pth").is_file()
-    results = (d / "RESULTS.md").read_text()
+    assert not (d / "RESULTS.md").exists()  # a check's figures are not the recipe's
+    results = (d / "exp" / "tiny" / "RESULTS.md").read_text()
     for task in ("ASR", "SGC", "SRWT"):
         for s in ("test_clean", "test_other"):
             assert f"## {task} / {s}" in results, (task, s)
@@ -1145,7 +1146,7 @@ def test_expresso_own_style_labels_end_to_end(tmp_path):
     assert set(scores["tasks"]["SSR"]["style"]["recall"]) <= {
         "confused", "default", "enunciated", "happy", "laughing", "sad", "whisper",
     }  # fmt: skip
-    assert "## SSR / test" in (d / "RESULTS.md").read_text()
+    assert "## SSR / test" in (d / "exp" / "tiny" / "RESULTS.md").read_text()
 
 
 # ---------------------------------------------------------------- the multi-task mixture
@@ -1221,7 +1222,7 @@ def test_osum_multitask_mixes_every_miniature(tmp_path):
     for name in tests:
         scores = json.loads((exp / f"decode_{name}" / "scores.json").read_text())
         assert scores["tasks"], name
-    results = (d / "RESULTS.md").read_text()
+    results = (exp / "RESULTS.md").read_text()
     table = results[results.index("## Against the OSUM report (v2)") :].splitlines()
     rows = [r for r in table if r.startswith("| ") and r.split("|")[1].strip() != "task"]
     assert len(rows) == 11, table
