@@ -33,8 +33,10 @@ def split_to_units(alignment: Sequence[Tuple[float, float, str]]) -> Alignment:
     out: Alignment = []
     for start, end, word in alignment:
         pieces = units(word)  # English words and single Chinese characters
-        step = (end - start) / max(len(pieces), 1)
-        out.extend((start + i * step, start + (i + 1) * step, u) for i, u in enumerate(pieces))
+        n = max(len(pieces), 1)
+        # the last piece ends at ``end`` itself: a span's own times come back exactly
+        bounds = [start + i * (end - start) / n for i in range(n)] + [end]
+        out.extend((bounds[i], bounds[i + 1], u) for i, u in enumerate(pieces))
     return out
 
 

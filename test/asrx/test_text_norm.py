@@ -154,11 +154,8 @@ def test_srwt_parse_never_raises(s):
             last = max(last, end)
 
     # what parse returns is an alignment: it formats, and parses back to itself (times
-    # rounded to the format's 2 decimals), all of it timed; but a time below 0 by float
-    # error (only with bad_times) does not: see the xfail test below
+    # rounded to the format's 2 decimals), all of it timed
     formatted = srwt.format_alignment(p.alignment)
-    if any(t < 0 for a, b, _ in p.alignment for t in (a, b)):
-        return
     again = srwt.parse(formatted)
     assert same_times(again.alignment, [(round(a, 2), round(b, 2), u) for a, b, u in p.alignment])
     assert set(again.flags) <= {"no_timestamps", "bad_times"}
@@ -183,12 +180,13 @@ def test_srwt_string_parse_format_round_trip(items):
     assert srwt.format_alignment(p.alignment) == s
 
 
-@pytest.mark.xfail(strict=True, reason="osum bug: parse splits a backwards span to -2.8e-17")
 def test_srwt_parse_of_backwards_merged_units_formats_and_parses_back():
-    """Times going backwards over merged units: the last unit's end comes out of parse at
-    -2.8e-17 (0.23 + 3 * (-0.23 / 3)), format_alignment writes it "<-0.00>", a tag that is
-    not a time, and the unit is lost when the string is parsed again."""
+    """Times going backwards over merged units: the last unit ends at the span's own end
+    (0, not 0.23 + 3 * (-0.23 / 3) = -2.8e-17, which formats as "<-0.00>", a tag that is
+    not a time), so the string parses back with every unit."""
     p = srwt.parse("<0.23>a a a<0>")
+    assert p.alignment[-1][1] == 0.0
+    assert srwt.parse("<1.95>x<3.98>").alignment == [(1.95, 3.98, "x")]  # exactly
     assert p.flags == ["bad_times", "merged_units"]
     again = srwt.parse(srwt.format_alignment(p.alignment))
     assert [u for *_, u in again.alignment] == ["a", "a", "a"]
