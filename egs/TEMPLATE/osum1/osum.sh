@@ -24,18 +24,6 @@ log() {
   echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*" >&2
 }
 SECONDS=0
-# the command that ran the stages, for RESULTS.md: the recipe's run.sh with its options
-# when it called this script, else this script's own
-run_command=$(printf '%q ' "$0" "$@")
-if [ -r "/proc/${PPID}/cmdline" ]; then
-  mapfile -d '' -t parent < "/proc/${PPID}/cmdline"
-  for i in "${!parent[@]}"; do
-    if [ "${parent[$i]##*/}" = run.sh ]; then
-      run_command=$(printf '%q ' "${parent[@]:$i}"); break
-    fi
-  done
-fi
-run_command=${run_command% }
 
 # General
 stage=1              # first stage to run
@@ -100,6 +88,18 @@ while [ $# -gt 0 ]; do
 done
 set -- "${args[@]}"
 . utils/parse_options.sh
+# the command that ran the stages, for RESULTS.md: the recipe's run.sh with its options
+# when it called this script, else this script's own
+run_command=$(printf '%q ' "$0" "${args[@]}")
+if [ -r "/proc/${PPID}/cmdline" ]; then
+  mapfile -d '' -t parent < "/proc/${PPID}/cmdline"
+  for i in "${!parent[@]}"; do
+    if [ "${parent[$i]##*/}" = run.sh ]; then
+      run_command=$(printf '%q ' "${parent[@]:$i}"); break
+    fi
+  done
+fi
+run_command=${run_command% }
 if ${tiny}; then  # every recipe's CPU check: tiny random models and one short phase
   train_phases="1_all:conf/tiny.yaml" tiny_models=models exp_tag=tiny
   ngpu=0 nj=2 decode_nj=2
