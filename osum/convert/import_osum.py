@@ -75,8 +75,9 @@ import torch
 import yaml
 
 from osum.asrx.registry import TASKS
+from osum.files import atomic_path
 from osum.model.adapter import wenet_sinusoids
-from osum.model.checkpoint import LazyTensors, atomic_path
+from osum.model.checkpoint import LazyTensors
 from osum.model.encoder import MAX_SOURCE_POSITIONS, sinusoids
 from osum.model.llm import DTYPES, OSUM_LORA, check_model_dir, prepare_llm
 

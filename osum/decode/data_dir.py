@@ -22,7 +22,7 @@ from espnet2.fileio.read_text import read_2columns_text
 from espnet2.fileio.sound_scp import SoundScpReader
 
 from osum.decode.speech2text import Result, Speech2Text
-from osum.model.checkpoint import atomic_path
+from osum.files import atomic_path
 from osum.progress import progress
 
 logger = logging.getLogger(__name__)

@@ -1,8 +1,6 @@
 """Reading weights from HF model dirs without unpickling code and without the whole model."""
 
 import json
-import os
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterable
 
@@ -28,20 +26,6 @@ def _weight_files(model_dir: Path):
     raise FileNotFoundError(
         f"{model_dir}: no weights found (expected one of {WEIGHT_FILES + INDEX_FILES})"
     )
-
-
-@contextmanager
-def atomic_path(path):
-    """A temporary name beside ``path`` to write to, renamed to ``path`` when the block ends
-    without an error (and removed when it does not): a reader never sees half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def load_hf_state_dict(model_dir: Path, prefixes: Iterable[str]) -> Dict[str, torch.Tensor]:

@@ -19,6 +19,8 @@ from typing import Dict, Iterable, List, Sequence
 
 import yaml
 
+from osum.files import atomic_path
+
 METRICS = [  # (key in the task's result, column name)
     ("error_rate", "WER/CER %"),
     ("sclite_error_rate", "sclite %"),
@@ -148,9 +150,8 @@ def _table(rows: List[dict]) -> List[str]:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 # ------------------------------------------------------------------ stage records
