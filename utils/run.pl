@@ -23,7 +23,13 @@
 #                      accepted for compatibility with the cluster runners
 #                      and ignored
 # Exit status: 0 if every job succeeded; otherwise 1, after printing
-# "run.pl: <k> / <N> failed, log is in <log>" to stderr.
+# "run.pl: <k> / <N> failed, log is in <log>" to stderr, and the last line the (first)
+# failed job wrote, prefixed with its log file.
+#
+# No job outlives the run that started it. The jobs stay in the caller's process group,
+# so a signal to that group (a SIGKILL of the whole run, a terminal's SIGHUP or Ctrl-C)
+# reaches every job and everything the jobs started. A SIGINT, SIGTERM or SIGHUP sent to
+# run.pl alone is passed on to every process of its running jobs, children included.
 
 use strict;
 use warnings;
@@ -133,11 +139,37 @@ my %running;    # pid -> job id
 my @failed;
 my @queue = @jobs;
 
-# Forward an interrupt to the jobs (each in its own process group) that are
-# still running.
-foreach my $sig (qw(INT TERM)) {
+# The processes started by the given ones, at any depth (from /proc's parent links).
+sub descendants {
+  my %children;
+  foreach my $stat (glob("/proc/[0-9]*/stat")) {
+    open(my $fh, "<", $stat) or next;
+    my $line = <$fh>;
+    close($fh);
+    next unless defined $line && $line =~ m/^(\d+) \(.*\) \S+ (\d+)/s;
+    push @{ $children{$2} }, $1;
+  }
+  my @todo = @_;
+  my @found;
+  while (@todo) {
+    my $pid = shift @todo;
+    my @c = @{ $children{$pid} || [] };
+    push @found, @c;
+    push @todo, @c;
+  }
+  return @found;
+}
+
+# An interrupt sent to run.pl alone: passed on to the running jobs and their children
+# (stopped first, so that none starts another process in between).
+foreach my $sig (qw(INT TERM HUP)) {
   $SIG{$sig} = sub {
-    kill($sig, map { -$_ } keys %running) if %running;
+    if (%running) {
+      my @pids = (keys %running, descendants(keys %running));
+      kill("STOP", @pids);
+      kill($sig, @pids);
+      kill("CONT", @pids);
+    }
     print STDERR "$prog: caught SIG$sig, stopping\n";
     exit 1;
   };
@@ -149,8 +181,7 @@ while (@queue || %running) {
     my $pid = fork();
     defined $pid or fail("fork failed: $!");
     if ($pid == 0) {
-      $SIG{$_} = 'DEFAULT' foreach qw(INT TERM);
-      setpgrp(0, 0);    # so that an interrupt can stop the whole job
+      $SIG{$_} = 'DEFAULT' foreach qw(INT TERM HUP);
       run_job($id);
     }
     $running{$pid} = $id;
@@ -167,6 +198,20 @@ if (@failed) {
   my $total = scalar(@jobs);
   my $where = $n == 1 ? subst($logfile, $failed[0]) : $logfile;
   print STDERR "$prog: $n / $total failed, log is in $where\n";
+  # what the (first) failed job said last: often the whole story (a missing file, a full disk)
+  my $first = subst($logfile, $failed[0]);
+  if (open(my $fh, "<", $first)) {
+    my $said;
+    while (my $line = <$fh>) {
+      $said = $line if $line =~ m/\S/ && $line !~ m/^# /;
+    }
+    close($fh);
+    if (defined $said) {
+      chomp $said;
+      $said = substr($said, 0, 300) . " ..." if length($said) > 300;
+      print STDERR "$prog: $first: $said\n";
+    }
+  }
   exit 1;
 }
 exit 0;

@@ -1,10 +1,13 @@
 """utils/run.pl: the local job runner."""
 
+import os
 import re
 import signal
 import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 UTILS = Path(__file__).resolve().parents[2] / "utils"
 
@@ -63,7 +66,7 @@ def test_pipes_and_quoting(run, read, tmp_path):
 def test_failures_are_counted(run, read, tmp_path):
     r = run("run.pl", "JOB=1:3", "log/f.JOB.log", "test", "JOB", "-ne", "2", cwd=tmp_path)
     assert r.returncode == 1
-    assert r.stderr == "run.pl: 1 / 3 failed, log is in log/f.2.log\n"
+    assert r.stderr == "run.pl: 1 / 3 failed, log is in log/f.2.log\n"  # it said nothing
     assert read(tmp_path / "log/f.2.log")[-1].startswith("# Ended (code 1) at ")
     assert read(tmp_path / "log/f.1.log")[-1].startswith("# Ended (code 0) at ")
     r = run("run.pl", "JOB=1:4", "log/g.JOB.log", "test", "JOB", "-gt", "2", cwd=tmp_path)
@@ -74,7 +77,8 @@ def test_failures_are_counted(run, read, tmp_path):
 def test_exit_code_and_stderr_in_log(run, read, tmp_path):
     r = run("run.pl", "log/e.log", "echo", "oops", ">&2", ";", "exit", "3", cwd=tmp_path)
     assert r.returncode == 1
-    assert r.stderr == "run.pl: 1 / 1 failed, log is in log/e.log\n"
+    # the job's last words come with it: often the whole story
+    assert r.stderr == "run.pl: 1 / 1 failed, log is in log/e.log\nrun.pl: log/e.log: oops\n"
     check_log(read(tmp_path / "log/e.log"), "echo oops >&2 ; exit 3", ["oops"], 3)
 
 
@@ -131,6 +135,57 @@ def test_bad_usage(run, tmp_path):
     assert not (tmp_path / "log").exists()
 
 
+def alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def wait_dead(pids, seconds=5):
+    deadline = time.time() + seconds
+    while any(alive(pid) for pid in pids) and time.time() < deadline:
+        time.sleep(0.02)
+    return [pid for pid in pids if alive(pid)]
+
+
+def start_sleepers(tmp_path, **popen):
+    """run.pl with two jobs, each a pipeline (so the job's shell does not exec it) whose
+    first command sleeps: returns run.pl's process and the sleepers' pids."""
+    (tmp_path / "sleeper.sh").write_text('echo $$ > "pid.$1"; exec sleep 30\n')
+    proc = subprocess.Popen(
+        [str(UTILS / "run.pl"), "JOB=1:2", "log/s.JOB.log", "bash", "sleeper.sh", "JOB", "|", "cat"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+    pid_files = [tmp_path / "pid.1", tmp_path / "pid.2"]
+    deadline = time.time() + 10
+    while not all(p.exists() and p.read_text().strip() for p in pid_files):
+        assert time.time() < deadline, "the jobs did not start"
+        time.sleep(0.02)
+    return proc, [int(p.read_text()) for p in pid_files]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_signal_to_run_pl_stops_every_process_of_the_jobs(tmp_path, sig):
+    proc, pids = start_sleepers(tmp_path)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=10) == 1
+    assert proc.stderr.read() == f"run.pl: caught {sig.name}, stopping\n"
+    assert not wait_dead(pids)
+
+
+def test_a_sigkill_of_the_process_group_leaves_no_job(tmp_path):
+    """A kill of the whole run (its process group) reaches the jobs: none goes on unseen."""
+    proc, pids = start_sleepers(tmp_path, start_new_session=True)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert not wait_dead(pids)
+
+
 def test_sigterm_stops_running_jobs(tmp_path):
     proc = subprocess.Popen(
         [
@@ -159,15 +214,4 @@ def test_sigterm_stops_running_jobs(tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 1
     assert proc.stderr.read() == "run.pl: caught SIGTERM, stopping\n"
-
-    def alive(pid):
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return False
-        return state != "Z"
-
-    deadline = time.time() + 5
-    while any(alive(pid) for pid in pids) and time.time() < deadline:
-        time.sleep(0.02)
-    assert not any(alive(pid) for pid in pids)
+    assert not wait_dead(pids)
