@@ -1,9 +1,15 @@
-"""osum.sh --help: the table of stages and every option with its default and meaning."""
+"""osum.sh, the stage engine, on small hand-made recipe dirs: its options, markers and lock."""
 
 import hashlib
+import os
 import re
+import signal
 import subprocess
+import time
 from pathlib import Path
+
+import numpy as np
+import soundfile
 
 ENGINE = Path(__file__).resolve().parents[2] / "egs" / "TEMPLATE" / "osum1" / "osum.sh"
 
@@ -61,7 +67,7 @@ def test_pretrained_model_paths_are_checked_before_training(tmp_path):
     (recipe / "pretrained.sh").write_text(f"llm_path={tmp_path / 'from_file'}\n")
     proc = stage3(recipe)
     assert proc.returncode != 0 and f"llm_path={tmp_path / 'from_file'}" in proc.stderr
-    assert not (recipe / "exp").exists()
+    assert not (recipe / "exp" / "osum").exists()
 
 
 def test_a_bare_tiny_switches_to_the_cpu_check(tmp_path):
@@ -177,3 +183,87 @@ def test_stage1_records_its_sets_and_options(tmp_path):
     marker.write_text("")  # an older engine's empty marker: the sets there stand
     proc = stage1(recipe, "--test_sets", "ts", "--local_data_opts", opts)
     assert proc.returncode == 0 and "preparing" not in proc.stderr
+
+
+def test_a_set_that_stage1_does_not_prepare_is_named(tmp_path):
+    recipe = recipe_in(tmp_path)
+    (recipe / "local").mkdir()
+    data_sh = recipe / "local" / "data.sh"
+    data_sh.write_text(
+        "#!/usr/bin/env bash\nfor s in tr dv ts; do mkdir -p data/$s\n"
+        '  echo "$s-u1 /dev/null" > data/$s/wav.scp; echo "$s-u1 hi" > data/$s/text\n'
+        '  echo "$s-u1 $s" > data/$s/utt2spk; echo "$s $s-u1" > data/$s/spk2utt; done\n'
+    )
+    data_sh.chmod(0o755)
+    proc = stage1(recipe, "--test_sets", "ts tset")
+    assert proc.returncode != 0
+    assert "local/data.sh prepared no data/tset" in proc.stderr
+    assert "prepared: dv tr ts" in proc.stderr
+    assert not (recipe / "data" / ".stage1.done").exists()
+
+
+def stage2(recipe):
+    cmd = ["./osum.sh", "--stage", "2", "--stop_stage", "2", "--train_set", "tr", "--nj", "1"]
+    cmd += ["--valid_set", "tr", "--test_sets", "ts", "--train_phases", "a:conf/a.yaml"]
+    return subprocess.run(cmd, cwd=recipe, capture_output=True, text=True, timeout=300)
+
+
+def test_a_dump_follows_its_data_dir(tmp_path):
+    """A data dir changed after its dump (prepared again, or by hand) is dumped again;
+    an unchanged one is kept."""
+    recipe = recipe_in(tmp_path)
+    for name in ("tr", "ts"):
+        d = recipe / "data" / name
+        d.mkdir(parents=True)
+        wav = d / "a.wav"
+        soundfile.write(wav, np.zeros(8000, dtype=np.float32) + 0.1, 16000)
+        (d / "wav.scp").write_text(f"{name}-a {wav}\n")
+        (d / "text").write_text(f"{name}-a hello\n")
+        (d / "utt2spk").write_text(f"{name}-a s\n")
+        (d / "spk2utt").write_text(f"s {name}-a\n")
+        (d / "utt2taskinfo").write_text(f"{name}-a ASR\n")
+    proc = stage2(recipe)
+    assert proc.returncode == 0, proc.stderr
+    assert (recipe / "dump/raw/ts/text").read_text() == "ts-a hello\n"
+    proc = stage2(recipe)
+    assert proc.returncode == 0 and "dumped" not in proc.stderr
+    (recipe / "data/ts/text").write_text("ts-a hello there\n")
+    proc = stage2(recipe)
+    assert proc.returncode == 0, proc.stderr
+    assert "data/ts changed since dump/raw/ts was dumped: dumping it again" in proc.stderr
+    assert (recipe / "dump/raw/ts/text").read_text() == "ts-a hello there\n"
+
+
+def test_one_run_at_a_time_in_a_recipe_dir(tmp_path):
+    """A second run while the first (or any process it started) lives is refused, naming
+    it; once the first is gone, the lock is free."""
+    recipe = recipe_in(tmp_path)
+    (recipe / "local").mkdir()
+    data_sh = recipe / "local" / "data.sh"
+    data_sh.write_text("#!/usr/bin/env bash\nsleep 30\n")
+    data_sh.chmod(0o755)
+    first = subprocess.Popen(
+        ["./osum.sh", "--stop_stage", "1", "--train_set", "tr", "--valid_set", "dv"]
+        + ["--test_sets", "ts", "--train_phases", "a:conf/a.yaml"],
+        cwd=recipe,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.time() + 30
+    while (
+        "osum.sh" not in (recipe / "exp" / ".lock").read_text()
+        if (recipe / "exp" / ".lock").exists()
+        else True
+    ):
+        assert time.time() < deadline
+        time.sleep(0.05)
+    proc = stage1(recipe, "--test_sets", "ts")
+    assert proc.returncode != 0
+    assert "another run is using this recipe dir (started as: ./osum.sh --stop_stage 1" in (
+        proc.stderr
+    )
+    assert "local/data.sh" in proc.stderr  # the processes that hold it
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    proc = stage1(recipe, "--test_sets", "ts")
+    assert "another run" not in proc.stderr

@@ -117,6 +117,33 @@ task_opt=()
 results_md=RESULTS.md
 ${tiny} && results_md=${expdir}/RESULTS.md  # a check's figures are not the recipe's
 
+# One run at a time in a recipe dir. The lock on exp/.lock is held by this script and,
+# through the open file, by every process it starts: it is free again only when the whole
+# run has ended or died, and a second run meanwhile is refused, not mixed in.
+mkdir -p exp
+exec {lock_fd}>> exp/.lock
+if ! flock -n "${lock_fd}"; then
+  holders=$(for fd in /proc/[0-9]*/fd/*; do
+    [ "$(readlink "${fd}" 2> /dev/null)" = "${PWD}/exp/.lock" ] || continue
+    pid=${fd#/proc/}; pid=${pid%%/*}
+    [ "${pid}" = $$ ] || echo "${pid} ($(tr '\0' ' ' < "/proc/${pid}/cmdline" | cut -c1-60))"
+  done 2> /dev/null | sort -un | head -n 3 | paste -sd ';' -)
+  log "error: another run is using this recipe dir (started as: $(head -n 1 exp/.lock));" \
+    "its processes: ${holders:-unknown}. Wait for it to end, or stop it."
+  exit 1
+fi
+echo "${run_command} (pid $$, $(date '+%Y-%m-%dT%H:%M:%S'))" > exp/.lock
+
+put() {  # put FILE TEXT: the file appears whole (a temporary name, then a rename)
+  printf '%s\n' "$2" > "$1.tmp.$$"
+  mv -f "$1.tmp.$$" "$1"
+}
+
+data_digest() {  # data_digest DIR: a digest of a data dir's files (names and content)
+  (cd "$1" && find . -maxdepth 1 -type f ! -name '.*' | LC_ALL=C sort |
+    while read -r f; do echo "${f}"; cat "${f}"; done) | sha256sum | cut -c1-16
+}
+
 record_stage() {  # a stage that did work: its command, commit, machine and wall time
   python -m osum.bin.record_stage --exp_dir "${expdir}" --stage "$1" \
     --seconds $((SECONDS - $2)) --ngpu "${ngpu}" --command "${run_command}"
@@ -151,12 +178,15 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     mapfile -t data_opts < <(xargs -r -n 1 printf '%s\n' <<< "${local_data_opts}")
     local/data.sh "${data_opts[@]}"
     for set in "${todo[@]}"; do
+      [ -f "data/${set}/wav.scp" ] || { log "error: local/data.sh prepared no data/${set}" \
+        "(a set asked for in --train_set, --valid_set or --test_sets; prepared:" \
+        "$(cd data && find . -mindepth 2 -maxdepth 2 -name wav.scp | cut -d/ -f2 | sort | paste -sd ' ' -))"
+        exit 1; }
       utils/validate_data_dir.sh --no-feats ${task_conf:+--task-conf "${task_conf}"} "data/${set}"
       python -m osum.bin.prepare_task_info "${task_opt[@]}" "data/${set}"
     done
-    { echo "${setup}"; [ -s "${marker}" ] && tail -n +2 "${marker}"
-      for set in "${todo[@]}"; do echo "set=${set}"; done; } > "${marker}.tmp"
-    mv "${marker}.tmp" "${marker}"
+    put "${marker}" "$(echo "${setup}"; [ -s "${marker}" ] && tail -n +2 "${marker}"
+      for set in "${todo[@]}"; do echo "set=${set}"; done)"
     record_stage 1 "${start}"
   fi
   log "stage 1 done: $(for s in ${train_set} ${valid_set} ${test_sets}; do echo -n "${s}=$(wc -l < data/${s}/utt2spk) "; done)"
@@ -171,21 +201,29 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     # test sets: 16 kHz wav of any length (decoding cuts long audio into 30 s chunks)
     case " ${test_sets} " in *" ${set} "*) t=raw limit=0 ;; esac
     out=dump/${t}/${set}
-    # .done records the options: a dump is not redone, nor silently kept for others
+    # .done records the options and the data dir's content: a dump is not redone, nor
+    # silently kept for other options; a data dir changed since (prepared again, or by
+    # hand) is dumped again
     setup="max_seconds=${limit}"
     [ "${t}" = whisper_mel ] && setup="n_mels=${n_mels} compress=${dump_compress} ${setup}"
+    source="data=$(data_digest "data/${set}")"
     if [ -f "${out}/.done" ]; then
       before=$(cat "${out}/.done")
-      [ -z "${before}" ] || [ "${before}" = "${setup}" ] && continue
-      log "error: ${out} was dumped with '${before}', not '${setup}': move it away (to keep" \
-        "it) and run stage 2 again"; exit 1
+      [ -z "${before}" ] || [ "${before}" = "${setup} ${source}" ] && continue
+      if [ "${before% data=*}" != "${setup}" ]; then
+        log "error: ${out} was dumped with '${before% data=*}', not '${setup}': move it away" \
+          "(to keep it) and run stage 2 again"; exit 1
+      fi
+      log "stage 2: data/${set} changed since ${out} was dumped: dumping it again"
+      rm -rf "${out}"
     fi
     ${train_cmd} JOB=1:"${nj}" "${out}/logs/dump.JOB.log" \
       python -m osum.bin.dump --feats_type "${t}" --n_mels "${n_mels}" --compress "${dump_compress}" \
         --max_seconds "${limit}" --nj "${nj}" --job JOB "data/${set}" "${out}"
-    python -m osum.bin.dump --merge --nj "${nj}" "data/${set}" "${out}" > "${out}/counts.json"
-    log "dumped ${out}: $(cat "${out}/counts.json")"
-    echo "${setup}" > "${out}/.done"
+    counts=$(python -m osum.bin.dump --merge --nj "${nj}" "data/${set}" "${out}")
+    put "${out}/counts.json" "${counts}"
+    log "dumped ${out}: ${counts}"
+    put "${out}/.done" "${setup} ${source}"
     worked=true
   done
   if ${worked}; then record_stage 2 "${start}"; fi
@@ -302,7 +340,7 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
         --key_file "${logdir}/keys.JOB.scp" --output_dir "${logdir}/output.JOB" \
         --batch_size "${batch_size}" "${config_opt[@]}" ${decode_args}
     python -m osum.bin.merge_decodes --out "${dir}" "${logdir}"/output.*
-    echo "${setup}" > "${dir}/.done"
+    put "${dir}/.done" "${setup}"
     worked=true
   done
   if ${worked}; then record_stage 4 "${start}"; fi
@@ -314,15 +352,17 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
   for set in ${test_sets}; do
     log "stage 5: scoring ${set}"
     # shellcheck disable=SC2086
-    python -m osum.bin.osum_score --decode_dir "${expdir}/decode_${set}" \
-      --data_dir "dump/raw/${set}" "${task_opt[@]}" ${score_args} > "${expdir}/decode_${set}/scores.json"
+    scores=$(python -m osum.bin.osum_score --decode_dir "${expdir}/decode_${set}" \
+      --data_dir "dump/raw/${set}" "${task_opt[@]}" ${score_args})
+    put "${expdir}/decode_${set}/scores.json" "${scores}"
   done
   record_stage 5 "${start}"
   # the sets asked for, each row with its model file and decoding options
   python -m osum.bin.make_results --out "${results_md}" --test_sets "${test_sets}" \
     --title "${results_title:-$(basename "$(dirname "$PWD")")}" "${expdir}"
   if [ -n "${reference}" ]; then
-    { echo; python -m osum.bin.compare_results --reference "${reference}" "${expdir}"; } >> "${results_md}"
+    comparison=$(python -m osum.bin.compare_results --reference "${reference}" "${expdir}")
+    put "${results_md}" "$(cat "${results_md}")"$'\n\n'"${comparison}"
   fi
   log "stage 5 done: ${results_md}"
 fi
