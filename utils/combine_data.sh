@@ -14,11 +14,26 @@
 # * Every source must have utt2spk.  A file that only some sources have is
 #   left out of the result, with a warning -- except segments: a source
 #   without segments gets one whole-recording segment per utterance
-#   ("<utt> <utt> 0 -1"), as in Kaldi.
+#   ("<utt> <utt> 0 -1"), as in Kaldi -- and osum's task files below.
+# * osum's task files are always carried (naming them in --extra_files
+#   changes nothing), so that no utterance quietly becomes ASR:
+#     utt2task      a source without it gets "<utt> ASR" lines (what no utt2task
+#                   means), with a note;
+#     utt2taskinfo  (derived by osum.bin.prepare_task_info) all sources or none:
+#                   in only some is an error naming the ones without it;
+#     utt2emotion utt2event utt2style utt2gender utt2age utt2answer
+#     utt2question  list only the utterances that need them: the union;
+#     ctm           several lines per utterance: all lines of every source,
+#                   grouped by utterance (sorted stably, keeping each
+#                   utterance's word order); an utterance in two sources with
+#                   different word lines is an error;
+#     corpus        one line about the whole set: the sources' distinct lines
+#                   joined by " + " (left out, with a warning, when only some
+#                   sources have one).
 # * The known files and spk2utt are removed from <dest-data-dir> before
 #   writing, so nothing stale is left there; spk2utt is regenerated.
 # * Finally utils/fix_data_dir.sh is run on the result (with the extra files
-#   as --utt_extra_files) unless --skip_fix true.
+#   but the task files as --utt_extra_files) unless --skip_fix true.
 
 set -euo pipefail
 
@@ -48,8 +63,14 @@ srcs = sys.argv[4:]
 SEP = re.compile(rb"[ \t]+")
 FILES = ["wav.scp", "text", "utt2spk", "segments", "feats.scp", "utt2dur",
          "utt2num_frames", "reco2dur", "spk2gender"]
+# osum's task files (osum/data/task_files.py): always carried, each in its own way
+TASK_DEFAULT = {"utt2task": b"ASR"}  # a source without it: every utterance is ASR
+ALL_OR_NONE = ["utt2taskinfo"]
+SPARSE = ["utt2emotion", "utt2event", "utt2style", "utt2gender", "utt2age", "utt2answer",
+          "utt2question"]
+TASK_FILES = list(TASK_DEFAULT) + ALL_OR_NONE + SPARSE + ["ctm", "corpus"]
 for f in extra.split():
-    if f not in FILES:
+    if f not in FILES and f not in TASK_FILES:
         FILES.append(f)
 
 
@@ -85,12 +106,16 @@ def first_fields(p):
 
 # Everything is read and checked before anything is written to <dest>.
 combined = {}  # file name -> [(line, where it came from)], sorted
-for name in FILES:
+for name in FILES + list(TASK_DEFAULT) + ALL_OR_NONE + SPARSE:
     have = [s for s in srcs if os.path.isfile(os.path.join(s, name))]
     if not have:
         continue
-    if len(have) < len(srcs) and name != "segments":
-        missing = [s for s in srcs if s not in have]
+    missing = [s for s in srcs if s not in have]
+    if missing and name in ALL_OR_NONE:
+        fail(f"{name} is in {', '.join(have)} but not in {', '.join(missing)}: make it there "
+             f"(python -m osum.bin.prepare_task_info <dir>) or remove it from every source, "
+             f"so that each utterance of {dest} has one")
+    if missing and name not in ("segments", *TASK_DEFAULT, *SPARSE):
         sys.stderr.write(f"{prog}: warning: {name} is only in {len(have)} of the {len(srcs)} source "
                          f"directories (not in {', '.join(missing)}), so it is left out of {dest}\n")
         continue
@@ -99,6 +124,13 @@ for name in FILES:
         p = os.path.join(s, name)
         if os.path.isfile(p):
             rows = ((f"{p}: line {n}", line) for n, line in read_lines(p))
+        elif name in TASK_DEFAULT:
+            value = TASK_DEFAULT[name]
+            sys.stderr.write(f"{prog}: {s} has no {name}; its utterances are {value.decode()} "
+                             f"(as without one)\n")
+            rows = ((f"{s}/utt2spk", b"%s %s" % (u, value)) for u in first_fields(os.path.join(s, "utt2spk")))
+        elif name in SPARSE:  # only the utterances that need it: none of this source's
+            continue
         else:  # segments missing in this source: whole-recording segments
             sys.stderr.write(f"{prog}: {s} has no segments; using one whole-recording segment per utterance\n")
             rows = ((f"{s}/utt2spk", b"%s %s 0 -1" % (u, u)) for u in first_fields(os.path.join(s, "utt2spk")))
@@ -111,6 +143,37 @@ for name in FILES:
             entries[key] = (line, where)
     combined[name] = [entries[key] for key in sorted(entries)]
 
+# ctm: several lines per utterance; an utterance's lines stay together and in order
+ctm = {}  # utt -> (lines, where)
+for s in srcs:
+    p = os.path.join(s, "ctm")
+    if not os.path.isfile(p):
+        continue
+    here = {}
+    for n, line in read_lines(p):
+        here.setdefault(SEP.split(line)[0], []).append(line)
+    for utt, lines in here.items():
+        if utt in ctm and ctm[utt][0] != lines:
+            fail(f"ctm: utterance {show(utt)} has different word lines in {ctm[utt][1]} and {p}")
+        ctm.setdefault(utt, (lines, p))
+if ctm:
+    combined["ctm"] = [(line, None) for utt in sorted(ctm) for line in ctm[utt][0]]
+
+# corpus: one line about the whole set
+have = [s for s in srcs if os.path.isfile(os.path.join(s, "corpus"))]
+if have and len(have) < len(srcs):
+    missing = [s for s in srcs if s not in have]
+    sys.stderr.write(f"{prog}: warning: corpus is only in {len(have)} of the {len(srcs)} source "
+                     f"directories (not in {', '.join(missing)}), so it is left out of {dest}\n")
+elif have:
+    corpora = []
+    for s in have:
+        for _, line in read_lines(os.path.join(s, "corpus")):
+            if line not in corpora:
+                corpora.append(line)
+    if corpora:
+        combined["corpus"] = [(b" + ".join(corpora), None)]
+
 spk2utt = {}
 for line, where in combined["utt2spk"]:
     fields = SEP.split(line)
@@ -120,17 +183,26 @@ for line, where in combined["utt2spk"]:
 combined["spk2utt"] = [(b" ".join([spk] + spk2utt[spk]), None) for spk in sorted(spk2utt)]
 
 os.makedirs(dest, exist_ok=True)
-for name in FILES + ["spk2utt"]:
+for name in FILES + TASK_FILES + ["spk2utt"]:
     if os.path.isfile(os.path.join(dest, name)):
         os.remove(os.path.join(dest, name))
 for name, lines in combined.items():
-    with open(os.path.join(dest, name), "wb") as f:
+    tmp = os.path.join(dest, f".{name}.tmp")
+    with open(tmp, "wb") as f:
         for line, _ in lines:
             f.write(line + b"\n")
+    os.replace(tmp, os.path.join(dest, name))
 n_utts = sum(len(v) for v in spk2utt.values())
 print(f"{prog}: combined {n_utts} utterances from {len(srcs)} directories into {dest}")
 EOF
 
 if [ "$skip_fix" != true ]; then
-  "$(dirname "$0")/fix_data_dir.sh" --utt_extra_files "$extra_files" "$dest"
+  # the task files are the fix's own (and a label file named there would become required)
+  fix_extra=$(for f in $extra_files; do
+    case " utt2task utt2taskinfo utt2emotion utt2event utt2style utt2gender utt2age utt2answer utt2question ctm corpus " in
+      *" $f "*) ;;
+      *) echo "$f" ;;
+    esac
+  done)
+  "$(dirname "$0")/fix_data_dir.sh" --utt_extra_files "$(echo $fix_extra)" "$dest"
 fi

@@ -17,8 +17,11 @@
 #   exists).  Kept utterances are never altered.
 # * osum's task files: utt2task and utt2taskinfo count as per-utterance files
 #   above; the label files (utt2emotion, utt2event, utt2style, utt2gender,
-#   utt2age), utt2answer and ctm (several lines per utterance, order kept)
-#   list only some utterances and are filtered to the kept ones.
+#   utt2age), utt2answer, utt2question and ctm (several lines per utterance,
+#   order kept) list only some utterances and are filtered to the kept ones.
+#   A label file named in --utt_extra_files becomes required (an utterance
+#   without a line is removed); naming ctm or corpus changes nothing.  corpus
+#   (one line about the whole set) is left as it is.
 # * Per-recording files (wav.scp, reco2dur, reco2file_and_channel) keep only
 #   the recordings of the kept utterances; per-speaker files (spk2gender,
 #   cmvn.scp, spk2warp and the --spk_extra_files) only the kept speakers.
@@ -61,11 +64,13 @@ SEP = re.compile(rb"[ \t]+")
 UTT_FILES = ["utt2spk", "text", "feats.scp", "segments", "utt2dur", "utt2num_frames",
              "utt2lang", "utt2uniq", "vad.scp", "utt2task", "utt2taskinfo"]
 SPARSE_UTT_FILES = ["utt2emotion", "utt2event", "utt2style", "utt2gender", "utt2age",
-                    "utt2answer"]
+                    "utt2answer", "utt2question"]
 RECO_FILES = ["wav.scp", "reco2dur", "reco2file_and_channel"]
 SPK_FILES = ["spk2gender", "cmvn.scp", "spk2warp"]
 for f in utt_extra.split():
-    if f not in UTT_FILES:
+    if f in SPARSE_UTT_FILES:  # asked for: required of every utterance
+        SPARSE_UTT_FILES.remove(f)
+    if f not in UTT_FILES + ["ctm", "corpus"]:
         UTT_FILES.append(f)
 for f in spk_extra.split():
     if f not in SPK_FILES:

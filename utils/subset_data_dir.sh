@@ -19,11 +19,15 @@
 #   --spk-list F all utterances of the speakers listed.
 # N must be a positive integer no larger than the number of utterances.
 # The per-utterance files (utt2spk, text, feats.scp, segments, utt2dur,
-# utt2num_frames, utt2lang, utt2uniq, vad.scp) are filtered to the subset, the
-# per-recording files (wav.scp, reco2dur, reco2file_and_channel) to the
-# recordings used, the per-speaker files (spk2gender, cmvn.scp, spk2warp) to
-# the speakers used; spk2utt is regenerated and frame_shift copied.  Files of
-# these names left in <dest> from before are removed first.
+# utt2num_frames, utt2lang, utt2uniq, vad.scp, and osum's task files utt2task,
+# utt2taskinfo, utt2emotion, utt2event, utt2style, utt2gender, utt2age,
+# utt2answer, utt2question) are filtered to the subset, ctm to every line of
+# the kept utterances (sorted stably: each utterance's words keep their
+# order), the per-recording files (wav.scp, reco2dur, reco2file_and_channel)
+# to the recordings used, the per-speaker files (spk2gender, cmvn.scp,
+# spk2warp) to the speakers used; spk2utt is regenerated, frame_shift and
+# corpus copied.  Files of these names left in <dest> from before are removed
+# first.
 
 set -euo pipefail
 
@@ -73,7 +77,10 @@ prog, mode, listfile, src, num, dest = sys.argv[1:7]
 num = int(num)
 SEP = re.compile(rb"[ \t]+")
 UTT_FILES = ["utt2spk", "text", "feats.scp", "segments", "utt2dur", "utt2num_frames",
-             "utt2lang", "utt2uniq", "vad.scp"]
+             "utt2lang", "utt2uniq", "vad.scp",
+             # osum's task files (osum/data/task_files.py)
+             "utt2task", "utt2taskinfo", "utt2emotion", "utt2event", "utt2style", "utt2gender",
+             "utt2age", "utt2answer", "utt2question"]
 RECO_FILES = ["wav.scp", "reco2dur", "reco2file_and_channel"]
 SPK_FILES = ["spk2gender", "cmvn.scp", "spk2warp"]
 
@@ -162,25 +169,37 @@ else:
     recos = kept
 
 os.makedirs(dest, exist_ok=True)
-for name in UTT_FILES + RECO_FILES + SPK_FILES + ["spk2utt", "frame_shift"]:
+
+
+def write(name, lines):
+    """<dest>/<name> through a temporary name, so that a reader never sees half of it."""
+    tmp = os.path.join(dest, f".{name}.tmp")
+    with open(tmp, "wb") as f:
+        for line in lines:
+            f.write(line + b"\n")
+    os.replace(tmp, os.path.join(dest, name))
+
+
+WHOLE = ["frame_shift", "corpus"]  # about the whole set: copied as they are
+for name in UTT_FILES + RECO_FILES + SPK_FILES + WHOLE + ["spk2utt", "ctm"]:
     if os.path.isfile(os.path.join(dest, name)):
         os.remove(os.path.join(dest, name))
 for names, keep in ((UTT_FILES, kept), (RECO_FILES, recos), (SPK_FILES, spks)):
     for name in names:
         p = os.path.join(src, name)
-        if not os.path.isfile(p):
-            continue
-        with open(os.path.join(dest, name), "wb") as f:
-            for key, _, line in sorted(read_table(p), key=lambda r: (r[0], r[2])):
-                if key in keep:
-                    f.write(line + b"\n")
+        if os.path.isfile(p):
+            rows = sorted(read_table(p), key=lambda r: (r[0], r[2]))
+            write(name, [line for key, _, line in rows if key in keep])
+if os.path.isfile(os.path.join(src, "ctm")):  # several lines per utterance, in word order
+    rows = sorted(read_table(os.path.join(src, "ctm")), key=lambda r: r[0])  # stable
+    write("ctm", [line for key, _, line in rows if key in kept])
 spk2utt = {}
 for u in sorted(kept):
     spk2utt.setdefault(spk_of[u], []).append(u)
-with open(os.path.join(dest, "spk2utt"), "wb") as f:
-    for spk in sorted(spk2utt):
-        f.write(b" ".join([spk] + spk2utt[spk]) + b"\n")
-if os.path.isfile(os.path.join(src, "frame_shift")):
-    shutil.copyfile(os.path.join(src, "frame_shift"), os.path.join(dest, "frame_shift"))
+write("spk2utt", [b" ".join([spk] + spk2utt[spk]) for spk in sorted(spk2utt)])
+for name in WHOLE:
+    if os.path.isfile(os.path.join(src, name)):
+        shutil.copyfile(os.path.join(src, name), os.path.join(dest, f".{name}.tmp"))
+        os.replace(os.path.join(dest, f".{name}.tmp"), os.path.join(dest, name))
 print(f"{prog}: created {dest} with {len(kept)} of the {total} utterances of {src}")
 EOF

@@ -26,6 +26,11 @@
 #  * unless --no-spk-sort, sorting utt2spk on the speaker gives the same order
 #    as sorting it on the utterance (i.e. speaker ids are prefixes of the
 #    utterance ids), as Kaldi's per-speaker processing requires.
+#  * osum's task files: utt2taskinfo (when there is one) is sorted and lists
+#    exactly the utterances, its tasks those of utt2task; a label file
+#    (utt2emotion, utt2event, utt2style, utt2gender, utt2age), utt2answer,
+#    utt2question or ctm without utt2task is an error (every utterance would
+#    be ASR and its labels unused: utt2task was lost, e.g. by a copy);
 #  * when the dir has task files (utt2task), osum's task checks
 #    (python -m osum.bin.validate_tasks, with --task-conf's label sets and tasks):
 #    every utterance has a known task,
@@ -76,6 +81,7 @@ data=$1
 
 export LC_ALL=C
 python3 - "$prog" "$data" "$no_feats" "$no_text" "$no_wav" "$no_spk_sort" "$extra_files" <<'EOF'
+import json
 import os
 import re
 import sys
@@ -279,6 +285,34 @@ if "reco2dur" in tables:
         same_keys("reco2dur", [k for _, k, _ in r2d], "wav.scp", [k for _, k, _ in tables["wav.scp"]], "recording")
     elif "segments" not in tables:
         same_keys("reco2dur", [k for _, k, _ in r2d], "utt2spk", utts)
+
+# osum's task files
+if exists("utt2taskinfo"):
+    info = read_table("utt2taskinfo")
+    same_keys("utt2taskinfo", [k for _, k, _ in info], "utt2spk", utts)
+    task_of = {}
+    if exists("utt2task"):
+        with open(path("utt2task"), "rb") as f:
+            task_of = {fs[0]: fs[1] for fs in (SEP.split(x.strip()) for x in f if x.strip())
+                       if len(fs) > 1}
+    with open(path("utt2taskinfo"), "rb") as f:
+        for n, line in enumerate(f, start=1):
+            key, _, value = line.strip().partition(b" ")
+            try:
+                task = json.loads(value)["task"].encode()
+            except (ValueError, TypeError, KeyError, AttributeError):
+                fail(f"{path('utt2taskinfo')}: line {n}: expected '<utt-id> <JSON with a task>' "
+                     f"for {show(key)}")
+            if task_of and task != task_of.get(key, task):
+                fail(f"{path('utt2taskinfo')}: line {n}: task {show(task)} of {show(key)} is not its "
+                     f"task in {path('utt2task')} ({show(task_of[key])}); make it again "
+                     f"(python -m osum.bin.prepare_task_info {data})")
+if not exists("utt2task"):
+    for name in ("utt2emotion", "utt2event", "utt2style", "utt2gender", "utt2age", "utt2answer",
+                 "utt2question", "ctm"):
+        if exists(name):
+            fail(f"{path(name)}: task file without {path('utt2task')}: every utterance would be "
+                 f"ASR and {name} unused (was utt2task lost when the dir was copied?)")
 
 # spk2gender
 if "spk2gender" in tables:

@@ -20,6 +20,7 @@ from typing import Dict, List, Sequence, Tuple
 import jiwer
 
 from osum.asrx.text_norm import is_cjk, units
+from osum.files import atomic_open, atomic_path, write_text
 
 NONE_LABEL = "<none>"  # a prediction that could not be read
 
@@ -95,7 +96,7 @@ def _alignment_text(out, r: List[str], h: List[str]) -> str:
 
 
 def write_trn(path: Path, utts: Sequence[str], texts: Sequence[str]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
+    with atomic_open(path) as f:
         for utt, text in zip(utts, texts):
             f.write(f"{' '.join(units(text))} ({utt})\n")
 
@@ -116,18 +117,24 @@ def sclite_error_rate(utts, refs, hyps, report_dir: Path | None = None) -> Tuple
         ref, hyp = Path(tmp) / "ref.trn", Path(tmp) / "hyp.trn"
         write_trn(ref, utts, refs)
         write_trn(hyp, utts, hyps)
-        cmd = [binary, "-r", str(ref), "trn", "-h", str(hyp), "trn", "-i", "rm", "-e", "utf-8"]
+        # run where the files are, so that the reports name them alone: the same reports
+        # for the same decode, whatever temporary dir held them
+        cmd = [binary, "-r", ref.name, "trn", "-h", hyp.name, "trn", "-i", "rm", "-e", "utf-8"]
         dtl = subprocess.run(
-            cmd + ["-o", "dtl", "stdout"], capture_output=True, text=True, check=True
+            cmd + ["-o", "dtl", "stdout"], capture_output=True, text=True, check=True, cwd=tmp
         ).stdout
         if report_dir is not None:
             report_dir.mkdir(parents=True, exist_ok=True)
             for kind in ("sum", "pralign"):
                 text = subprocess.run(
-                    cmd + ["-o", kind, "stdout"], capture_output=True, text=True, check=True
+                    cmd + ["-o", kind, "stdout"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    cwd=tmp,
                 ).stdout
-                (report_dir / f"sclite.{kind}").write_text(text, encoding="utf-8")
-            (report_dir / "sclite.dtl").write_text(dtl, encoding="utf-8")
+                write_text(report_dir / f"sclite.{kind}", text)
+            write_text(report_dir / "sclite.dtl", dtl)
     errors = int(re.search(r"Percent Total Error\s*=\s*[\d.]+%\s*\(\s*(\d+)\)", dtl).group(1))
     ref_units = int(re.search(r"Ref\. words\s*=\s*\(\s*(\d+)\)", dtl).group(1))
     return errors, ref_units
@@ -239,7 +246,8 @@ def confusion_png(c: Classification, path: Path, title: str) -> None:
     with warnings.catch_warnings():  # labels the font lacks glyphs for still plot as boxes
         warnings.simplefilter("ignore", UserWarning)
         fig.tight_layout()
-        fig.savefig(path, dpi=100)
+        with atomic_path(path) as tmp:  # the temporary name says nothing of the format
+            fig.savefig(tmp, dpi=100, format=Path(path).suffix.lstrip(".") or "png")
     plt.close(fig)
 
 

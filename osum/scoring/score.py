@@ -4,9 +4,11 @@ Per task: the transcript error rate (WER for English, CER for Chinese: see
 :mod:`osum.scoring.metrics`) for every task with a transcript; SRWT adds AAS (ms); label tasks get
 accuracy, macro-F1, per-class recall and a confusion matrix (text and PNG); STTC adds
 answer accuracy and chrF against ``utt2answer`` (and, when configured, an LLM judge).
-An utterance the decode dir lacks is scored as an empty hypothesis and counted under
-``missing``; a hypothesis that did not parse is scored as what could be read (an
-unreadable label is wrong).
+An utterance the decode dir lacks is scored as an empty hypothesis (all its words
+deleted, its labels and answer wrong) and counted under ``missing``, with a warning that
+names how many and a few; a hypothesis that did not parse is scored as what could be read
+(an unreadable label is wrong). A decode of another task than the data dir gives an
+utterance, or one that has none of its utterances, is an error (:class:`DataError`).
 """
 
 import json
@@ -20,9 +22,10 @@ from typing import Callable, Dict, List
 from osum.asrx import srwt
 from osum.asrx.registry import Task, build_registry
 from osum.asrx.text_norm import normalize
-from osum.data.kaldi import read_table
+from osum.data.kaldi import DataError, read_table
 from osum.data.task_files import load_task_info
 from osum.decode.data_dir import read_done
+from osum.files import atomic_open, write_text
 from osum.scoring.metrics import (
     ErrorRate,
     average_absolute_shift,
@@ -90,6 +93,7 @@ def score(
     norm = text_normalizer(normalizer)
     hyps = read_done(decode_dir)
     info = load_task_info(data_dir)
+    _check_decode(decode_dir, data_dir, info, hyps)
     transcripts = _reference_transcripts(data_dir)
     summary = {
         "decode_dir": str(decode_dir),
@@ -112,10 +116,56 @@ def score(
             data_name=data_dir.name,
         )
         summary["tasks"][name] = _score_task(scoring, judge)
-    (out / "result.json").write_text(
-        json.dumps(summary, indent=1, ensure_ascii=False), encoding="utf-8"
-    )
+    write_text(out / "result.json", json.dumps(summary, indent=1, ensure_ascii=False))
     return summary
+
+
+def _few(utts: List[str], n: int = 5) -> str:
+    """The first ``n`` of ``utts``, and how many more."""
+    more = f" and {len(utts) - n} more" if len(utts) > n else ""
+    return ", ".join(utts[:n]) + more
+
+
+def _check_decode(
+    decode_dir: Path, data_dir: Path, info: Dict[str, dict], hyps: Dict[str, dict]
+) -> None:
+    """Warn about the data dir's utterances the decode lacks (scored as empty hypotheses)
+    and the decoded ones the data dir lacks (left out); raise :class:`DataError` when none
+    of the data dir's utterances was decoded, or one was decoded as another task than the
+    data dir gives it (the wrong data dir, or a decode with ``--task``)."""
+    found = [u for u in info if u in hyps]
+    if not found:
+        raise DataError(
+            f"none of the {len(info)} utterances of {data_dir} is in {decode_dir} "
+            f"({len(hyps)} decoded): is it the decode of another set?"
+        )
+    missing = sorted(u for u in info if u not in hyps)
+    if missing:
+        logger.warning(
+            f"{decode_dir}: {len(missing)} of the {len(info)} utterances of {data_dir} were "
+            f"not decoded ({_few(missing)}); each is scored as an empty hypothesis (every "
+            "word deleted, labels and answer wrong) and counted as missing"
+        )
+    unknown = sorted(u for u in hyps if u not in info)
+    if unknown:
+        logger.warning(
+            f"{decode_dir}: {len(unknown)} decoded utterances are not in {data_dir} "
+            f"({_few(unknown)}); they are left out"
+        )
+    where = data_dir / "utt2task"
+    source = str(where) if where.is_file() else f"{data_dir}, which has no utt2task"
+    other = [
+        f"{u} decoded as {hyps[u]['task']}, {info[u]['task']} in {source}"
+        for u in sorted(found)
+        if hyps[u].get("task") not in (None, info[u]["task"])
+    ]
+    if other:
+        raise DataError(
+            f"{decode_dir}: {len(other)} utterances were decoded as another task than "
+            f"{data_dir} gives them ({'; '.join(other[:5])}{'; ...' if len(other) > 5 else ''})"
+            ": score the decode against the data dir it was decoded from, or decode again "
+            "with that data dir's tasks (its utt2taskinfo, without --task)"
+        )
 
 
 @dataclass
@@ -230,9 +280,7 @@ def _label_scores(scoring: _TaskScoring, field: str) -> dict:
         [scoring.decoded[u]["labels"].get(field) for u in utts],
         scoring.task.label_sets[field],
     )
-    (scoring.out / f"{name}.{field}.confusion.txt").write_text(
-        confusion_text(result), encoding="utf-8"
-    )
+    write_text(scoring.out / f"{name}.{field}.confusion.txt", confusion_text(result))
     confusion_png(
         result,
         scoring.out / f"{name}.{field}.confusion.png",
@@ -284,7 +332,7 @@ def _judge_scores(scoring: _TaskScoring, judge) -> dict:
 
 def _write_alignments(path: Path, rate: ErrorRate) -> None:
     """The error rate's summary line, then each utterance's errors and alignment."""
-    with open(path, "w", encoding="utf-8") as f:
+    with atomic_open(path) as f:
         f.write(
             f"# {rate.unit} error rate {rate.rate:.2f} % ({rate.errors} / {rate.ref_units}: "
             f"{rate.substitutions} sub, {rate.deletions} del, {rate.insertions} ins)\n"

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from osum.data.kaldi import DataError
 from osum.scoring.results import collect, gather, write_results
 from osum.scoring.score import score
 
@@ -253,3 +254,68 @@ def test_the_judge_reads_the_question_and_the_audio_it_is_about(tmp_path):
         "Reference answer: A football match.\nReply: The game."
     )
     assert (res["judge_score"], res["judge_rated"], res["judge_failed"]) == (7.0, 1, 1)
+
+
+def asr_data_dir(path, utts, tasks=None):
+    """A data dir of ``utts`` ({utt: transcript}); utt2task when ``tasks`` is given."""
+    path.mkdir()
+    (path / "utt2spk").write_text("".join(f"{u} {u[:2]}\n" for u in utts))
+    (path / "text").write_text("".join(f"{u} {t}\n" for u, t in utts.items()))
+    if tasks:
+        (path / "utt2task").write_text("".join(f"{u} {tasks[u]}\n" for u in utts))
+    return path
+
+
+def test_utterances_missing_from_the_decode_are_named_and_count_as_errors(tmp_path):
+    """Most of the data dir undecoded: a warning names how many and a few (it used to say
+    nothing), and each counts as an empty hypothesis in the figures."""
+    utts = {f"s1-{i:03d}": "turn on the light" for i in range(8)}
+    data = asr_data_dir(tmp_path / "data", utts)
+    dec = tmp_path / "decode"
+    write_results_jsonl(
+        dec,
+        [
+            ("s1-000", "ASR", "turn on the light", {}, [], None, []),
+            ("s9-000", "ASR", "from another set", {}, [], None, []),
+        ],
+    )
+    res = subprocess.run(
+        [sys.executable, "-m", "osum.bin.osum_score", "--decode_dir", str(dec)]
+        + ["--data_dir", str(data)],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    assert (
+        f"{dec}: 7 of the 8 utterances of {data} were not decoded (s1-001, s1-002, s1-003, "
+        "s1-004, s1-005 and 2 more); each is scored as an empty hypothesis" in res.stderr
+    )
+    assert f"{dec}: 1 decoded utterances are not in {data} (s9-000); they are left out" in (
+        res.stderr
+    )
+    asr = json.loads(res.stdout)["tasks"]["ASR"]
+    assert (asr["utterances"], asr["missing"], asr["dele"]) == (8, 7, 28)
+    assert asr["error_rate"] == 87.5 and asr["ref_units"] == 32
+
+
+def test_a_decode_of_another_task_or_set_is_an_error(tmp_path):
+    utts = {"s1-a": "hello there", "s1-b": "good morning"}
+    data = asr_data_dir(tmp_path / "data", utts, tasks={"s1-a": "SER", "s1-b": "ASR"})
+    (data / "utt2emotion").write_text("s1-a happy\n")
+    dec = tmp_path / "decode"  # decoded with --task ASR
+    write_results_jsonl(dec, [(u, "ASR", t, {}, [], None, []) for u, t in utts.items()])
+    with pytest.raises(DataError) as e:
+        score(dec, data)
+    assert str(e.value).startswith(
+        f"{dec}: 1 utterances were decoded as another task than {data} gives them (s1-a "
+        f"decoded as ASR, SER in {data / 'utt2task'}): score the decode against the data dir"
+    )
+    (data / "utt2task").unlink()  # the data dir lost its task files: all ASR
+    write_results_jsonl(dec, [("s1-a", "SER", "hello there", {"emotion": "happy"}, [], None, [])])
+    with pytest.raises(
+        DataError, match=f"s1-a decoded as SER, ASR in {data}, which has no utt2task"
+    ):
+        score(dec, data)
+    write_results_jsonl(dec, [("s9-a", "ASR", "hello there", {}, [], None, [])])
+    with pytest.raises(DataError, match=f"none of the 2 utterances of {data} is in {dec} "):
+        score(dec, data)

@@ -1,6 +1,8 @@
 """Shared helpers for the tests of the Kaldi-style scripts under utils/."""
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,42 @@ def read():
 def write():
     """write(path, lines) writes the lines, each followed by a newline, as UTF-8."""
     return write_lines
+
+
+# osum's task files for the utterances of TEXTS (osum/data/task_files.py): an SER utterance
+# with its emotion, an SRWT one with its word times (in time order, which is not the order
+# of the lines as text: "10.20" < "9.50"), a question, and ASR for the rest.
+TASKS = {"spkA-001": "SER", "spkB-002": "SRWT"}
+CTM = ["spkB-002 9.50 0.40 语音", "spkB-002 10.20 0.50 识别"]
+
+
+@pytest.fixture
+def add_tasks():
+    """add_tasks(d, tasks=TASKS, ctm=CTM, corpus="Corpus A", info=True): writes utt2task
+    (ASR where ``tasks`` does not say), utt2emotion, ctm, utt2question, utt2dur (12 s,
+    for the word times), corpus and, with ``info``, utt2taskinfo as
+    osum.bin.prepare_task_info writes it (just the task)."""
+
+    def add(d, tasks=None, ctm=None, corpus="Corpus A", info=True):
+        tasks = TASKS if tasks is None else tasks
+        utts = [line.split()[0] for line in read_lines(d / "utt2spk")]
+        task = {u: tasks.get(u, "ASR") for u in utts}
+        write_lines(d / "utt2task", [f"{u} {task[u]}" for u in utts])
+        write_lines(d / "utt2dur", [f"{u} 12.0" for u in utts])
+        write_lines(d / "utt2emotion", [f"{u} happy" for u in utts if task[u] == "SER"])
+        write_lines(d / "utt2question", [f"{utts[-1]} what is said?"])
+        write_lines(d / "ctm", CTM if ctm is None else ctm)
+        if corpus:
+            write_lines(d / "corpus", [corpus])
+        if info:
+            write_lines(d / "utt2taskinfo", [f'{u} {{"task": "{task[u]}"}}' for u in utts])
+        return d
+
+    return add
+
+
+@pytest.fixture
+def osum_env():
+    """The environment with this interpreter's bin first on PATH, so that the scripts'
+    python3 imports osum (validate_data_dir.sh's task checks)."""
+    return dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")

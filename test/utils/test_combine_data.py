@@ -117,3 +117,79 @@ def test_nothing_written_on_error(run, make_data_dir, write, tmp_path):
         f"and {b}/wav.scp: line 1\n"
     )
     assert not dest.exists()
+
+
+def test_task_files_are_carried(run, make_data_dir, add_tasks, read, osum_env, tmp_path):
+    """Every task file reaches the result (no utterance quietly becomes ASR), ctm with
+    all its lines (naming it in --extra_files used to fail: several lines an utterance),
+    and the result validates."""
+    a = add_tasks(make_data_dir("a"))
+    b = add_tasks(
+        make_data_dir("b", texts=TEXTS_2),
+        tasks={"spkD-001": "SRWT", "spkE-001": "SER"},
+        ctm=["spkD-001 9.00 1.00 第二", "spkD-001 10.50 0.50 部分"],
+        corpus="Corpus B",
+    )
+    dest = tmp_path / "all"
+    r = run("combine_data.sh", "--extra_files", "ctm utt2emotion", dest, b, a, env=osum_env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "fix_data_dir.sh: kept 9 utterances out of 9"
+    for name in ("utt2task", "utt2taskinfo", "utt2emotion", "utt2question"):
+        assert read(dest / name) == sorted(read(a / name) + read(b / name)), name
+    assert read(dest / "utt2emotion") == ["spkA-001 happy", "spkE-001 happy"]
+    assert read(dest / "ctm") == read(a / "ctm") + read(b / "ctm")  # B < D; words in order
+    assert read(dest / "corpus") == ["Corpus B + Corpus A"]
+    r = run("validate_data_dir.sh", dest, env=osum_env)
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_source_without_utt2task_is_asr(run, make_data_dir, add_tasks, read, tmp_path):
+    """utt2task is filled in with ASR (what no utt2task means) for a source without one;
+    the label files and ctm are the union; corpus in only some sources is left out."""
+    a = add_tasks(make_data_dir("a"), info=False)
+    b = make_data_dir("b", texts=TEXTS_2)
+    dest = tmp_path / "all"
+    r = run("combine_data.sh", dest, a, b)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == (
+        f"combine_data.sh: warning: utt2dur is only in 1 of the 2 source directories (not in "
+        f"{b}), so it is left out of {dest}\n"
+        f"combine_data.sh: {b} has no utt2task; its utterances are ASR (as without one)\n"
+        f"combine_data.sh: warning: corpus is only in 1 of the 2 source directories (not in "
+        f"{b}), so it is left out of {dest}\n"
+    )
+    assert read(dest / "utt2task") == read(a / "utt2task") + [
+        "spkD-001 ASR",
+        "spkD-002 ASR",
+        "spkE-001 ASR",
+    ]
+    assert read(dest / "utt2emotion") == read(a / "utt2emotion")
+    assert read(dest / "ctm") == read(a / "ctm")
+    assert not (dest / "corpus").exists()
+
+
+def test_task_info_in_only_some_sources_is_an_error(run, make_data_dir, add_tasks, tmp_path):
+    a = add_tasks(make_data_dir("a"))
+    b = add_tasks(make_data_dir("b", texts=TEXTS_2), info=False)
+    dest = tmp_path / "all"
+    r = run("combine_data.sh", dest, a, b)
+    assert r.returncode == 1
+    assert r.stderr == (
+        f"combine_data.sh: utt2taskinfo is in {a} but not in {b}: make it there (python -m "
+        "osum.bin.prepare_task_info <dir>) or remove it from every source, so that each "
+        f"utterance of {dest} has one\n"
+    )
+    assert not dest.exists()
+
+
+def test_one_utterance_with_different_word_times_is_an_error(
+    run, make_data_dir, add_tasks, tmp_path
+):
+    a = add_tasks(make_data_dir("a"))
+    b = add_tasks(make_data_dir("b"), ctm=["spkB-002 9.50 0.40 语音", "spkB-002 10.30 0.50 识别"])
+    r = run("combine_data.sh", tmp_path / "all", a, b)
+    assert r.returncode == 1
+    assert r.stderr == (
+        f"combine_data.sh: ctm: utterance spkB-002 has different word lines in {a}/ctm and "
+        f"{b}/ctm\n"
+    )

@@ -122,3 +122,22 @@ def test_bad_usage(run, make_data_dir, tmp_path):
     r = run("fix_data_dir.sh", tmp_path / "nope")
     assert r.returncode == 1
     assert r.stderr == f"fix_data_dir.sh: no such directory {tmp_path / 'nope'}\n"
+
+
+def test_task_files(run, make_data_dir, add_tasks, read, write):
+    """The task files are filtered to the kept utterances (utt2question too, which was
+    left stale), ctm in word order; naming ctm in --utt_extra_files (as combine_data.sh
+    passes its --extra_files) no longer fails on its several lines an utterance."""
+    d = add_tasks(make_data_dir())
+    write(d / "utt2question", ["spkA-001 who?", "spkB-002 what?"])
+    write(d / "text", [line for line in read(d / "text") if not line.startswith("spkB-002")])
+    ctm, corpus = read(d / "ctm"), read(d / "corpus")
+    r = run("fix_data_dir.sh", "--utt_extra_files", "ctm corpus", d)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-2] == "fix_data_dir.sh: kept 5 utterances out of 6"
+    assert read(d / "utt2question") == ["spkA-001 who?"]
+    assert read(d / "ctm") == [] and read(d / ".backup/ctm") == ctm
+    assert "spkB-002" not in " ".join(read(d / "utt2task") + read(d / "utt2taskinfo"))
+    assert read(d / "utt2emotion") == ["spkA-001 happy"] and read(d / "corpus") == corpus
+    r = run("validate_data_dir.sh", d)
+    assert r.returncode == 0, r.stderr

@@ -155,7 +155,16 @@ def start_sleepers(tmp_path, **popen):
     first command sleeps: returns run.pl's process and the sleepers' pids."""
     (tmp_path / "sleeper.sh").write_text('echo $$ > "pid.$1"; exec sleep 30\n')
     proc = subprocess.Popen(
-        [str(UTILS / "run.pl"), "JOB=1:2", "log/s.JOB.log", "bash", "sleeper.sh", "JOB", "|", "cat"],
+        [
+            str(UTILS / "run.pl"),
+            "JOB=1:2",
+            "log/s.JOB.log",
+            "bash",
+            "sleeper.sh",
+            "JOB",
+            "|",
+            "cat",
+        ],
         cwd=tmp_path,
         stderr=subprocess.PIPE,
         text=True,

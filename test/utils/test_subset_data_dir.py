@@ -130,3 +130,30 @@ def test_errors(run, make_data_dir, write, tmp_path):
     assert r.stderr.startswith(
         "subset_data_dir.sh: invalid option --bogus\nUsage: subset_data_dir.sh <src-data-dir>"
     )
+
+
+def test_task_files_are_kept(run, make_data_dir, add_tasks, read, write, osum_env, tmp_path):
+    """The task files are filtered to the subset (no utterance quietly becomes ASR), ctm
+    keeps every line of the kept utterances in word order, corpus is copied; stale ones
+    in <dest> go."""
+    src = add_tasks(make_data_dir())
+    write(src / "utt2question", ["spkA-001 who?", "spkC-001 what?"])
+    dest = tmp_path / "sub"
+    dest.mkdir()
+    write(dest / "utt2answer", ["old-001 stale"])
+    write(tmp_path / "list", ["spkA-001", "spkB-002", "spkC-002"])
+    r = run("subset_data_dir.sh", "--utt-list", tmp_path / "list", src, dest, env=osum_env)
+    assert r.returncode == 0, r.stderr
+    assert read(dest / "utt2task") == ["spkA-001 SER", "spkB-002 SRWT", "spkC-002 ASR"]
+    assert ids(read, dest / "utt2taskinfo") == ["spkA-001", "spkB-002", "spkC-002"]
+    assert read(dest / "utt2emotion") == ["spkA-001 happy"]
+    assert read(dest / "utt2question") == ["spkA-001 who?"]
+    assert read(dest / "ctm") == read(src / "ctm")  # 9.50 before 10.20, as in the source
+    assert read(dest / "corpus") == ["Corpus A"]
+    assert not (dest / "utt2answer").exists()
+    r = run("validate_data_dir.sh", dest, env=osum_env)
+    assert r.returncode == 0, r.stderr
+    r = run("subset_data_dir.sh", "--first", src, 2, tmp_path / "first", env=osum_env)
+    assert r.returncode == 0, r.stderr
+    assert read(tmp_path / "first/utt2task") == ["spkA-001 SER", "spkA-002 ASR"]
+    assert read(tmp_path / "first/ctm") == []

@@ -240,3 +240,41 @@ def test_usage(run, tmp_path):
     r = run("validate_data_dir.sh", tmp_path / "nope")
     assert r.returncode == 1
     assert r.stderr == f"validate_data_dir.sh: no such directory {tmp_path / 'nope'}\n"
+
+
+def test_task_files_for_some_utterances_only(run, make_data_dir, add_tasks, read, write, osum_env):
+    """A dir whose task files cover some utterances but not others fails, naming the file:
+    utt2task (osum.bin.validate_tasks, as before), utt2taskinfo, and a label file, ctm or
+    utt2question left without the utt2task that says which utterances use it."""
+    d = add_tasks(make_data_dir())
+    r = run("validate_data_dir.sh", d, env=osum_env)
+    assert r.returncode == 0, r.stderr
+    info = read(d / "utt2taskinfo")
+    write(d / "utt2taskinfo", info[:3] + info[4:])
+    assert_error(
+        validate(run, d),
+        f"{d}/utt2taskinfo: utterance spkB-002 of {d}/utt2spk is missing "
+        "(1 utterance(s) missing from utt2taskinfo)",
+    )
+    write(d / "utt2taskinfo", [line.replace("SRWT", "ASR") for line in info])
+    assert_error(
+        validate(run, d),
+        f"{d}/utt2taskinfo: line 4: task ASR of spkB-002 is not its task in {d}/utt2task "
+        f"(SRWT); make it again (python -m osum.bin.prepare_task_info {d})",
+    )
+    write(d / "utt2taskinfo", info)
+    task = read(d / "utt2task")
+    write(d / "utt2task", task[:3] + task[4:])
+    r = run("validate_data_dir.sh", d, env=osum_env)
+    assert r.returncode == 1
+    assert f"{d}/utt2task: utterance spkB-002 has no task" in r.stderr
+    (d / "utt2task").unlink()
+    (d / "utt2taskinfo").unlink()
+    assert_error(
+        validate(run, d),
+        f"{d}/utt2emotion: task file without {d}/utt2task: every utterance would be ASR and "
+        "utt2emotion unused (was utt2task lost when the dir was copied?)",
+    )
+    for name in ("utt2emotion", "utt2question", "ctm"):
+        (d / name).unlink()
+    assert validate(run, d).returncode == 0
