@@ -9,6 +9,7 @@ Each problem is one line naming the option, the path and what was expected; exit
 import argparse
 import sys
 
+from osum.cli import run
 from osum.model.pretrained import check_pretrained
 
 
@@ -24,4 +25,4 @@ def main(cmd=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

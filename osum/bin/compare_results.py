@@ -26,6 +26,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from osum.cli import run
 from osum.scoring.compare import read_reference, table
 
 
@@ -43,4 +44,4 @@ def main(cmd=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

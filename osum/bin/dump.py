@@ -12,6 +12,7 @@ reason in <out>/skipped.
 import argparse
 import json
 
+from osum.cli import run
 from osum.data.dump import COMPRESSION, dump, merge
 
 
@@ -48,4 +49,4 @@ def main(cmd=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main, output=-1)

@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 
+from osum.cli import run
 from osum.convert.export import export_model
 
 
@@ -31,4 +32,4 @@ def main(cmd=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -6,6 +6,7 @@ python -m osum.bin.gather_results --out RESULTS_ALL.md egs/*/osum1/RESULTS.json
 
 import argparse
 
+from osum.cli import run
 from osum.scoring.results import gather
 
 
@@ -18,4 +19,4 @@ def main(cmd=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

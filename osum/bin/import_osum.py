@@ -16,6 +16,7 @@ import argparse
 import json
 import logging
 
+from osum.cli import positive_int, run
 from osum.convert.import_osum import CheckpointMismatch, import_osum
 
 
@@ -29,11 +30,13 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--llm", required=True, help="the HF dir of the LLM OSUM was built on")
     parser.add_argument("--out", required=True, help="output dir")
     parser.add_argument("--merge_lora", action="store_true", help="merge LoRA into the LLM weights")
-    parser.add_argument("--lora_alpha", type=int, default=32, help="OSUM's LoRA alpha")
+    parser.add_argument("--lora_alpha", type=positive_int, default=32, help="OSUM's LoRA alpha")
     parser.add_argument(
-        "--encoder_heads", type=int, default=None, help="default: width / 64, as Whisper"
+        "--encoder_heads", type=positive_int, default=None, help="default: width / 64, as Whisper"
     )
-    parser.add_argument("--adapter_heads", type=int, default=4, help="OSUM's adapter heads")
+    parser.add_argument(
+        "--adapter_heads", type=positive_int, default=4, help="OSUM's adapter heads"
+    )
     parser.add_argument(
         "--style_labels",
         choices=["zh", "en"],
@@ -72,4 +75,4 @@ def main(cmd=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

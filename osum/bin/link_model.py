@@ -11,29 +11,33 @@ touches ``<out>/.done``, so osum.sh's stages 4-5 decode it as the last phase.
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import yaml
 
-from osum.train.task import resolve_paths
+from osum.cli import run
+from osum.files import atomic_open, atomic_path, write_text
 
 
 def link_model(model_dir, model_file: str, out) -> Path:
+    """Each file of ``out`` appears whole (a link replaced at once), ``.done`` last."""
     src, out = Path(model_dir).resolve(), Path(out)
     for need, what in (("config.yaml", "the phase's config"), (model_file, "--model_file")):
         if not (src / need).is_file():
             raise FileNotFoundError(f"{src}: no {need} ({what}); expected a training phase's dir")
+    from osum.train.task import resolve_paths  # loads ESPnet: once the phase is there
+
     conf = yaml.safe_load((src / "config.yaml").read_text(encoding="utf-8"))
     resolve_paths(conf, src.parents[2])
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "config.yaml", "w", encoding="utf-8") as f:
+    (out / ".done").unlink(missing_ok=True)
+    with atomic_open(out / "config.yaml") as f:
         yaml.safe_dump(conf, f, allow_unicode=True, sort_keys=False)
-    link = out / model_file
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(src / model_file)
-    (out / ".done").touch()
+    with atomic_path(out / model_file) as tmp:
+        os.symlink(src / model_file, tmp)
+    write_text(out / ".done", "")
     return out
 
 
@@ -50,4 +54,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -15,6 +15,7 @@ import sys
 
 import yaml
 
+from osum.cli import run
 from osum.train.llm_text import train_phase
 
 
@@ -48,4 +49,4 @@ def main(cmd=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

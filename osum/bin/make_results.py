@@ -10,6 +10,7 @@ osum.bin.record_stage) head the file: each stage's command, commit, machine and 
 import argparse
 import sys
 
+from osum.cli import run
 from osum.scoring.results import collect, read_stages, write_results
 
 
@@ -35,4 +36,4 @@ def main(cmd=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -15,6 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
+from osum.cli import non_negative_int, positive_float, positive_int, run
 from osum.data.synthetic import corpus_text, make_corpus
 from osum.dev.tiny_models import build_tiny_models
 from osum.train.llm_text import pretrain_llm_on_text, text_targets
@@ -24,33 +25,37 @@ def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--data", default="data")
     parser.add_argument("--models", default="models")
-    parser.add_argument("--train", type=int, default=300, help="utterances per task")
-    parser.add_argument("--dev", type=int, default=30)
-    parser.add_argument("--test", type=int, default=60)
+    parser.add_argument("--train", type=non_negative_int, default=300, help="utterances per task")
+    parser.add_argument("--dev", type=non_negative_int, default=30)
+    parser.add_argument("--test", type=non_negative_int, default=60)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--nj", type=int, default=2, help="synthesis processes")
-    parser.add_argument("--whisper_dim", type=int, default=128)
-    parser.add_argument("--whisper_layers", type=int, default=2)
-    parser.add_argument("--whisper_init_std", type=float, default=0.1)
-    parser.add_argument("--llm_dim", type=int, default=128)
-    parser.add_argument("--llm_layers", type=int, default=4)
-    parser.add_argument("--vocab_size", type=int, default=1000, help="BPE vocabulary")
+    parser.add_argument("--nj", type=positive_int, default=2, help="synthesis processes")
+    parser.add_argument("--whisper_dim", type=positive_int, default=128)
+    parser.add_argument("--whisper_layers", type=positive_int, default=2)
+    parser.add_argument("--whisper_init_std", type=positive_float, default=0.1)
+    parser.add_argument("--llm_dim", type=positive_int, default=128)
+    parser.add_argument("--llm_layers", type=positive_int, default=4)
+    parser.add_argument("--vocab_size", type=positive_int, default=1000, help="BPE vocabulary")
     parser.add_argument(
         "--time_tokens",
-        type=int,
+        type=non_negative_int,
         default=None,
         help="one token per SRWT time with this many decimals (the SRWT task's time_decimals)",
     )
     parser.add_argument(
-        "--llm_text_epochs", type=int, default=0,
+        "--llm_text_epochs", type=non_negative_int, default=0,
         help="epochs of training the LLM on the training split's text (0: none)",
     )  # fmt: skip
     parser.add_argument(
         "--llm_text_tasks", nargs="*", default=[],
         help="tasks whose training text the LLM learns (default: all; STTC: its questions and answers)",
     )  # fmt: skip
-    parser.add_argument("--llm_text_batch", type=int, default=16, help="sequences per step")
-    parser.add_argument("--llm_text_lr", type=float, default=2e-3, help="peak learning rate")
+    parser.add_argument(
+        "--llm_text_batch", type=positive_int, default=16, help="sequences per step"
+    )
+    parser.add_argument(
+        "--llm_text_lr", type=positive_float, default=2e-3, help="peak learning rate"
+    )
     return parser
 
 
@@ -90,4 +95,4 @@ def main(cmd=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

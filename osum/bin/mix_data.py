@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 
+from osum.cli import run
 from osum.data.kaldi import DataError
 from osum.data.mix import mix_data_dirs
 
@@ -35,4 +36,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -22,6 +22,7 @@ import torch
 from espnet2.utils.config_argparse import ArgumentParser
 from espnet2.utils.types import str2bool
 
+from osum.cli import float_in, non_negative_int, positive_float, positive_int, run
 from osum.decode.data_dir import decode_data
 from osum.decode.speech2text import Speech2Text
 
@@ -42,16 +43,23 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--key_file", default=None, help="decode only these utterances")
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--task", default=None, help="one task for every utterance")
-    parser.add_argument("--ngpu", type=int, default=0)
-    parser.add_argument("--job", type=int, default=None, help="decoding job (1-based): its GPU")
-    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--ngpu", type=non_negative_int, default=0)
+    parser.add_argument(
+        "--job", type=positive_int, default=None, help="decoding job (1-based): its GPU"
+    )
+    parser.add_argument("--batch_size", type=positive_int, default=8)
     parser.add_argument("--prompt_language", default=None, choices=["en", "zh"])
-    parser.add_argument("--chunk_seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--chunk_seconds",
+        type=positive_float,
+        default=30.0,
+        help="longest audio given to the encoder at once (at most its window, 30 s)",
+    )
     g = parser.add_argument_group("search")
-    g.add_argument("--beam_size", type=int, default=1)
-    g.add_argument("--max_new_tokens", type=int, default=200)
+    g.add_argument("--beam_size", type=positive_int, default=1)
+    g.add_argument("--max_new_tokens", type=positive_int, default=200)
     g.add_argument("--length_penalty", type=float, default=1.0)
-    g.add_argument("--repetition_penalty", type=float, default=1.0)
+    g.add_argument("--repetition_penalty", type=positive_float, default=1.0)
     g.add_argument(
         "--do_sample",
         type=str2bool,
@@ -61,19 +69,22 @@ def get_parser() -> argparse.ArgumentParser:
         help="sample (with --beam_size over 1: beam search with sampling); --do_sample false "
         "turns off an inference config's",
     )
-    g.add_argument("--temperature", type=float, default=1.0)
-    g.add_argument("--top_k", type=int, default=0)
-    g.add_argument("--top_p", type=float, default=1.0)
+    g.add_argument("--temperature", type=positive_float, default=1.0)
+    g.add_argument("--top_k", type=non_negative_int, default=0, help="0: no top-k")
+    g.add_argument("--top_p", type=float_in(0, 1, low_open=True), default=1.0)
     g.add_argument("--seed", type=int, default=None)
     g.add_argument(
         "--ctc_weight",
-        type=float,
+        type=float_in(0, 1, high_open=True),
         default=0.0,
         help="joint CTC/attention decoding: weight of the CTC prefix score of the "
         "transcript (models trained with model_conf.ctc_weight > 0)",
     )
     g.add_argument(
-        "--ctc_candidates", type=int, default=10, help="LLM tokens rescored by CTC per step"
+        "--ctc_candidates",
+        type=positive_int,
+        default=10,
+        help="LLM tokens rescored by CTC per step",
     )
     g.add_argument(
         "--monotonic_times",
@@ -130,4 +141,4 @@ def main(cmd=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

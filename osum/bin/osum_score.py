@@ -14,6 +14,7 @@ import json
 import os
 
 from osum.asrx.registry import load_registry
+from osum.cli import run
 from osum.scoring.score import openai_judge, score
 
 
@@ -30,6 +31,9 @@ def main(cmd=None):
     parser.add_argument("--judge_model", default=None)
     parser.add_argument("--judge_api_key_env", default="OPENAI_API_KEY")
     args = parser.parse_args(cmd)
+    for option, path in (("--decode_dir", args.decode_dir), ("--data_dir", args.data_dir)):
+        if not os.path.isdir(path):  # before scores/ is made in a dir that is not there
+            parser.error(f"{option} {path}: no such dir")
     judge = None
     if args.judge_url:
         judge = openai_judge(
@@ -47,4 +51,4 @@ def main(cmd=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -8,6 +8,7 @@ import argparse
 import sys
 
 from osum.asrx.registry import load_registry
+from osum.cli import run
 from osum.data.kaldi import DataError
 from osum.data.task_files import write_task_info
 
@@ -27,4 +28,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from osum.cli import positive_int, run
+
 MINI = Path(__file__).resolve().parents[2] / "egs" / "mini_osum" / "osum1"
 
 
@@ -20,7 +22,7 @@ def main(cmd=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--recipe", default=str(MINI), help="a recipe dir (with run.sh)")
     parser.add_argument(
-        "--epochs", type=int, default=None, help="training epochs (conf/tiny.yaml's)"
+        "--epochs", type=positive_int, default=None, help="training epochs (conf/tiny.yaml's)"
     )
     parser.add_argument("--out", default=None, help=argparse.SUPPRESS)  # before: its own dir
     args, run_opts = parser.parse_known_args(cmd)
@@ -35,4 +37,4 @@ def main(cmd=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -14,6 +14,7 @@ import json
 import sys
 
 from osum.asrx.registry import load_registry
+from osum.cli import positive_float, positive_int, run
 from osum.dev.tiny_models import build_tiny_models, tokenizer_text
 
 
@@ -22,12 +23,12 @@ def main(cmd=None):
     parser.add_argument("--out", default="models")
     parser.add_argument("--task_conf", default=None, help="YAML: build_registry() arguments")
     parser.add_argument("--n_mels", type=int, default=80, choices=[80, 128])
-    parser.add_argument("--whisper_dim", type=int, default=128)
-    parser.add_argument("--whisper_layers", type=int, default=2)
-    parser.add_argument("--whisper_init_std", type=float, default=0.1)
-    parser.add_argument("--llm_dim", type=int, default=128)
-    parser.add_argument("--llm_layers", type=int, default=4)
-    parser.add_argument("--vocab_size", type=int, default=1000, help="BPE vocabulary")
+    parser.add_argument("--whisper_dim", type=positive_int, default=128)
+    parser.add_argument("--whisper_layers", type=positive_int, default=2)
+    parser.add_argument("--whisper_init_std", type=positive_float, default=0.1)
+    parser.add_argument("--llm_dim", type=positive_int, default=128)
+    parser.add_argument("--llm_layers", type=positive_int, default=4)
+    parser.add_argument("--vocab_size", type=positive_int, default=1000, help="BPE vocabulary")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("data_dirs", nargs="+")
     args = parser.parse_args(cmd)
@@ -51,4 +52,4 @@ def main(cmd=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

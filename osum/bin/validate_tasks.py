@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from osum.asrx.registry import load_registry
+from osum.cli import run
 from osum.data.task_files import validate_task_files
 
 
@@ -24,4 +25,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

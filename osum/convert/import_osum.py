@@ -75,7 +75,7 @@ import torch
 import yaml
 
 from osum.asrx.registry import TASKS
-from osum.files import atomic_path
+from osum.files import atomic_path, naming_full_disk, write_text
 from osum.model.adapter import wenet_sinusoids
 from osum.model.checkpoint import LazyTensors
 from osum.model.encoder import MAX_SOURCE_POSITIONS, sinusoids
@@ -543,6 +543,11 @@ def import_osum(
 
     Returns a report: the form read, the sizes, what was checked and dropped, what was
     ignored, the LLM's dtype, the files written."""
+    for name, value in (("adapter_heads", adapter_heads), ("lora_alpha", lora_alpha)):
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    if encoder_heads is not None and encoder_heads < 1:
+        raise ValueError(f"encoder_heads must be >= 1, got {encoder_heads}")
     check_model_dir(llm_dir, "LLM")
     if llm_dtype is not None and llm_dtype not in DTYPES:
         raise ValueError(f"llm_dtype {llm_dtype!r} unknown; known: {list(DTYPES)}")
@@ -565,14 +570,13 @@ def import_osum(
     # config.yaml is the import's last word: gone while model.pth is replaced, written
     # last, so that a kill at any moment leaves a complete pair or no config at all
     (out / "config.yaml").unlink(missing_ok=True)
-    with atomic_path(out / "model.pth") as tmp:
+    with atomic_path(out / "model.pth") as tmp, naming_full_disk(out / "model.pth"):
         torch.save(new, tmp)
-    with atomic_path(out / "config.yaml") as tmp:
-        tmp.write_text(
-            f"# OSUM checkpoint {Path(checkpoint).name}, converted by osum.bin.import_osum\n"
-            + yaml.safe_dump(config, allow_unicode=True, sort_keys=False),
-            encoding="utf-8",
-        )
+    write_text(
+        out / "config.yaml",
+        f"# OSUM checkpoint {Path(checkpoint).name}, converted by osum.bin.import_osum\n"
+        + yaml.safe_dump(config, allow_unicode=True, sort_keys=False),
+    )
     logger.info(f"{len(new)} tensors -> {out / 'model.pth'}")
     return dict(form=form, **report, config=str(out / "config.yaml"))
 

@@ -4,7 +4,10 @@ Each decoded utterance is appended to ``<output_dir>/results.jsonl`` at once, so
 interrupted run started again decodes only what is missing; the decoding options are kept
 in ``decode_options.json`` and a run with other options is refused. An output dir
 belongs to one job: parallel jobs (``--key_file`` splits) write to dirs of their own.
-At the end the results of the run's utterances are written as sorted Kaldi-style files:
+An utterance whose audio cannot be decoded (missing, unreadable, shorter than the
+frontend's shortest input, not finite) is skipped, as the dump skips it, and listed with
+the reason in ``<output_dir>/skipped``; the others go on. At the end the results of the
+run's utterances are written as sorted Kaldi-style files (each whole, or not at all):
 
     text          <utt> <transcript>            raw      <utt> <raw model output>
     task          <utt> <task>                  flags    <utt> <parse flags, or ->
@@ -16,18 +19,22 @@ At the end the results of the run's utterances are written as sorted Kaldi-style
 import json
 import logging
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
 
+import numpy as np
 from espnet2.fileio.read_text import read_2columns_text
 from espnet2.fileio.sound_scp import SoundScpReader
 
-from osum.decode.speech2text import Result, Speech2Text
-from osum.files import atomic_path
+from osum.files import write_text
 from osum.progress import progress
+
+if TYPE_CHECKING:  # osum.bin.merge_decodes reads results without loading a model's code
+    from osum.decode.speech2text import Result, Speech2Text
 
 logger = logging.getLogger(__name__)
 
 RESULTS = "results.jsonl"
+SKIPPED = "skipped"  # <utt> <why it was not decoded>
 
 
 def _task_of(value: str) -> str:
@@ -58,19 +65,28 @@ def read_done(output_dir: Path) -> Dict[str, dict]:
         done[row["utt"]] = row
     if broken:
         logger.warning(f"{path}: dropping an incomplete line left by an interrupted run")
-        with atomic_path(path) as tmp:
-            tmp.write_text(
-                "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done.values()),
-                encoding="utf-8",
-            )
+        write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done.values()))
     return done
+
+
+def read_skipped(output_dir: Path) -> Dict[str, str]:
+    """The utterances a run skipped, with the reason (``<output_dir>/skipped``)."""
+    path = output_dir / SKIPPED
+    if not path.is_file():
+        return {}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return dict((line.split(maxsplit=1) + [""])[:2] for line in lines if line.strip())
+
+
+def write_skipped(output_dir: Path, skipped: Dict[str, str]) -> None:
+    write_text(output_dir / SKIPPED, "".join(f"{u} {skipped[u]}\n" for u in sorted(skipped)))
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def to_row(utt: str, result: Result) -> dict:
+def to_row(utt: str, result: "Result") -> dict:
     p = result.parsed
     return dict(
         utt=utt,
@@ -86,14 +102,15 @@ def to_row(utt: str, result: Result) -> dict:
 
 
 def decode_data(
-    s2t: Speech2Text,
+    s2t: "Speech2Text",
     data_path_and_name_and_type: Sequence[Tuple[str, str, str]],
     output_dir: str,
     key_file: str | None = None,
     task: str | None = None,
     group: int = 64,
 ) -> Path:
-    """Decode the utterances of ``key_file`` (default: all of the speech scp)."""
+    """Decode the utterances of ``key_file`` (default: all of the speech scp); those
+    whose audio cannot be decoded are listed in ``<output_dir>/skipped``."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     speech, tasks, questions = _read_inputs(data_path_and_name_and_type)
@@ -103,6 +120,7 @@ def decode_data(
     todo = [k for k in keys if k not in done]
     if len(todo) < len(keys):
         logger.info(f"{len(keys) - len(todo)} of {len(keys)} utterances already decoded")
+    skipped: Dict[str, str] = {}
     with (
         open(output_dir / RESULTS, "a", encoding="utf-8") as out,
         progress(len(todo), f"decoding {output_dir.name}") as bar,
@@ -111,12 +129,18 @@ def decode_data(
             batch = todo[start : start + group]
             names = [task or tasks.get(k, "ASR") for k in batch]
             asked = [questions.get(k) for k in batch]
-            for row in _decode_group(s2t, speech, batch, names, asked):
+            for row in _decode_group(s2t, speech, batch, names, asked, skipped):
                 done[row["utt"]] = row
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
             out.flush()
             bar.update(len(batch))
-    write_kaldi_files(output_dir, [done[k] for k in keys])
+    write_skipped(output_dir, skipped)
+    if skipped:
+        logger.warning(
+            f"{len(skipped)} of {len(keys)} utterances skipped, listed with the reason in "
+            f"{output_dir / SKIPPED}"
+        )
+    write_kaldi_files(output_dir, [done[k] for k in keys if k in done])
     return output_dir
 
 
@@ -142,7 +166,7 @@ def _read_inputs(
     return speech, tasks, questions
 
 
-def _decoding_setup(s2t: Speech2Text, task: str | None) -> dict:
+def _decoding_setup(s2t: "Speech2Text", task: str | None) -> dict:
     """What an output dir's results depend on (``decode_options.json``)."""
     return dict(
         train_config=str(s2t.train_config),
@@ -155,19 +179,46 @@ def _decoding_setup(s2t: Speech2Text, task: str | None) -> dict:
 
 
 def _decode_group(
-    s2t: Speech2Text,
+    s2t: "Speech2Text",
     speech: SoundScpReader,
     utts: List[str],
     tasks: List[str],
     questions: List[str | None],
+    skipped: Dict[str, str],
 ) -> List[dict]:
-    """The result rows (:func:`to_row`) of ``utts``, decoded together."""
-    waves = []
-    for utt in utts:
+    """The result rows (:func:`to_row`) of ``utts``, decoded together; an utterance
+    whose audio cannot be decoded goes into ``skipped`` with the reason."""
+    kept, waves = [], []
+    for i, utt in enumerate(utts):
+        wave, reason = _usable_audio(s2t, speech, utt)
+        if reason is not None:
+            logger.warning(f"{utt}: skipped: {reason}")
+            skipped[utt] = reason
+            continue
+        kept.append(i)
+        waves.append(wave)
+    if not kept:
+        return []
+    results = s2t.decode_batch(waves, [tasks[i] for i in kept], [questions[i] for i in kept])
+    return [to_row(utts[i], result) for i, result in zip(kept, results)]
+
+
+def _usable_audio(s2t: "Speech2Text", speech: SoundScpReader, utt: str):
+    """(the prepared waveform, None), or (None, why the utterance is skipped): not in the
+    scp, its audio missing or unreadable, too short, or not finite."""
+    try:
         rate, wave = speech[utt]
-        waves.append(s2t.prepare(wave, rate, utt))
-    results = s2t.decode_batch(waves, tasks, questions)
-    return [to_row(utt, result) for utt, result in zip(utts, results)]
+    except KeyError:
+        return None, "not in the speech scp"
+    except (OSError, RuntimeError, ValueError) as e:  # soundfile's LibsndfileError too
+        return None, f"cannot read its audio: {' '.join(str(e).split())}"
+    try:
+        wave = s2t.prepare(wave, rate, utt)
+    except ValueError as e:
+        return None, str(e).removeprefix(f"utterance {utt}: ")
+    if not bool(np.isfinite(wave.numpy()).all()):
+        return None, "NaN or inf samples"
+    return wave, None
 
 
 def _check_options(output_dir: Path, options: dict) -> None:
@@ -185,7 +236,7 @@ def _check_options(output_dir: Path, options: dict) -> None:
                 f"differ, see {path}); use another --output_dir"
             )
     else:
-        path.write_text(json.dumps(options, indent=1), encoding="utf-8")
+        write_text(path, json.dumps(options, indent=1))
 
 
 def write_kaldi_files(output_dir: Path, rows: List[dict]) -> None:
@@ -204,6 +255,4 @@ def write_kaldi_files(output_dir: Path, rows: List[dict]) -> None:
         if r["answer"] is not None:
             files.setdefault("utt2answer", []).append(f"{u} {r['answer']}")
     for name, lines in files.items():
-        (output_dir / name).write_text(
-            "".join(line.rstrip() + "\n" for line in lines), encoding="utf-8"
-        )
+        write_text(output_dir / name, "".join(line.rstrip() + "\n" for line in lines))

@@ -74,16 +74,23 @@ class DecodeOptions:
     monotonic_times: bool = True
 
     def __post_init__(self):
-        if self.beam_size < 1 or self.nbest < 1 or self.nbest > self.beam_size:
-            raise ValueError(f"need 1 <= nbest <= beam_size, got {self.nbest}, {self.beam_size}")
-        if self.repetition_penalty <= 0 or self.temperature <= 0:
-            raise ValueError("repetition_penalty and temperature must be > 0")
+        """Refuses values that cannot work, naming the option."""
+        for name in ("beam_size", "nbest", "max_new_tokens", "ctc_candidates"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.nbest > self.beam_size:
+            raise ValueError(f"nbest must be <= beam_size, got {self.nbest} > {self.beam_size}")
+        for name in ("repetition_penalty", "temperature"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0 (0: no top-k), got {self.top_k}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if not 0.0 <= self.ctc_weight < 1.0:
             raise ValueError(f"ctc_weight must be in [0, 1), got {self.ctc_weight}")
         if self.ctc_weight > 0 and self.do_sample:
             raise ValueError("joint CTC decoding (ctc_weight > 0) does not sample")
-        if self.ctc_candidates < 1:
-            raise ValueError(f"ctc_candidates must be >= 1, got {self.ctc_candidates}")
 
 
 @dataclass

@@ -5,6 +5,11 @@
     results = s2t([w1, w2, w3], task=["ASR", "SER", "SRWT"])
     result.parsed.transcript, result.parsed.labels, result.text
 
+What a call takes (:func:`mono`): an array or tensor is one utterance, 1-D (samples) or
+2-D (one recording's channels: soundfile's ``(samples, channels)`` or torchaudio's
+``(channels, samples)``, channels on the shorter axis), its channels averaged to mono
+with a warning; a list or tuple of those is a batch. A 2-D array is never a batch.
+
 Audio longer than ``chunk_seconds`` (the encoder's 30 s window) is cut into consecutive
 chunks, all decoded in batches, and joined: transcripts are concatenated, SRWT times are
 shifted by each chunk's start, labels are the majority over the chunks that gave one
@@ -12,10 +17,11 @@ shifted by each chunk's start, labels are the majority over the chunks that gave
 flags are the union.
 """
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Sequence
+from typing import List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -27,10 +33,14 @@ from osum.decode.ctc_prefix import transcript_closers
 from osum.decode.search import DecodeOptions, decode_speech
 from osum.decode.timestamps import Timestamps
 from osum.model.checkpoint import CONFIG, WEIGHTS, is_export
-from osum.model.frontend import WhisperFrontend
+from osum.model.frontend import HOP_LENGTH, WhisperFrontend
+
+logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 MIN_SAMPLES = 201  # the log-mel frontend's shortest input
+# a 2-D array with more than this on its shorter axis is not one recording's channels
+MAX_CHANNELS = 16
 # monotonic timestamps: a time may pass the end of its audio by this much (s), for the
 # rounding of a time written with one decimal
 TIME_MARGIN = 0.1
@@ -45,6 +55,41 @@ class Result:
     chunks: List[str] = field(default_factory=list)
 
 
+def mono(wave, what: str = "speech") -> Tuple[np.ndarray, int]:
+    """One utterance as 1-D float32 samples, and how many channels were averaged into it.
+
+    ``wave`` (array, tensor or sequence of samples): 1-D ``(samples,)``, or 2-D, one
+    recording's channels on the shorter axis: ``(samples, channels)`` as ``soundfile.read``
+    gives them, or ``(channels, samples)`` as ``torchaudio.load`` does. Integer PCM is
+    scaled to [-1, 1]. Anything else (a 2-D array with more than :data:`MAX_CHANNELS` on
+    both axes, which is no recording's channels, 0-D, 3-D) is refused: a batch is a list."""
+    if isinstance(wave, torch.Tensor):
+        wave = wave.detach().cpu().numpy()
+    wave = np.asarray(wave)
+    if not (np.issubdtype(wave.dtype, np.number) and not np.iscomplexobj(wave)):
+        raise ValueError(f"{what}: not audio samples (dtype {wave.dtype})")
+    if np.issubdtype(wave.dtype, np.integer):
+        wave = wave.astype(np.float32) / float(np.iinfo(wave.dtype).max + 1)
+    wave = np.asarray(wave, dtype=np.float32)
+    channels = 1
+    if wave.ndim == 2:
+        if wave.shape[0] < wave.shape[1]:  # (channels, samples)
+            wave = wave.T
+        channels = wave.shape[1]
+        if channels > MAX_CHANNELS:
+            raise ValueError(
+                f"{what}: a 2-D array of shape {tuple(wave.shape)} is not one recording's "
+                f"channels (at most {MAX_CHANNELS}); give a batch as a list of 1-D waveforms"
+            )
+        wave = wave.mean(axis=1)
+    elif wave.ndim != 1:
+        raise ValueError(
+            f"{what}: a {wave.ndim}-D array of shape {tuple(wave.shape)}; one utterance is "
+            "1-D (samples) or 2-D (samples and channels), a batch is a list of them"
+        )
+    return np.ascontiguousarray(wave), channels
+
+
 class Speech2Text:
     """Decoding with a trained OSUM model.
 
@@ -56,7 +101,8 @@ class Speech2Text:
         prompt_language: language of the fixed task prompts (en or zh); None: the
             first of the training config's ``prompt_languages``.
         batch_size: utterances (chunks) decoded together.
-        chunk_seconds: longest piece of audio given to the encoder at once.
+        chunk_seconds: longest piece of audio given to the encoder at once, at most
+            its window (30 s for Whisper's).
         **decode_options: fields of :class:`osum.decode.search.DecodeOptions`.
     """
 
@@ -72,12 +118,26 @@ class Speech2Text:
     ):
         from osum.train.task import OSUMTask
 
+        # values that cannot work are refused before the model is loaded
+        self.options = DecodeOptions(**decode_options)
+        if not batch_size >= 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if not chunk_seconds * SAMPLE_RATE >= MIN_SAMPLES:
+            raise ValueError(
+                f"chunk_seconds must be >= {MIN_SAMPLES / SAMPLE_RATE} (the frontend's "
+                f"shortest input), got {chunk_seconds}"
+            )
         if is_export(train_config):  # its paths are relative to it (build_model_from_file)
             train_config, model_file = Path(train_config) / CONFIG, Path(train_config) / WEIGHTS
         elif Path(train_config).name == CONFIG and is_export(Path(train_config).parent):
             model_file = model_file or Path(train_config).parent / WEIGHTS
         self.train_config, self.model_file = train_config, model_file
         self.model, self.args = OSUMTask.build_model_from_file(train_config, model_file, device)
+        window = self.model.encoder.n_ctx * 2 * HOP_LENGTH / SAMPLE_RATE  # 2 frames a position
+        if chunk_seconds > window:
+            raise ValueError(
+                f"chunk_seconds {chunk_seconds} is over the encoder's window of {window:g} s"
+            )
         if self.model.frontend is None:
             # trained on dumped log-mel (stage 2's whisper_mel): the same frontend makes
             # the same features from the audio
@@ -91,7 +151,6 @@ class Speech2Text:
         self.pre = OSUMPreprocessor(train=False, **conf)
         self.tokenizer = self.pre.tokenizer
         self.registry = self.pre.registry
-        self.options = DecodeOptions(**decode_options)
         self.ctc_closes = None
         if self.options.ctc_weight > 0:
             if self.model.ctc is None:
@@ -104,6 +163,7 @@ class Speech2Text:
         self.pieces = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
         self.batch_size = batch_size
         self.chunk_samples = int(chunk_seconds * SAMPLE_RATE)
+        self._noted_channels = False
 
     def __call__(
         self,
@@ -111,7 +171,13 @@ class Speech2Text:
         task: str | Sequence[str] = "ASR",
         sample_rate: int = SAMPLE_RATE,
     ) -> Result | List[Result]:
-        single = isinstance(speech, (np.ndarray, torch.Tensor)) and np.ndim(speech) == 1
+        """``speech``: one utterance (an array or tensor, see :func:`mono`) or a list of
+        them; gives one :class:`Result` or a list."""
+        single = isinstance(speech, (np.ndarray, torch.Tensor))
+        if not single and not isinstance(speech, (list, tuple)):
+            raise TypeError(
+                f"speech must be an array, a tensor or a list of them, not {type(speech).__name__}"
+            )
         waves = [speech] if single else list(speech)
         tasks = [task] * len(waves) if isinstance(task, str) else list(task)
         if len(tasks) != len(waves):
@@ -121,21 +187,25 @@ class Speech2Text:
         return results[0] if single else results
 
     def prepare(self, wave, sample_rate: int, index) -> torch.Tensor:
-        """A float32 mono 16 kHz CPU tensor; integer PCM is scaled to [-1, 1]."""
-        if isinstance(wave, torch.Tensor):
-            wave = wave.detach().cpu().numpy()
-        wave = np.asarray(wave)
-        if np.issubdtype(wave.dtype, np.integer):
-            wave = wave.astype(np.float32) / float(np.iinfo(wave.dtype).max + 1)
-        wave = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
-        if wave.ndim == 2:  # (samples, channels)
-            wave = wave.mean(dim=1)
+        """A float32 mono 16 kHz CPU tensor (:func:`mono`); integer PCM is scaled to
+        [-1, 1]. ``index``: the utterance, as messages name it."""
+        samples, channels = mono(wave, f"utterance {index}")
+        if channels > 1 and not self._noted_channels:
+            logger.warning(
+                f"utterance {index}: {channels} channels mixed down to mono (the average); "
+                "so is any other multi-channel audio"
+            )
+            self._noted_channels = True
+        wave = torch.from_numpy(samples)
         if sample_rate != SAMPLE_RATE:
             import torchaudio
 
             wave = torchaudio.functional.resample(wave, sample_rate, SAMPLE_RATE)
         if len(wave) < MIN_SAMPLES:
-            raise ValueError(f"utterance {index}: {len(wave)} samples is too short to decode")
+            raise ValueError(
+                f"utterance {index}: {len(wave)} samples is too short to decode (the "
+                f"frontend needs {MIN_SAMPLES})"
+            )
         return wave
 
     def chunks(self, wave: torch.Tensor) -> List[torch.Tensor]:
