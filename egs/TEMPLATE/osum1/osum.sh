@@ -122,11 +122,13 @@ ${tiny} && results_md=${expdir}/RESULTS.md  # a check's figures are not the reci
 # run has ended or died, and a second run meanwhile is refused, not mixed in.
 mkdir -p exp
 exec {lock_fd}>> exp/.lock
-if ! flock -n "${lock_fd}"; then
+if ! flock -w 5 "${lock_fd}"; then  # (a few seconds for a run that is ending)
+  own=$(sed 's/.*) //' /proc/$$/stat | cut -d' ' -f3)  # this run's process group
   holders=$(for fd in /proc/[0-9]*/fd/*; do
     [ "$(readlink "${fd}" 2> /dev/null)" = "${PWD}/exp/.lock" ] || continue
     pid=${fd#/proc/}; pid=${pid%%/*}
-    [ "${pid}" = $$ ] || echo "${pid} ($(tr '\0' ' ' < "/proc/${pid}/cmdline" | cut -c1-60))"
+    [ "$(sed 's/.*) //' "/proc/${pid}/stat" | cut -d' ' -f3)" = "${own}" ] && continue
+    echo "${pid} ($(tr '\0' ' ' < "/proc/${pid}/cmdline" | cut -c1-80))"
   done 2> /dev/null | sort -un | head -n 3 | paste -sd ';' -)
   log "error: another run is using this recipe dir (started as: $(head -n 1 exp/.lock));" \
     "its processes: ${holders:-unknown}. Wait for it to end, or stop it."
@@ -182,6 +184,7 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
         "(a set asked for in --train_set, --valid_set or --test_sets; prepared:" \
         "$(cd data && find . -mindepth 2 -maxdepth 2 -name wav.scp | cut -d/ -f2 | sort | paste -sd ' ' -))"
         exit 1; }
+      rm -f "data/${set}/utt2taskinfo"  # derived below, from the files local/data.sh wrote
       utils/validate_data_dir.sh --no-feats ${task_conf:+--task-conf "${task_conf}"} "data/${set}"
       python -m osum.bin.prepare_task_info "${task_opt[@]}" "data/${set}"
     done
