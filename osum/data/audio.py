@@ -4,11 +4,15 @@ from the header, and 16-bit wav written; the one module of osum that reads audio
 An entry is a file soundfile reads (wav, flac, ogg/opus, mp3, ...), a file only ffmpeg
 decodes (mp4 and other containers), or a Kaldi pipe ``command |`` writing wav to stdout.
 What cannot be read raises RuntimeError (soundfile's own LibsndfileError is one), with
-a message that names the file or the command.
+a message that names the file or the command. A wav file whose samples stop before its
+header says they end (a partial copy) is one: libsndfile would read the part that is
+there without a word, a whole sentence's transcript on a few milliseconds of audio.
 """
 
 import io
+import os
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 from typing import NamedTuple, Tuple
@@ -22,6 +26,41 @@ from osum.model.frontend import SAMPLE_RATE
 FFMPEG_HINT = "install ffmpeg (tools/install.sh does) to read it"
 # containers libsndfile does not read: their audio is decoded by ffmpeg, their length measured so
 CONTAINERS = (".mp4", ".m4a", ".webm", ".mkv")
+# a RIFF data size this large (0xFFFFFFFF from ffmpeg, about that from other streaming
+# writers) or 0 means "unknown": the writer could not seek back to fill it in
+STREAMED_SIZE = 0x7FFFF000
+SHORTFALL_SECONDS = 0.01  # a wav missing less than this of its declared samples is kept
+
+
+def wav_cut_short(path) -> str | None:
+    """Why the RIFF/WAVE file ``path`` is cut short, or None: the size its ``data`` chunk
+    declares against the bytes the file holds after it. None as well for what is not a
+    RIFF wav (RF64, flac, ...) or has no size to compare (a streamed header)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WAVE":
+            return None
+        pos, byte_rate = 12, 0
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk, n = struct.unpack("<4sI", f.read(8))
+            if chunk == b"fmt ":
+                fmt = f.read(min(n, 16))
+                byte_rate = struct.unpack("<I", fmt[8:12])[0] if len(fmt) >= 12 else 0
+            elif chunk == b"data":
+                have = size - pos - 8
+                if n == 0 or n >= STREAMED_SIZE or byte_rate <= 0:
+                    return None
+                if n - have <= SHORTFALL_SECONDS * byte_rate:
+                    return None
+                return (
+                    f"{path}: cut short: its header declares {n} bytes of samples "
+                    f"({n / byte_rate:.2f} s) but the file holds {max(have, 0)} "
+                    f"({max(have, 0) / byte_rate:.2f} s): a partial copy?"
+                )
+            pos += 8 + n + (n & 1)  # chunks are padded to an even size
+    return None
 
 
 def _decode_bytes(data: bytes, what: str) -> Tuple[np.ndarray, int]:
@@ -45,6 +84,10 @@ def _decode(entry: str) -> Tuple[np.ndarray, int]:
     if entry.endswith("|"):  # a Kaldi pipe: the command writes audio (wav) to stdout
         cmd = entry[:-1].strip()
         return _decode_bytes(_run(cmd, True, f"command '{cmd}'"), f"command '{cmd}'")
+    if os.path.isfile(entry):
+        why = wav_cut_short(entry)
+        if why is not None:
+            raise RuntimeError(why)
     try:
         return soundfile.read(entry, dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError) as e:
@@ -103,7 +146,10 @@ class AudioInfo(NamedTuple):
 def audio_info(path) -> AudioInfo:
     """Duration and sample rate from the header of a file soundfile reads, without
     decoding it. Raises RuntimeError (soundfile's LibsndfileError) when the file is
-    missing or not audio soundfile reads."""
+    missing, not audio soundfile reads, or a wav cut short (:func:`wav_cut_short`)."""
+    why = wav_cut_short(path) if os.path.isfile(path) else None
+    if why is not None:
+        raise RuntimeError(why)
     info = soundfile.info(str(path))
     return AudioInfo(info.duration, info.samplerate)
 
@@ -118,5 +164,7 @@ def entry_duration(entry: str, reader: AudioReader | None = None) -> float:
 
 
 def write_wav(path: Path, audio: np.ndarray) -> None:
-    """``audio`` (mono, at 16 kHz) as a 16-bit wav file."""
-    soundfile.write(path, audio, SAMPLE_RATE, subtype="PCM_16")
+    """``audio`` (mono, at 16 kHz) as a 16-bit wav file (whatever the name's suffix: a
+    temporary name of :func:`osum.files.atomic_path` too)."""
+    # not atomic: the callers give a temporary name (atomic_path)
+    soundfile.write(path, audio, SAMPLE_RATE, subtype="PCM_16", format="WAV")

@@ -56,6 +56,22 @@ def read_ctm(path: Path) -> Dict[str, List[Tuple[float, float, str, int]]]:
     return dict(out)
 
 
+def read_segments(path: Path) -> Dict[str, Tuple[str, float, float]]:
+    """``<utt> <recording> <start> <end>`` lines -> {utt: (recording, start s, end s)}
+    (end -1: to the end of the recording); errors name the file and line."""
+    out = {}
+    for utt, (value, lineno) in read_table(path).items():
+        fields = value.split()
+        try:
+            reco, start, end = fields[0], float(fields[1]), float(fields[2])
+        except (IndexError, ValueError):
+            raise DataError(
+                f"{path}:{lineno}: expected '<utt> <recording> <start> <end>' for {utt}"
+            ) from None
+        out[utt] = (reco, start, end)
+    return out
+
+
 def durations(data_dir: Path) -> Dict[str, float]:
     """Seconds per utterance: utt2dur, else segments, else the audio headers in wav.scp."""
     data_dir = Path(data_dir)
@@ -63,12 +79,11 @@ def durations(data_dir: Path) -> Dict[str, float]:
         return {k: float(v) for k, (v, _) in read_table(data_dir / "utt2dur").items()}
     if (data_dir / "segments").is_file():
         out, whole = {}, {}
-        for utt, (v, _) in read_table(data_dir / "segments").items():
-            reco, start, end = v.split()[:3]
-            if float(end) < 0:  # to the end of the recording
-                whole[utt] = (reco, float(start))
+        for utt, (reco, start, end) in read_segments(data_dir / "segments").items():
+            if end < 0:  # to the end of the recording
+                whole[utt] = (reco, start)
             else:
-                out[utt] = float(end) - float(start)
+                out[utt] = end - start
         if whole:
             wav = read_table(data_dir / "wav.scp")
             recos = _audio_durations(data_dir, {r: wav[r] for r, _ in whole.values() if r in wav})
@@ -95,10 +110,9 @@ def utterances(data_dir: Path) -> List[Tuple[str, str, float, float | None]]:
     utts = read_table(data_dir / "utt2spk")
     out = []
     if (data_dir / "segments").is_file():
-        for utt, (v, _) in read_table(data_dir / "segments").items():
-            reco, start, end = v.split()[:3]
+        for utt, (reco, start, end) in read_segments(data_dir / "segments").items():
             if utt in utts:
-                out.append((utt, wav.get(reco, ""), float(start), float(end)))
+                out.append((utt, wav.get(reco, ""), start, end))
     else:
         out = [(utt, wav.get(utt, ""), 0.0, None) for utt in utts]
     return sorted(out)

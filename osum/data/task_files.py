@@ -27,6 +27,7 @@ from typing import Dict, List, Mapping, Tuple
 
 from osum.asrx.registry import Task, build_registry
 from osum.data.kaldi import DataError, durations, read_ctm, read_table
+from osum.files import atomic_open
 
 LABEL_FILES = {f"utt2{f}": f for f in ("emotion", "event", "style", "gender", "age")}
 TASK_FILES = ["utt2task", *LABEL_FILES, "ctm", "utt2answer", "utt2question"]
@@ -189,7 +190,7 @@ def write_task_info(data_dir: Path, registry: Mapping[str, Task] | None = None) 
         raise DataError("\n".join(errors))
     info = load_task_info(data_dir)
     out = data_dir / "utt2taskinfo"
-    with open(out, "w", encoding="utf-8") as f:
+    with atomic_open(out) as f:
         for u in sorted(info):
             f.write(f"{u} {json.dumps(info[u], ensure_ascii=False, sort_keys=True)}\n")
     return out

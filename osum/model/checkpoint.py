@@ -1,17 +1,24 @@
 """Reading weights from HF model dirs without unpickling code and without the whole model."""
 
 import json
+import pickle
 from pathlib import Path
-from typing import Dict, Iterable
+from typing import Dict, Iterable, Mapping
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # an exported model's dir (osum.convert.export): its config (paths relative to the dir),
 # its weights but the LLM's, and the LLM's dir
 CONFIG, WEIGHTS, LLM_DIR = "config.yaml", "model.safetensors", "llm"
 INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
+
+
+class CheckpointError(ValueError, RuntimeError):
+    """A model file that is not a whole checkpoint, or not one of this model; the message
+    names the file. A ValueError (a user's input, for the commands' one-line errors) and
+    a RuntimeError (what torch raises for these, and what callers caught before)."""
 
 
 def _weight_files(model_dir: Path):
@@ -62,12 +69,45 @@ def load_hf_state_dict(model_dir: Path, prefixes: Iterable[str]) -> Dict[str, to
 
 def load_model_file(path, device: str = "cpu") -> Dict[str, torch.Tensor]:
     """A state dict from ``.safetensors`` or a ``torch.save`` file, never unpickling
-    code (``weights_only``)."""
-    if str(path).endswith(".safetensors"):
-        from safetensors.torch import load_file
+    code (``weights_only``: a pickle that would run code raises pickle.UnpicklingError).
+    A file cut short or otherwise not a whole checkpoint raises :class:`CheckpointError`
+    naming it."""
+    try:
+        if str(path).endswith(".safetensors"):
+            from safetensors.torch import load_file
 
-        return load_file(str(path), device=device)
-    return torch.load(path, map_location=device, weights_only=True)
+            return load_file(str(path), device=device)
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise pickle.UnpicklingError(f"{path}: {e}") from None
+    except (RuntimeError, EOFError, SafetensorError) as e:
+        why = str(e).strip()
+        if isinstance(e, RuntimeError) and "zip archive" not in why:
+            raise RuntimeError(f"{path}: {why}") from None  # not the file's (a device, ...)
+        raise CheckpointError(
+            f"{path}: not a whole checkpoint, cut short or corrupt "
+            f"({why.split('. ')[0] or type(e).__name__}); copy it again"
+        ) from None
+
+
+def first_shape_mismatch(
+    state: Mapping[str, torch.Tensor], model: torch.nn.Module, path, model_from: str = ""
+) -> str | None:
+    """The first tensor of ``state`` whose shape differs from the model's parameter of
+    that name, said in a message naming ``path`` and both shapes; None when all fit.
+    ``model_from``: where the model's sizes come from (its config), for the message."""
+    own = torch.nn.Module.state_dict(model)  # every weight, base ones included
+    bad = [k for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if not bad:
+        return None
+    k = bad[0]
+    more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+    sizes = f" built from {model_from}" if model_from else ""
+    return (
+        f"{path}: parameter {k} is {list(state[k].shape)} in the file but "
+        f"{list(own[k].shape)} in the model{sizes}{more}: a checkpoint of another model "
+        "size or configuration"
+    )
 
 
 def load_pretrained_model(
@@ -95,6 +135,11 @@ def load_pretrained_model(
     dst = obj.state_dict()
     if ignore_init_mismatch:  # against every weight: the model's state_dict leaves base ones out
         src = filter_state_dict(torch.nn.Module.state_dict(obj), src)
+    else:
+        where = f" ({dst_key})" if dst_key else ""
+        bad = first_shape_mismatch(src, obj, f"--init_param {path}", f"the config{where}")
+        if bad is not None:
+            raise CheckpointError(bad + " (--ignore_init_mismatch true skips such tensors)")
     dst.update(src)
     obj.load_state_dict(dst)
 

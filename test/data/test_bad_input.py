@@ -114,3 +114,52 @@ def test_audio_longer_than_the_encoder_window_is_named(tiny_dirs):
         pre("u2", {"speech": np.zeros(0, dtype=np.float32), "text": "hi"})
     out = pre("u3", {"speech": np.zeros((16000, 2), dtype=np.float32), "text": "hi"})
     assert out["speech"].shape == (16000,) and out["text"][-1] == pre.end_id
+
+
+def test_a_dump_job_that_fails_half_way_leaves_no_half_files(speech_data, tmp_path, monkeypatch):
+    """The ark and its scp appear when the job ends, whole; a job that stops half way
+    leaves the earlier job's files as they were and no `skipped` (merge's sign that a job
+    is done), and a run again finishes as if it had not failed."""
+    import osum.data.dump as dump_module
+
+    out = tmp_path / "mel"
+    assert dump_module.dump(str(speech_data), str(out), "whisper_mel")["dumped"] == 12
+    before = {n: (out / n).read_bytes() for n in ("feats.ark", "feats.scp", "feats_shape")}
+    add, calls = dump_module._MelSink.add, []
+
+    def failing_add(self, utt, audio):
+        calls.append(utt)
+        if len(calls) == 5:
+            raise OSError("No space left on device")
+        add(self, utt, audio)
+
+    monkeypatch.setattr(dump_module._MelSink, "add", failing_add)
+    with pytest.raises(OSError, match="No space left"):
+        dump_module.dump(str(speech_data), str(out), "whisper_mel")
+    assert {n: (out / n).read_bytes() for n in before} == before
+    assert not (out / "skipped").exists() and not list(out.glob(".*"))
+    monkeypatch.setattr(dump_module._MelSink, "add", add)
+    assert dump_module.dump(str(speech_data), str(out), "whisper_mel")["dumped"] == 12
+    assert (out / "feats.ark").read_bytes() == before["feats.ark"]
+    scp = (out / "feats.scp").read_text().splitlines()
+    assert len(scp) == 12 and all(f" {out}/feats.ark:" in line for line in scp)
+
+
+def test_task_info_appears_whole(task_dir, monkeypatch):
+    """utt2taskinfo written half (a failure on the 5th line) leaves the old one whole."""
+    import osum.data.task_files as task_files
+
+    old = task_files.write_task_info(task_dir).read_text()
+    dumps, calls = task_files.json.dumps, []
+
+    def failing_dumps(*args, **kw):
+        calls.append(1)
+        if len(calls) == 5:
+            raise OSError("No space left on device")
+        return dumps(*args, **kw)
+
+    monkeypatch.setattr(task_files.json, "dumps", failing_dumps)
+    with pytest.raises(OSError):
+        task_files.write_task_info(task_dir)
+    assert (task_dir / "utt2taskinfo").read_text() == old
+    assert not list(task_dir.glob(".*"))

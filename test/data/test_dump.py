@@ -1,5 +1,6 @@
 """Stage 2's dump: raw 16 kHz wav or Whisper log-mel arks, jobs, merging, bad audio listed."""
 
+import json
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ import whisper
 
 from helpers import write
 from osum.data.dump import dump, merge
+from osum.data.kaldi import DataError
 
 
 def test_raw_and_mel_dumps_with_bad_audio_and_jobs(task_dir, tmp_path):
@@ -164,3 +166,40 @@ def test_no_length_limit_for_test_sets(speech_data, tmp_path):
         "dumped": 12,
         "skipped": 0,
     }
+
+
+def test_one_job_dumps_then_merges_as_osum_sh_calls_them(task_dir, tmp_path):
+    """--nj 1: the dump writes straight to its output and --merge --nj 1 only counts
+    (it used to look for split1/1 and fail: "dump job 1 of 1 has not run")."""
+    out = tmp_path / "dump"
+    for extra in ([], ["--merge"]):
+        res = subprocess.run(
+            [sys.executable, "-m", "osum.bin.dump", *extra, "--nj", "1"]
+            + ([] if extra else ["--job", "1"])
+            + [str(task_dir), str(out)],
+            capture_output=True,
+            text=True,
+        )
+        assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout) == {"dumped": 12, "skipped": 0}
+    assert not (out / "split1").exists()
+    assert (out / "utt2task").read_text() == (task_dir / "utt2task").read_text()
+    with pytest.raises(DataError, match="dump job 1 of 1 has not run"):
+        merge(str(tmp_path / "never_dumped"), 1)
+
+
+def test_merged_parts_have_one_spk2utt_line_a_speaker(task_dir, tmp_path):
+    """A speaker whose utterances fall in two jobs' parts gets one spk2utt line, and a
+    task file of an earlier dump that no part has now is not left behind."""
+    out = tmp_path / "dump"
+    out.mkdir()
+    (out / "utt2question").write_text("en0-000 stale\n")
+    for job in (1, 2, 3, 4, 5):
+        dump(str(task_dir), str(out), nj=5, job=job)
+    assert merge(str(out), 5) == {"dumped": 12, "skipped": 0}
+    spk2utt = (out / "spk2utt").read_text().splitlines()
+    speakers = [line.split()[0] for line in spk2utt]
+    assert len(speakers) == len(set(speakers)) == 4
+    assert spk2utt == sorted(spk2utt) and sum(len(x.split()) - 1 for x in spk2utt) == 12
+    assert (out / "ctm").read_text() == (task_dir / "ctm").read_text()
+    assert not (out / "utt2question").exists()
