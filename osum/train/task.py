@@ -15,8 +15,11 @@ The YAML config mirrors constructor arguments:
 """
 
 import argparse
+import difflib
+import inspect
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Callable, Collection, Dict, List, Tuple
 
@@ -45,11 +48,23 @@ from torch import nn
 from osum.asrx.preprocess import OSUMPreprocessor
 from osum.data.checks import check_data_keys, check_sample_rate
 from osum.model.adapter import OSUMAdapter
-from osum.model.checkpoint import WEIGHTS, is_export, load_model_file, load_pretrained_model
+from osum.model.checkpoint import (
+    WEIGHTS,
+    CheckpointError,
+    first_shape_mismatch,
+    is_export,
+    load_model_file,
+    load_pretrained_model,
+)
 from osum.model.encoder import WhisperEncoder
 from osum.model.espnet_model import OSUMModel
 from osum.model.frontend import WhisperFrontend
 from osum.model.llm import base_model, build_llm
+from osum.train import espnet_io
+
+# ESPnet's trainer writes its checkpoints atomically and reads them without unpickling,
+# in every process that trains (DDP workers import this module too)
+espnet_io.install()
 
 frontend_choices = ClassChoices(
     name="frontend",
@@ -248,8 +263,21 @@ class OSUMTask(AbsTask):
                 raise FileNotFoundError(f"{f} does not exist")
         with open(config_file, encoding="utf-8") as f:
             conf = yaml.safe_load(f)
-        args = cls.get_default_config()
+        if not isinstance(conf, dict):
+            raise ValueError(f"{config_file}: not a YAML mapping of options")
+        argv, sys.argv = sys.argv, sys.argv[:1]  # ESPnet's defaults parse the command line:
+        try:  # a decoding command's own --config (osum_inference) is no training config
+            args = cls.get_default_config()
+        finally:
+            sys.argv = argv
+        known = {*args, *AbsTask.exclude_opts(), *ESPNET_RECORDS}
+        unknown = [k for k in conf if k not in known]
+        if unknown:  # an older or a hand-edited config: not an error, but not unseen
+            logging.warning(f"{config_file}: options no longer known, not used: {unknown}")
         args.update(conf)
+        errors = conf_errors(args, config_file)
+        if errors:
+            raise ValueError("\n".join(errors))
         exported = is_export(Path(config_file).parent)
         if base_dir is None and exported:
             base_dir = Path(config_file).parent  # an export's config: paths relative to it
@@ -260,13 +288,16 @@ class OSUMTask(AbsTask):
         model.to(device)
         if model_file is not None:
             state = load_model_file(model_file, device)
+            mismatch = first_shape_mismatch(state, model, model_file, config_file)
+            if mismatch is not None:
+                raise CheckpointError(mismatch)
             try:
                 # an export's weights file holds all but the LLM, which is in llm/, whatever
                 # trained
                 own = exported and Path(model_file).name == WEIGHTS
                 model.load_state_dict(state, strict=True, llm_from_dir=own)
             except RuntimeError as e:
-                raise RuntimeError(f"{model_file}: {e}") from None
+                raise CheckpointError(f"{model_file}: {e}") from None
         return model, args
 
 
@@ -292,7 +323,7 @@ def plot_curves(output_dir: Path) -> None:
         logging.warning(f"{checkpoint} missing: no training curves drawn")
         return
     # the reporter's history only; mmap leaves the weights on disk
-    states = torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=False)
+    states = espnet_io.load(checkpoint, map_location="cpu", mmap=True)
     reporter = Reporter()
     reporter.load_state_dict(states["reporter"])
     reporter.matplotlib_plot(output_dir / "images")
@@ -311,9 +342,97 @@ def read_task_conf(args: argparse.Namespace) -> None:
     args.task_conf = None
 
 
+def _did_you_mean(key, known: Collection[str]) -> str:
+    close = difflib.get_close_matches(str(key), list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def config_file_errors(parser: argparse.ArgumentParser, config: str) -> List[str]:
+    """The top-level keys of the YAML ``--config`` file that are no option of ``parser``,
+    a line each naming the file (ESPnet's parser prints its whole usage before the first)."""
+    try:
+        with open(config, encoding="utf-8") as f:
+            conf = yaml.safe_load(f)
+    except FileNotFoundError:
+        return [f"{config}: no such file"]
+    except yaml.YAMLError as e:
+        return [f"{config}: not valid YAML ({' '.join(str(e).split())})"]
+    if not isinstance(conf, dict):
+        return [f"{config}: not a YAML mapping of options"]
+    known = {a.dest for a in parser._actions}
+    return [
+        f"{config}: unknown option {k!r}{_did_you_mean(k, known)}" for k in conf if k not in known
+    ]
+
+
+# what ESPnet's trainer writes into config.yaml besides the options
+ESPNET_RECORDS = ("version", "distributed")
+# the arguments of OSUMModel that build_model gives, not model_conf
+MODEL_PARTS = ("frontend", "specaug", "encoder", "adapter", "llm")
+
+
+def conf_errors(conf: Dict, source) -> List[str]:
+    """What the ``*_conf`` sections of a training config (``conf``: its options) hold that
+    the constructor each goes to does not take (a misspelled key), and component names
+    that are no choice; a line each naming ``source`` (the config file) and the section."""
+    from espnet2.tasks.abs_task import optim_classes, scheduler_classes
+    from peft import LoraConfig
+
+    errors, targets = [], []
+    choices = [(c.name, c.classes, ()) for c in OSUMTask.class_choices_list]
+    choices += [
+        ("optim", optim_classes, ("params",)),
+        ("scheduler", scheduler_classes, ("optimizer",)),
+    ]
+    for kind, classes, given in choices:
+        name = conf.get(kind)
+        if name is None or (kind == "frontend" and conf.get("input_size") is not None):
+            continue
+        if str(name).lower() not in classes:
+            errors.append(
+                f"{source}: {kind} {name!r} is not one of {sorted(classes)}"
+                f"{_did_you_mean(name, classes)}"
+            )
+            continue
+        targets.append((f"{kind}_conf", classes[str(name).lower()], given))
+    targets += [
+        ("llm_conf", build_llm, ()),
+        ("model_conf", OSUMModel, MODEL_PARTS),
+        ("preprocessor_conf", OSUMPreprocessor, ("train",)),
+    ]
+    if isinstance((conf.get("llm_conf") or {}).get("lora_conf"), dict):
+        targets.append(("llm_conf.lora_conf", LoraConfig, ()))
+    for section, target, given in targets:
+        values = conf
+        for part in section.split("."):
+            values = (values or {}).get(part) or {}
+        params = inspect.signature(target).parameters
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()) or not isinstance(values, dict):
+            continue
+        takes = [n for n in params if n not in given and n != "self"]
+        for key in values:
+            if key in given:
+                errors.append(f"{source}: {section}: {key!r} is given by osum, not the config")
+            elif key not in takes:
+                errors.append(
+                    f"{source}: {section}: unknown option {key!r}{_did_you_mean(key, takes)}; "
+                    f"{getattr(target, '__name__', target)} takes {', '.join(takes)}"
+                )
+    return errors
+
+
 def main(cmd: Collection[str] | None = None):
-    args = OSUMTask.get_parser().parse_args(cmd)
-    read_task_conf(args)
+    parser = OSUMTask.get_parser()
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    config = pre.parse_known_args(cmd)[0].config
+    errors = config_file_errors(parser, config) if config else []
+    if not errors:
+        args = parser.parse_args(cmd)
+        read_task_conf(args)
+        errors = conf_errors(vars(args), args.config or "the command line")
+    if errors:
+        raise SystemExit("\n".join(f"osum_train: {e}" for e in errors))
     if args.use_deepspeed:  # ESPnet's DeepSpeed set-up reads it, and fails where it is unset
         os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
     if args.curves_at_end:
