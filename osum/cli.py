@@ -72,7 +72,7 @@ def run(main: Callable, output: int | None = None) -> None:
         print(f"{name}: interrupted", file=sys.stderr)
         sys.exit(130)
     except BrokenPipeError:  # stdout closed early (| head): nothing more to say
-        sys.stdout = open(os.devnull, "w")
+        sys.stdout = open(os.devnull, "w")  # not atomic: /dev/null
         sys.exit(141)
     except Exception as e:
         if os.environ.get("OSUM_DEBUG", "") not in ("", "0") or not is_user_error(e):

@@ -90,7 +90,7 @@ def main(cmd=None):
             seed=args.seed,
         )
     # the models are complete: a recipe's --tiny run (osum.sh --tiny_models) uses them
-    Path(args.models, ".done").touch()
+    Path(args.models, ".done").touch()  # not atomic: an empty marker is whole once it exists
     print(json.dumps(report))
 
 

@@ -69,6 +69,7 @@ def export_model(
             tokenizer.save_pretrained(partial / LLM_DIR)
             weights = {k: v.detach().contiguous() for k, v in state.items()}
             save_file(weights, str(partial / WEIGHTS))
+            # not atomic: in <out>.partial, renamed as a whole when complete
             (partial / CONFIG).write_text(
                 "# exported by osum.bin.export_model: paths are relative to this dir\n"
                 + yaml.safe_dump(conf, allow_unicode=True, sort_keys=False),

@@ -16,6 +16,7 @@ from typing import Callable, Dict, Iterable, List, Sequence, Tuple
 
 from osum.data.kaldi import DataError, durations, read_ctm, read_table
 from osum.data.task_files import TASK_FILES, load_task_info
+from osum.files import atomic_open, write_text
 
 PER_UTT_FILES = [
     "wav.scp",
@@ -66,22 +67,22 @@ def _write_dir(
     out.mkdir(parents=True, exist_ok=True)
     for name, table in files.items():
         if table:
-            with open(out / name, "w", encoding="utf-8") as f:
+            with atomic_open(out / name) as f:
                 for k in sorted(table):
                     f.write(f"{k} {table[k]}\n")
     if recordings:  # with segments, wav.scp is keyed by recording
-        with open(out / "wav.scp", "w", encoding="utf-8") as f:
+        with atomic_open(out / "wav.scp") as f:
             for k in sorted(recordings):
                 f.write(f"{k} {recordings[k]}\n")
     if ctm:
-        with open(out / "ctm", "w", encoding="utf-8") as f:
+        with atomic_open(out / "ctm") as f:
             for k in sorted(ctm):
                 for s, e, w in ctm[k]:
                     f.write(f"{k} {s:.3f} {e - s:.3f} {w}\n")
     spk2utt: Dict[str, List[str]] = defaultdict(list)
     for utt, spk in sorted(files["utt2spk"].items()):
         spk2utt[spk].append(utt)
-    with open(out / "spk2utt", "w", encoding="utf-8") as f:
+    with atomic_open(out / "spk2utt") as f:
         for spk in sorted(spk2utt):
             f.write(f"{spk} {' '.join(spk2utt[spk])}\n")
 
@@ -137,7 +138,7 @@ def mix_data_dirs(sources: Sequence[Tuple[str, float]], out: str) -> dict:
     _write_dir(out, files, ctm, recordings)
     report = summarize(rows)
     report["sources"] = {str(s): w for s, w in sources}
-    (out / "mix_report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    write_text(out / "mix_report.json", json.dumps(report, indent=1, ensure_ascii=False))
     return report
 
 
@@ -216,7 +217,7 @@ def filter_data_dir(
     recordings = {k: v for k, v in recordings.items() if k in used}
     ctm = {k: [(s, e, w) for s, e, w, _ in v] for k, v in src_ctm.items() if k in kept["utt2spk"]}
     _write_dir(out, kept, ctm, recordings)
-    with open(out / "dropped", "w", encoding="utf-8") as f:
+    with atomic_open(out / "dropped") as f:
         for utt in sorted(dropped):
             f.write(f"{utt} {dropped[utt]}\n")
     report = summarize((u, str(src), info[u]["task"], secs.get(u, 0.0)) for u in kept["utt2spk"])

@@ -35,6 +35,7 @@ import soundfile
 import sox
 
 from osum.asrx.text_norm import units
+from osum.files import atomic_path, write_text
 from osum.progress import progress
 
 RATE = 16000
@@ -326,7 +327,8 @@ def _render_job(args):
             if peak > 0.99:
                 audio = audio * (0.99 / peak)
             path = str((Path(wav_dir) / f"{row['utt']}.wav").resolve())
-            soundfile.write(path, audio, RATE, subtype="PCM_16")
+            with atomic_path(path) as part:
+                soundfile.write(part, audio, RATE, subtype="PCM_16", format="WAV")
             out[row["utt"]] = (path, times)
     return out
 
@@ -431,7 +433,5 @@ def _write_split(d: Path, rows: List[dict], rendered: Dict[str, tuple]) -> None:
         spk2utt.setdefault(row["spk"], []).append(utt)
     for name, lines in files.items():
         if lines or name in ("wav.scp", "text", "utt2spk", "utt2task"):
-            (d / name).write_text("".join(f"{x}\n" for x in lines), encoding="utf-8")
-    (d / "spk2utt").write_text(
-        "".join(f"{s} {' '.join(u)}\n" for s, u in sorted(spk2utt.items())), encoding="utf-8"
-    )
+            write_text(d / name, "".join(f"{x}\n" for x in lines))
+    write_text(d / "spk2utt", "".join(f"{s} {' '.join(u)}\n" for s, u in sorted(spk2utt.items())))

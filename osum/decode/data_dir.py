@@ -122,6 +122,7 @@ def decode_data(
         logger.info(f"{len(keys) - len(todo)} of {len(keys)} utterances already decoded")
     skipped: Dict[str, str] = {}
     with (
+        # not atomic: a line per utterance, appended; a torn last line is dropped on resume
         open(output_dir / RESULTS, "a", encoding="utf-8") as out,
         progress(len(todo), f"decoding {output_dir.name}") as bar,
     ):

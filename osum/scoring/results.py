@@ -19,7 +19,7 @@ from typing import Dict, Iterable, List, Sequence
 
 import yaml
 
-from osum.files import atomic_path
+from osum.files import atomic_path, write_text
 
 METRICS = [  # (key in the task's result, column name)
     ("error_rate", "WER/CER %"),
@@ -254,5 +254,5 @@ def gather(results_json: Iterable[str], out_md: str) -> Path:
                 f"| {recipe} | {e['test_set']} | {e['task']} | {e['exp']} | "
                 f"{e['date']} | {figures} |"
             )
-    Path(out_md).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text(out_md, "\n".join(lines) + "\n")
     return Path(out_md)

@@ -19,11 +19,12 @@ when it transcribes a new one.
 """
 
 import json
-import shutil
 from pathlib import Path
 from typing import Sequence, Tuple
 
 import yaml
+
+from osum.files import atomic_path, write_text
 
 KEYS = {"tasks", "epochs", "batch_size", "lr", "warmup_steps", "seed", "answers_only"}
 
@@ -79,10 +80,11 @@ def train_phase(
         state[f"llm.{k}"] = v.to(state[f"llm.{k}"].dtype)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    torch.save(state, out / model_file)
-    shutil.copy(train_config, out / "config.yaml")
+    with atomic_path(out / model_file) as tmp:
+        torch.save(state, tmp)
+    write_text(out / "config.yaml", Path(train_config).read_text(encoding="utf-8"))
     report.update(init_model=str(init_model), data_dir=str(data_dir))
-    (out / "text_training.json").write_text(json.dumps(report, indent=1) + "\n")
+    write_text(out / "text_training.json", json.dumps(report, indent=1) + "\n")
     return report
 
 
@@ -270,5 +272,5 @@ def pretrain_llm_on_text(llm_dir: str, sequences: list, **train_opts) -> dict:
     report = train_causal_lm(model, sequences, **train_opts)
     with quiet_loading():
         model.save_pretrained(llm_dir)
-    (Path(llm_dir) / "text_pretraining.json").write_text(json.dumps(report, indent=1) + "\n")
+    write_text(Path(llm_dir) / "text_pretraining.json", json.dumps(report, indent=1) + "\n")
     return report
