@@ -1,13 +1,12 @@
 """Helpers shared by the tests."""
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
+from osum.dev.recipe import REPO, copy_recipe, run_recipe  # noqa: F401  (used by the tests)
 from osum.model.adapter import OSUMAdapter
 from osum.model.encoder import WhisperEncoder
 from osum.model.espnet_model import OSUMModel
@@ -135,38 +134,6 @@ def assert_same_outputs(original, other, tasks, atol=1e-5, seed=0, samples=24000
     wave = 0.1 * np.random.default_rng(seed).standard_normal(samples).astype(np.float32)
     for task in tasks:
         assert other(wave, task=task).text == original(wave, task=task).text, task
-
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def copy_recipe(name: str, dest: Path) -> Path:
-    """A copy of egs/<name>/osum1 in ``dest`` whose links point into this checkout, so a
-    test runs the recipe without writing into the repository."""
-    src = REPO / "egs" / name / "osum1"
-    d = Path(dest) / name / "osum1"
-    d.mkdir(parents=True)
-    for item in src.iterdir():
-        if item.name in ("data", "dump", "exp", "models", "downloads"):
-            continue
-        if item.is_symlink():
-            (d / item.name).symlink_to(item.resolve())
-        elif item.is_dir():
-            shutil.copytree(item, d / item.name, symlinks=False)
-        else:
-            shutil.copy2(item, d / item.name)
-    (d / "path.sh").write_text(
-        (src / "path.sh").read_text().replace("../../../tools", str(REPO / "tools"))
-    )
-    return d
-
-
-def run_recipe(recipe: Path, *args, env=None, timeout=1200):
-    """``./run.sh ARGS`` in a recipe dir with one thread; returns the CompletedProcess."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", **(env or {}))
-    return subprocess.run(
-        ["./run.sh", *args], cwd=recipe, capture_output=True, text=True, env=env, timeout=timeout
-    )
 
 
 def read_kv(path: Path) -> dict:

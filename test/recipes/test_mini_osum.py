@@ -2,6 +2,7 @@
 resuming interrupted training and decoding."""
 
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -31,12 +32,16 @@ def recipe(tmp_path_factory):
     return d
 
 
+DATA = "--train 4 --dev 2 --test 2 --whisper_dim 64 --llm_dim 64 --llm_layers 2"  # per task
+COMMAND = ["./run.sh", "--local_data_opts", DATA, "--train_args", "--max_epoch 1"]
+# the first full run's results, kept for the fault test (the tests below change them)
+FIRST_RUN = {}
+
+
 def run(recipe, *args):
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    data = "--train 4 --dev 2 --test 2 --whisper_dim 64 --llm_dim 64 --llm_layers 2"  # per task
-    opts = ["--local_data_opts", data, "--train_args", "--max_epoch 1"]
     return subprocess.run(
-        ["./run.sh", *opts, *args],
+        [*COMMAND, *args],
         cwd=recipe,
         capture_output=True,
         text=True,
@@ -45,9 +50,10 @@ def run(recipe, *args):
     )
 
 
-def test_stages_1_to_5_then_skip_and_resume(recipe):
+def test_stages_1_to_5_then_skip_and_resume(recipe, tmp_path_factory):
     res = run(recipe)
     assert res.returncode == 0, res.stderr[-4000:]
+    FIRST_RUN["dir"] = keep_results(recipe, tmp_path_factory.mktemp("first") / "osum1")
     for f in [
         "data/train/utt2taskinfo",
         "data/test/utt2gender",
@@ -106,6 +112,55 @@ def test_stages_1_to_5_then_skip_and_resume(recipe):
     assert f"{len(lines) - 1} of {len(lines)} utterances already decoded" in decode_log
     assert len((recipe / "exp/osum/decode_test/text").read_text().splitlines()) == 16
     exported_model_gives_the_same_outputs(recipe)
+
+
+def keep_results(recipe, dest):
+    """A copy of a run's results (what osum.dev.faults.compare reads)."""
+    for name in ("data", "dump", "models", "exp", "RESULTS.md", "RESULTS.json"):
+        src = recipe / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, symlinks=True)
+        elif src.is_file():
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def test_killed_in_every_stage_and_run_again_gives_the_same_results(recipe, tmp_path):
+    """The short form of bench/faults.py: the run's process group SIGKILLed once at each of
+    a few moments (seeded delays), run again each time; no process outlives a kill, no
+    rerun is refused, and the results equal the uninterrupted run's. Training is taken
+    from that run (its kills are in test/train/test_task.py's resume tests and in the
+    benchmark)."""
+    from osum.dev import faults
+
+    if "dir" not in FIRST_RUN:  # the test above did not run: an uninterrupted run here
+        res = run(recipe)
+        assert res.returncode == 0, res.stderr[-4000:]
+        FIRST_RUN["dir"] = keep_results(recipe, tmp_path / "first" / "osum1")
+    reference = FIRST_RUN["dir"]
+    rng = random.Random("test:0")
+    moments = {m.name: m for m in faults.MOMENTS}
+    other = faults.fresh_copy(tmp_path / "faulty")
+    log = other / "faults.log"
+    kills = [
+        faults.kill_at(other, moments[name], rng, log, 0, COMMAND)
+        for name in ("data preparation", "task information", "dump", "dump merge")
+    ]
+    for phase in (reference / "exp" / "osum").iterdir():  # trained as the first run was
+        if (phase / ".done").is_file() and not phase.name.startswith("decode_"):
+            shutil.rmtree(other / "exp" / "osum" / phase.name, ignore_errors=True)
+            shutil.copytree(phase, other / "exp" / "osum" / phase.name, symlinks=True)
+    kills += [
+        faults.kill_at(other, moments[name], rng, log, 0, COMMAND)
+        for name in ("decoding", "decode merge", "scoring", "results")
+    ]
+    assert faults.finish(other, log, COMMAND) == 0, log.read_text()[-4000:]
+    landed = [k for k in kills if k.hit]
+    assert len(landed) >= 6, [vars(k) for k in kills]
+    assert all(not k.survivors for k in kills), [k.survivors for k in kills]
+    assert not faults.refusals(log)
+    assert faults.compare(reference, other) == []
 
 
 def exported_model_gives_the_same_outputs(recipe):
