@@ -83,6 +83,27 @@ def test_resume_after_being_stopped(tiny_dirs, speech_data, tmp_path):
     assert (exp / "3epoch.pth").exists()
     # --curves_at_end: none after each epoch, all of them once at the end
     assert {"loss.png", "acc.png"} <= {p.name for p in (exp / "images").glob("*.png")}
+    checkpoints_are_whole_and_read_without_unpickling(exp, cmd, tmp_path)
+
+
+def checkpoints_are_whole_and_read_without_unpickling(exp, cmd, tmp_path):
+    """ESPnet's saves go through a temporary name; checkpoint.pth of epoch N never comes
+    before N's model file; a resume reads tensors and plain data, and refuses a pickle."""
+    states = espnet_io.load(exp / "checkpoint.pth", map_location="cpu")  # no pickle needed
+    assert states["reporter"]["epoch"] == 3
+    assert not list(exp.glob(".*.tmp"))
+    # a kill between ESPnet's two saves of an epoch: the checkpoint still names a whole epoch
+    out = tmp_path / "ordered"
+    out.mkdir()
+    espnet_io.save(states, out / "checkpoint.pth")
+    key = "adapter.speech_llama_proj.weight"
+    assert torch.equal(torch.load(out / "3epoch.pth")[key], states["model"][key])
+    # a checkpoint that would run code when unpickled is refused, and nothing runs
+    torch.save({"model": {}, "reporter": {"epoch": 1, "stats": Evil()}}, exp / "checkpoint.pth")
+    res = run_train(cmd + ["--resume", "true", "--max_epoch", "4"], cwd=tmp_path, check=False)
+    assert res.returncode != 0
+    assert "Weights only load failed" in res.stderr or "weights_only" in res.stderr
+    assert not (tmp_path / "pwned").exists()
 
 
 def test_dumped_log_mel_from_kaldiio_ark(tiny_dirs, speech_data, tmp_path):
@@ -162,32 +183,6 @@ def test_deepspeed_on_one_process_trains_with_the_plain_trainer(tiny_dirs, speec
     out = run_train(cmd, cwd=tmp_path, env=env)
     assert "Switch back to the normal trainer" in out.stderr
     assert (exp / "1epoch.pth").exists() and not list(exp.glob("checkpoint_*"))
-
-
-def test_checkpoints_are_whole_and_read_without_unpickling(tiny_dirs, speech_data, tmp_path):
-    """ESPnet's saves go through a temporary name; checkpoint.pth of epoch N never comes
-    before N's model file; a resume reads tensors and plain data, and refuses a pickle."""
-    config = write_config(tmp_path / "train.yaml", tiny_config(tiny_dirs, max_epoch=1))
-    exp = tmp_path / "exp"
-    cmd = train_command(config, speech_data, exp)
-    run_train(cmd, cwd=tmp_path)
-    states = espnet_io.load(exp / "checkpoint.pth", map_location="cpu")  # no pickle needed
-    assert states["reporter"]["epoch"] == 1
-    assert not list(exp.glob(".*.tmp"))
-    # a kill between ESPnet's two saves of an epoch: the checkpoint still names a whole epoch
-    out = tmp_path / "ordered"
-    out.mkdir()
-    espnet_io.save(states, out / "checkpoint.pth")
-    assert torch.equal(
-        torch.load(out / "1epoch.pth")["adapter.speech_llama_proj.weight"],
-        states["model"]["adapter.speech_llama_proj.weight"],
-    )
-    # a checkpoint that would run code when unpickled is refused, and nothing runs
-    torch.save({"model": {}, "reporter": {"epoch": 1, "stats": Evil()}}, exp / "checkpoint.pth")
-    res = run_train(cmd + ["--resume", "true", "--max_epoch", "2"], cwd=tmp_path, check=False)
-    assert res.returncode != 0
-    assert "Weights only load failed" in res.stderr or "weights_only" in res.stderr
-    assert not (tmp_path / "pwned").exists()
 
 
 class Evil:
