@@ -11,19 +11,23 @@ STTC utterance whose text question goes after the prompt (``utt2question``) and 
 reference reply is ``answer_gt`` (``utt2answer``). The transcript is the item's
 ``meta_info`` transcription: a Python-literal dict for ``speech_QA`` (read with
 ``ast.literal_eval``, not JSON), a JSON list of turns for the dialogues (their texts
-joined). An item without one is skipped and listed. ``uniq_id``, not ``path``, is the key:
-one clip carries several questions.
+joined). An item without one is skipped and listed, and so is one whose text is not
+UTF-8 (with its line in the json). ``uniq_id``, not ``path``, is the key: one clip
+carries several questions.
 """
 
 import ast
 import json
+import sys
 from pathlib import Path
 from typing import Sequence
 
 from osum.corpora.common import (
     DataDir,
     LayoutError,
+    bad_text,
     check_layout,
+    iter_json_items,
     preparer_parser,
     run_preparer,
 )
@@ -59,11 +63,19 @@ def transcript(meta) -> str:
 def prepare(root, out, tasks: Sequence[str] = SPEECH_TASKS) -> dict:
     root = Path(root).absolute()
     check_layout("AIR-Bench", root, [("Chat/Chat_meta.json", "the chat items")], HINT)
-    items = json.loads((root / "Chat" / "Chat_meta.json").read_text(encoding="utf-8"))
-    if not isinstance(items, list):
-        raise LayoutError(f"AIR-Bench: {root / 'Chat/Chat_meta.json'} is not a list of items")
+    meta = root / "Chat" / "Chat_meta.json"
     d = DataDir(out, "AIR-Bench chat (speech)")
-    for n, item in enumerate(items):
+    try:
+        items = list(iter_json_items(meta, None))
+    except ValueError as e:
+        raise LayoutError(f"AIR-Bench: {e}") from None
+    for n, (line, item) in enumerate(items):
+        byte = bad_text(item)
+        if byte:
+            print(f"warning: {meta}:{line}: item {n} is not valid UTF-8 ({byte}), skipped",
+                  file=sys.stderr)  # fmt: skip
+            d.skip(f"{meta}:{line}", f"item {n} is not valid UTF-8 ({byte})")
+            continue
         if not isinstance(item, dict):
             d.skip(f"item {n}", f"not an object: {str(item)[:60]!r}")
             continue

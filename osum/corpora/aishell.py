@@ -7,14 +7,17 @@ Layout: ``<root>/data_aishell/wav/{train,dev,test}/S0002/BAC009S0002W0122.wav`` 
 extracting the per-speaker ``.tar.gz`` files the download ships in ``wav/``),
 ``<root>/data_aishell/transcript/aishell_transcript_v0.8.txt`` (``<utt> <words>``) and
 ``<root>/resource_aishell/speaker.info`` (``0002 F``). About 300 wavs have no transcript:
-they are skipped and listed, as Kaldi's and ESPnet's recipes drop them.
+they are skipped and listed, as Kaldi's and ESPnet's recipes drop them. A transcript or
+speaker.info line that is not UTF-8 (a GBK byte, say) costs its utterance or speaker
+alone: it is named with its file and line on stderr and in ``skipped``.
 """
 
 import sys
 from pathlib import Path
-from typing import Dict, Sequence
+from typing import Dict, List, Sequence
 
 from osum.corpora.common import (
+    BadLine,
     DataDir,
     LayoutError,
     check_layout,
@@ -25,6 +28,7 @@ from osum.corpora.common import (
     preparer_parser,
     run_preparer,
     task_copies,
+    text_lines,
 )
 
 SPLITS = ("train", "dev", "test")
@@ -33,20 +37,34 @@ TRANSCRIPT = "data_aishell/transcript/aishell_transcript_v0.8.txt"
 HINT = "Set AISHELL in db.sh to the dir holding data_aishell/ (local/download.sh fetches it)."
 
 
-def read_speaker_info(path: Path) -> Dict[str, str]:
-    """{S0002: sex code as written (F, M)} from ``0002 F`` lines (with or without the S)."""
+def read_speaker_info(path: Path, bad: List[BadLine] | None = None) -> Dict[str, str]:
+    """{S0002: sex code as written (F, M)} from ``0002 F`` lines (with or without the S);
+    a line that is not UTF-8 goes to ``bad``."""
     out = {}
-    for lineno, line in enumerate(
-        path.read_text(encoding="utf-8", errors="replace").splitlines(), 1
-    ):
+    for lineno, line in text_lines(path, [] if bad is None else bad):
         parts = line.split()
         if len(parts) < 2:
             if line.strip():
                 print(f"aishell: {path}:{lineno}: not '<id> <sex>', ignored", file=sys.stderr)
             continue
-        spk = parts[0] if parts[0].upper().startswith("S") else f"S{parts[0]}"
-        out[spk.upper()] = parts[1]
+        out[speaker_id(parts[0])] = parts[1]
     return out
+
+
+def speaker_id(word: str) -> str:
+    """speaker.info's ``0002`` (or ``S0002``) as the wav dirs name it: ``S0002``."""
+    return (word if word.upper().startswith("S") else f"S{word}").upper()
+
+
+def read_transcript(path: Path, bad: List[BadLine]) -> Dict[str, str]:
+    """{utterance: characters} of ``<utt> <words>`` lines (words -> characters, as ESPnet's
+    recipe); a line that is not UTF-8 goes to ``bad``."""
+    texts = {}
+    for _, line in text_lines(path, bad):
+        parts = line.split(maxsplit=1)
+        if len(parts) == 2:
+            texts[parts[0]] = "".join(parts[1].split())
+    return texts
 
 
 def prepare(
@@ -66,28 +84,36 @@ def prepare(
     if "SGC" in tasks:
         expected.append(("resource_aishell/speaker.info", "speaker sex (resource_aishell.tgz)"))
     check_layout("AISHELL-1", root, expected, HINT)
-    texts = {}
-    for line in (root / TRANSCRIPT).read_text(encoding="utf-8").splitlines():
-        parts = line.split(maxsplit=1)
-        if len(parts) == 2:
-            texts[parts[0]] = "".join(parts[1].split())  # words -> characters, as ESPnet's
-    sexes, gender_map = {}, {}
+    bad_text: List[BadLine] = []
+    texts = read_transcript(root / TRANSCRIPT, bad_text)
+    bad_texts = {b.key: b for b in bad_text}  # the utterance of each, by its id
+    sexes, gender_map, bad_info = {}, {}, {}
     if "SGC" in tasks:
         if not label_map:
             raise ValueError("SGC needs --label_map: a YAML with a gender: map of sex codes")
         gender_map = load_label_map(label_map, "gender")
-        sexes = read_speaker_info(root / "resource_aishell" / "speaker.info")
+        bad: List[BadLine] = []
+        sexes = read_speaker_info(root / "resource_aishell" / "speaker.info", bad)
+        bad_info = {speaker_id(b.key): b for b in bad if b.key}
     d = DataDir(out, f"AISHELL-1 {split}")
     for wav in sorted((wav_dir / split).glob("*/*.wav")):
         # ids as the release's; the speaker is the id's prefix (BAC009S0002), which keeps
         # Kaldi's order in a mix with other corpora
         utt, spk_dir = wav.stem, wav.parent.name
         spk = utt[: utt.index(spk_dir) + len(spk_dir)] if spk_dir in utt else spk_dir
+        if utt in bad_texts:
+            b = bad_texts[utt]
+            d.skip(utt, f"its transcript line {b.where} is {b.reason}")
+            continue
         if utt not in texts:
             d.skip(utt, f"no transcript in {TRANSCRIPT}")
             continue
         for task, uid in task_copies(utt, tasks, fractions):
             if task == "SGC":
+                if spk_dir.upper() in bad_info:
+                    b = bad_info[spk_dir.upper()]
+                    d.skip(uid, f"speaker {spk_dir}'s line {b.where} is {b.reason}")
+                    continue
                 if spk_dir.upper() not in sexes:
                     d.skip(uid, f"speaker {spk_dir} is not in speaker.info")
                     continue

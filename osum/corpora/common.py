@@ -5,21 +5,38 @@ Kaldi data dirs through :class:`DataDir`, which keeps what is good and lists wha
 an utterance whose audio is missing, whose transcript is empty, or whose label the
 recipe's label map does not know is skipped with the reason in ``<dir>/skipped``, and the
 summary says how many. Nothing stops half way; an empty result is an error that shows the
-reasons.
+reasons. A line of a transcript or metadata file that is not valid UTF-8 is one bad line,
+not a stopped preparer: :func:`text_lines` and its kin leave it out, name its file and
+line on stderr and hand it to the preparer as a :class:`BadLine` to list.
 """
 
 import argparse
 import json
+import re
+import shutil
+import subprocess
 import sys
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Sequence, Tuple
+from typing import (
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    NamedTuple,
+    Sequence,
+    Tuple,
+)
 
 import yaml
 
 from osum.data.audio import audio_info, is_pipe
 from osum.data.mix import keep_fraction
 from osum.data.task_files import LABEL_FILES, TASK_FILES
+from osum.files import write_text
 
 
 class LayoutError(RuntimeError):
@@ -90,8 +107,11 @@ def load_label_map(path, field: str) -> Dict[str, str | None]:
     listed as such); a label missing from the map is skipped as unknown, unless the map
     has ``"*"``, the label of everything it does not list (ESC-50's 46 other classes).
     """
-    with open(path, encoding="utf-8") as f:
-        conf = yaml.safe_load(f) or {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            conf = yaml.safe_load(f) or {}
+    except UnicodeDecodeError as e:
+        raise LayoutError(f"{path}: not valid UTF-8 (byte at {e.start})") from None
     if field not in conf or not isinstance(conf[field], Mapping):
         raise LayoutError(f"{path}: no '{field}:' mapping (corpus label: task label)")
     return {str(k).strip().lower(): (None if v is None else str(v)) for k, v in conf[field].items()}
@@ -116,6 +136,128 @@ def short_row(row: Mapping[str, str | None], columns: Sequence[str]) -> str | No
     if not missing:
         return None
     return f"a short row: no cell for {', '.join(missing)}"
+
+
+class BadLine(NamedTuple):
+    """A line of a corpus file that does not decode (or a JSON item whose text does not),
+    left out by the reader: where it is, why, and how it starts (its undecodable bytes
+    written as ``\\xd7``), which for an id-keyed file names the utterance."""
+
+    path: Path
+    lineno: int
+    reason: str
+    head: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.lineno}"
+
+    @property
+    def key(self) -> str:
+        """The line's first word: the utterance id of ``<utt> <text>`` lines."""
+        words = self.head.split()
+        return words[0] if words else ""
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}, skipped: {self.head!r}"
+
+
+WARN_LINES = 5  # bad lines of one file said on stderr one by one; the rest are counted
+
+
+def decode_lines(
+    path, bad: List[BadLine], encodings: Sequence[str] = ("utf-8",)
+) -> Iterator[Tuple[int, str | None]]:
+    """(line number, text without its line end) of every line of ``path``, read as bytes
+    and decoded line by line with the first of ``encodings`` that decodes it (a UTF-8 byte
+    order mark is dropped). The text of a line that decodes with none is None: the line
+    is appended to ``bad`` and said on stderr with its file and number, so one bad line
+    costs one line, never the file."""
+    path = Path(path)
+    count, first = 0, 0
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            raw = raw.rstrip(b"\r\n")
+            text, error = None, None
+            for encoding in encodings:
+                try:
+                    text = raw.decode(encoding)
+                    break
+                except UnicodeDecodeError as e:
+                    error = error or e
+            if text is not None:
+                yield lineno, text
+                continue
+            what = " or ".join(e.upper() for e in encodings)
+            reason = (
+                f"not valid {what} (byte 0x{raw[error.start]:02x} at byte {error.start + 1} "
+                "of the line)"
+            )
+            line = BadLine(path, lineno, reason, raw[:80].decode("utf-8", "backslashreplace"))
+            bad.append(line)
+            count, first = count + 1, first or lineno
+            if count <= WARN_LINES:
+                print(f"warning: {line}", file=sys.stderr)
+            yield lineno, None
+    if count > WARN_LINES:
+        print(
+            f"warning: {path}: {count} lines in all are not valid {what} (the first at line "
+            f"{first}), each skipped and listed. If the whole file is in another encoding, "
+            f"convert it first (e.g. iconv -f GBK -t UTF-8)",
+            file=sys.stderr,
+        )
+
+
+def text_lines(
+    path, bad: List[BadLine], encodings: Sequence[str] = ("utf-8",)
+) -> Iterator[Tuple[int, str]]:
+    """(line number, text) of the lines of ``path`` that decode (:func:`decode_lines`)."""
+    for lineno, text in decode_lines(path, bad, encodings):
+        if text is not None:
+            yield lineno, text
+
+
+def csv_lines(path, bad: List[BadLine], encodings: Sequence[str] = ("utf-8",)) -> Iterator[str]:
+    """The lines of ``path`` for the csv module: a line that does not decode becomes an
+    empty line (which the readers pass over), so ``reader.line_num`` stays the line of
+    the file."""
+    for _, text in decode_lines(path, bad, encodings):
+        yield (text or "") + "\n"
+
+
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte surrogateescape kept
+
+
+def bad_text(value) -> str | None:
+    """``byte 0x..`` of the first byte that was not UTF-8 in the strings of a value read
+    with ``errors="surrogateescape"`` (dict keys included), or None when there is none."""
+    if isinstance(value, str):
+        m = _ESCAPED_BYTE.search(value)
+        return f"byte 0x{ord(m.group()) - 0xDC00:02x}" if m else None
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            found = bad_text(v)
+            if found:
+                return found
+    return None
+
+
+def read_json(path, bad: List[BadLine]):
+    """The JSON value in ``path``; the lines that are not valid UTF-8 are listed in ``bad``
+    (and said on stderr), and their strings keep the bytes as :func:`bad_text` finds
+    them, so that the caller skips the records that hold them. ValueError naming the
+    file when it is not JSON."""
+    for _ in decode_lines(path, bad):
+        pass
+    try:
+        text = Path(path).read_bytes().decode("utf-8", "surrogateescape")
+        return json.loads(text.removeprefix("\ufeff"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON at line {e.lineno}: {e.msg}") from None
 
 
 def task_copies(utt: str, tasks: Sequence[str], fractions: Mapping[str, float] | None = None):
@@ -148,13 +290,14 @@ def parse_fractions(items: Iterable[str], tasks: Sequence[str]) -> Dict[str, flo
 
 
 class _JSONStream:
-    """Characters of a text file read in chunks, for :func:`iter_json_array`."""
+    """Characters of a text file read in chunks, for :func:`iter_json_items`."""
 
     max_item = 1 << 28  # characters: a longer item is taken to be broken JSON
 
     def __init__(self, f, chunk: int):
         self.f, self.chunk = f, chunk
         self.buf, self.pos, self.offset, self.eof = "", 0, 0, False
+        self.counted, self.lines = 0, 1  # line number at buf[counted]
 
     def more(self) -> bool:
         if self.eof:
@@ -164,10 +307,17 @@ class _JSONStream:
             self.eof = True
             return False
         if self.pos > self.chunk:  # drop what was consumed; keep memory at a few chunks
+            self.line()  # count the lines of what is dropped
             self.offset += self.pos
-            self.buf, self.pos = self.buf[self.pos :], 0
+            self.buf, self.pos, self.counted = self.buf[self.pos :], 0, self.counted - self.pos
         self.buf += text
         return True
+
+    def line(self) -> int:
+        """The line number at the current position (lines are counted once, as it moves)."""
+        self.lines += self.buf.count("\n", self.counted, self.pos)
+        self.counted = self.pos
+        return self.lines
 
     def peek(self) -> str:
         """The next character that is not white space ("" at the end of the file)."""
@@ -181,8 +331,8 @@ class _JSONStream:
         c = self.peek()
         if not c or c not in chars:
             raise ValueError(
-                f"{self.f.name}: expected {what} at character {self.offset + self.pos}, "
-                f"found {c or 'the end of the file'!r}"
+                f"{self.f.name}: expected {what} at line {self.line()}, character "
+                f"{self.offset + self.pos}, found {c or 'the end of the file'!r}"
             )
         self.pos += 1
         return c
@@ -197,8 +347,11 @@ class _JSONStream:
                 # an item cut by the chunk's end, unless it is already unreasonably long
                 if len(self.buf) - self.pos < self.max_item and self.more():
                     continue
+                self.line()
+                where = self.lines + self.buf.count("\n", self.pos, e.pos)
                 raise ValueError(
-                    f"{self.f.name}: not valid JSON at character {self.offset + e.pos}: {e.msg}"
+                    f"{self.f.name}: not valid JSON at line {where}, character "
+                    f"{self.offset + e.pos}: {e.msg}"
                 ) from None
             # a number may go on in the next chunk; anything else ends where it ends
             if end == len(self.buf) and self.more():
@@ -207,39 +360,56 @@ class _JSONStream:
             return value
 
 
-def iter_json_array(path, key: str, chunk: int = 1 << 20) -> Iterator:
-    """The items of the array ``key`` of the JSON object in ``path``, one at a time.
+def iter_json_items(path, key: str | None, chunk: int = 1 << 20) -> Iterator[Tuple[int, object]]:
+    """(line, item) of the items of the array ``key`` of the JSON object in ``path`` (of
+    the array that is the whole file when ``key`` is None), one at a time, ``line`` being
+    the line where the item starts.
 
     The file is read in chunks of ``chunk`` characters and only the item being decoded is
     held, so a metadata file of many gigabytes (WenetSpeech.json) costs the memory of its
-    largest item. The object's other members are decoded and dropped. Raises ValueError
-    naming the file and the character offset where it is not valid JSON, and KeyError
-    when the object has no such array.
+    largest item. The object's other members are decoded and dropped. Bytes that are not
+    UTF-8 stay in the strings as :func:`bad_text` finds them, so that the caller skips
+    the item and names it, rather than losing the file. Raises ValueError naming the
+    file and the line and character where it is not valid JSON, and KeyError when the
+    object has no such array.
     """
     decoder = json.JSONDecoder()
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
         s = _JSONStream(f, chunk)
-        s.expect("{", "a JSON object")
-        if s.peek() == "}":
-            raise KeyError(f"{path}: no {key!r} array")
-        while True:
-            if s.peek() != '"':
-                s.expect('"', "a member name")
-            name = s.value(decoder)
-            s.expect(":", "':'")
-            if name == key:
-                s.expect("[", f"the {key!r} array")
-                if s.peek() == "]":
-                    s.pos += 1
-                else:
-                    while True:
-                        yield s.value(decoder)
-                        if s.expect(",]", "',' or ']'") == "]":
-                            break
-                return
-            s.value(decoder)
-            if s.expect(",}", "',' or '}'") == "}":
+        if s.peek() == "\ufeff":
+            s.pos += 1
+        if key is None:
+            s.expect("[", "a JSON array (a list of items)")
+        else:
+            s.expect("{", "a JSON object")
+            if s.peek() == "}":
                 raise KeyError(f"{path}: no {key!r} array")
+            while True:
+                if s.peek() != '"':
+                    s.expect('"', "a member name")
+                name = s.value(decoder)
+                s.expect(":", "':'")
+                if name == key:
+                    s.expect("[", f"the {key!r} array")
+                    break
+                s.value(decoder)
+                if s.expect(",}", "',' or '}'") == "}":
+                    raise KeyError(f"{path}: no {key!r} array")
+        if s.peek() == "]":
+            s.pos += 1
+            return
+        while True:
+            s.peek()
+            line = s.line()
+            yield line, s.value(decoder)
+            if s.expect(",]", "',' or ']'") == "]":
+                return
+
+
+def iter_json_array(path, key: str, chunk: int = 1 << 20) -> Iterator:
+    """The items of :func:`iter_json_items`, without their lines."""
+    for _, item in iter_json_items(path, key, chunk):
+        yield item
 
 
 def audio_duration(path) -> float | None:
@@ -248,6 +418,40 @@ def audio_duration(path) -> float | None:
         return audio_info(path).duration
     except RuntimeError:  # soundfile's LibsndfileError included
         return None
+
+
+def probe_duration(path) -> float | None:
+    """Seconds of the first audio stream of a container ffmpeg reads (mp4 ...), from its
+    header by ffprobe, without decoding; None when ffprobe finds no audio stream in it."""
+    cmd = ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
+           "stream=duration:format=duration", "-of", "json", str(path)]  # fmt: skip
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        info = json.loads(out.stdout or "{}")
+    except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError):
+        return None
+    streams = info.get("streams") or []
+    if out.returncode != 0 or not streams:
+        return None
+    for value in (streams[0].get("duration"), (info.get("format") or {}).get("duration")):
+        try:
+            if value is not None and float(value) > 0:
+                return float(value)
+        except ValueError:
+            pass
+    return None
+
+
+def probe_durations(paths: Sequence, jobs: int = 8) -> Dict[str, float | None]:
+    """{path: :func:`probe_duration`} of many files, ``jobs`` ffprobe processes at a time.
+    LayoutError when ffprobe is not installed."""
+    if shutil.which("ffprobe") is None:
+        raise LayoutError(
+            "ffprobe (part of ffmpeg) is not on PATH: install it (tools/install.sh does; "
+            "or apt-get install ffmpeg)"
+        )
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        return dict(zip(map(str, paths), pool.map(probe_duration, paths)))
 
 
 class DataDir:
@@ -311,6 +515,11 @@ class DataDir:
         self.skipped.append((what, " ".join(reason.split())))
         return False
 
+    def skip_lines(self, bad: Iterable[BadLine]) -> None:
+        """List lines left out by a reader (:func:`decode_lines`), by file and line."""
+        for b in bad:
+            self.skip(b.where, f"{b.reason}; the line is skipped")
+
     def write(self) -> dict:
         """Write the dir (LC_ALL=C sorted files) and ``skipped``; returns the summary."""
         self._measure_durations()
@@ -321,9 +530,9 @@ class DataDir:
         u = self.utts
         ctm = [f"{k} {s:.3f} {e - s:.3f} {w}" for k in sorted(u) for s, e, w in (u[k]["ctm"] or [])]
         if ctm:
-            (self.out / "ctm").write_text("".join(x + "\n" for x in ctm), encoding="utf-8")
+            _write(self.out / "ctm", ctm)
         _write(self.out / "skipped", [f"{w} {r}" for w, r in self.skipped])
-        (self.out / "corpus").write_text(self.corpus + "\n", encoding="utf-8")
+        write_text(self.out / "corpus", self.corpus + "\n")
         return self._summary()
 
     def _measure_durations(self) -> None:
@@ -424,10 +633,19 @@ WRITTEN_FILES = {
 
 
 def _kind(reason: str) -> str:
-    """A reason without its specifics, for counting (file names and quoted values out)."""
-    words = [w for w in reason.split() if not ("/" in w or w.startswith(("'", '"')))]
+    """A reason without its specifics, for counting (file names, quoted values and
+    numbers out)."""
+    words = [
+        w
+        for w in reason.split()
+        if not ("/" in w or w.startswith(("'", '"')) or re.fullmatch(_NUMBER, w))
+    ]
     return " ".join(words)[:80]
 
 
+_NUMBER = r"[(\[]?(0x[0-9a-f]+|\d+)[)\],;:]*"  # a byte or a count; times stay
+
+
 def _write(path: Path, lines: Iterable[str]) -> None:
-    path.write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+    """``<line>\\n`` of each line, written atomically (:mod:`osum.files`)."""
+    write_text(path, "".join(x + "\n" for x in lines))

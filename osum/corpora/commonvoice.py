@@ -15,18 +15,21 @@ Two layouts, told apart by their files:
     every clip is its own speaker.
 The age words (``teens`` ... ``nineties``, ``fourties`` as spelt) and the gender values of
 old and new releases go through the recipe's label map (``age:`` and ``gender:``); a clip
-without the value, or with one the map drops, loses only that task.
+without the value, or with one the map drops, loses only that task. A line of the tsv or
+csv that is not UTF-8 is skipped and listed with its file and line.
 """
 
 import csv
 from pathlib import Path
-from typing import Dict, Iterator, Sequence, Tuple
+from typing import Dict, Iterator, List, Sequence, Tuple
 
 from osum.corpora.common import (
+    BadLine,
     DataDir,
     LayoutError,
     check_layout,
     check_tasks,
+    csv_lines,
     load_label_map,
     map_label,
     parse_fractions,
@@ -58,44 +61,46 @@ def layout(root: Path) -> str:
     return "official"
 
 
-def rows_official(root: Path, split: str) -> Iterator[Tuple[int, dict, Path]]:
+def rows_official(root: Path, split: str, bad: List[BadLine]) -> Iterator[Tuple[int, dict, Path]]:
+    """(line, row, tsv) of a release's split; a line that is not UTF-8 goes to ``bad``."""
     path = root / f"{split}.tsv"
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader, None)
-        if not header or "path" not in header or "sentence" not in header:
-            raise LayoutError(f"Common Voice: {path}: header has no 'path' and 'sentence' columns")
-        for lineno, cells in enumerate(reader, 2):
-            if len(cells) != len(header):
-                yield lineno, {"_error": f"{len(cells)} cells, the header has {len(header)}"}, path
-                continue
-            row = dict(zip(header, cells))
-            row["_audio"] = str(root / "clips" / row["path"])
-            yield lineno, row, path
+    reader = csv.reader(csv_lines(path, bad), delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = next(reader, None)
+    if not header or "path" not in header or "sentence" not in header:
+        raise LayoutError(f"Common Voice: {path}: header has no 'path' and 'sentence' columns")
+    for lineno, cells in enumerate(reader, 2):
+        if not cells and bad and bad[-1].lineno == lineno:
+            continue  # listed in bad
+        if len(cells) != len(header):
+            yield lineno, {"_error": f"{len(cells)} cells, the header has {len(header)}"}, path
+            continue
+        row = dict(zip(header, cells))
+        row["_audio"] = str(root / "clips" / row["path"])
+        yield lineno, row, path
 
 
-def rows_kaggle(root: Path, split: str) -> Iterator[Tuple[int, dict, Path]]:
+def rows_kaggle(root: Path, split: str, bad: List[BadLine]) -> Iterator[Tuple[int, dict, Path]]:
+    """(line, row, csv) of Kaggle's split; a line that is not UTF-8 goes to ``bad``."""
     path = root / f"cv-valid-{split}.csv"
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        if not reader.fieldnames or "filename" not in reader.fieldnames:
-            raise LayoutError(f"Common Voice: {path}: header has no 'filename' column")
-        for row in reader:
-            lineno = reader.line_num  # a quoted cell may hold a line break
-            # csv.DictReader: a short row's missing cells are None, a long row's extra
-            # cells a list under the key None
-            cells = sum(v is not None for k, v in row.items() if k is not None)
-            cells += len(row.get(None) or [])
-            if cells != len(reader.fieldnames):
-                n = len(reader.fieldnames)
-                yield lineno, {"_error": f"{cells} cells, the header has {n}"}, path
-                continue
-            name = row.get("filename") or ""
-            audio = root / name
-            if not audio.is_file():  # the Kaggle download: <root>/cv-valid-train/cv-valid-train/
-                audio = root / Path(name).parent / name
-            row = dict(row, sentence=row.get("text") or "", client_id="", _audio=str(audio))
-            yield lineno, row, path
+    reader = csv.DictReader(csv_lines(path, bad))
+    if not reader.fieldnames or "filename" not in reader.fieldnames:
+        raise LayoutError(f"Common Voice: {path}: header has no 'filename' column")
+    for row in reader:
+        lineno = reader.line_num  # a quoted cell may hold a line break
+        # csv.DictReader: a short row's missing cells are None, a long row's extra
+        # cells a list under the key None
+        cells = sum(v is not None for k, v in row.items() if k is not None)
+        cells += len(row.get(None) or [])
+        if cells != len(reader.fieldnames):
+            n = len(reader.fieldnames)
+            yield lineno, {"_error": f"{cells} cells, the header has {n}"}, path
+            continue
+        name = row.get("filename") or ""
+        audio = root / name
+        if not audio.is_file():  # the Kaggle download: <root>/cv-valid-train/cv-valid-train/
+            audio = root / Path(name).parent / name
+        row = dict(row, sentence=row.get("text") or "", client_id="", _audio=str(audio))
+        yield lineno, row, path
 
 
 def prepare(
@@ -121,8 +126,9 @@ def prepare(
             maps[task] = load_label_map(label_map, FIELDS[task])
     release = "Kaggle" if kind == "kaggle" else "official release"
     d = DataDir(out, f"Common Voice ({release}) {split}")
-    rows = rows_official(root, split) if kind == "official" else rows_kaggle(root, split)
-    for lineno, row, path in rows:
+    bad: List[BadLine] = []
+    rows = rows_official if kind == "official" else rows_kaggle
+    for lineno, row, path in rows(root, split, bad):
         where = f"{path.name}:{lineno}"
         if "_error" in row:
             d.skip(where, row["_error"])
@@ -152,6 +158,7 @@ def prepare(
                 d.skip(uid, reason)
                 continue
             d.add(uid, str(audio), spk, text=text, task=task, labels={field: label})
+    d.skip_lines(bad)
     return d.write()
 
 

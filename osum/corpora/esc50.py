@@ -8,17 +8,20 @@ Layout (the GitHub archive): ``<root>/meta/esc50.csv``
 (``1-100032-A-0.wav``: 5 s, 44.1 kHz, converted to 16 kHz by stage 2). The 50
 categories go through the label map's ``event:`` (the vocal ones onto OSUM's events,
 ``"*"`` for the rest); clips from one source recording share a fold, so folds are the
-splits. Clips have no speech: empty transcripts, targets that are the tag alone.
+splits. Clips have no speech: empty transcripts, targets that are the tag alone. A line
+of the csv that is not UTF-8 is skipped and listed with its line.
 """
 
 import csv
 from pathlib import Path
-from typing import Sequence
+from typing import List, Sequence
 
 from osum.corpora.common import (
+    BadLine,
     DataDir,
     LayoutError,
     check_layout,
+    csv_lines,
     load_label_map,
     map_label,
     preparer_parser,
@@ -38,36 +41,40 @@ def prepare(root, folds: Sequence[int], out, label_map) -> dict:
     events = load_label_map(label_map, "event")
     meta = root / "meta" / "esc50.csv"
     d = DataDir(out, f"ESC-50 folds {list(folds)}")
-    with open(meta, encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise LayoutError(f"ESC-50: {meta}: no column {missing}; header: {reader.fieldnames}")
-        for row in reader:
-            where = f"esc50.csv:{reader.line_num}"
-            try:
-                fold = int(row["fold"])
-            except (TypeError, ValueError):  # None: a short row
-                d.skip(where, f"fold {row['fold']!r} is not a number")
-                continue
-            if fold not in folds:
-                continue
-            reason = short_row(row, COLUMNS)
-            if reason:
-                d.skip(where, reason)
-                continue
-            stem = Path(row["filename"]).stem
-            spk = f"esc{row['src_file'].strip() or stem}"
-            utt = f"{spk}-{stem}"
-            wav = root / "audio" / row["filename"]
-            if not wav.is_file():
-                d.skip(utt, f"{wav} is missing ({where})")
-                continue
-            label, reason = map_label(events, row["category"], "event", where)
-            if reason:
-                d.skip(utt, reason)
-                continue
-            d.add(utt, str(wav), spk, text="", task="VED", labels={"event": label})
+    bad: List[BadLine] = []  # lines that are not UTF-8, of no fold we can tell: listed
+    reader = csv.DictReader(csv_lines(meta, bad))
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise LayoutError(f"ESC-50: {meta}: no column {missing}; header: {reader.fieldnames}")
+    for row in reader:
+        where = f"esc50.csv:{reader.line_num}"
+        if row["fold"] is None:  # a row that ends before its fold
+            d.skip(where, short_row(row, COLUMNS) or "no fold")
+            continue
+        try:
+            fold = int(row["fold"])
+        except ValueError:
+            d.skip(where, f"fold {row['fold']!r} is not a number")
+            continue
+        if fold not in folds:
+            continue
+        reason = short_row(row, COLUMNS)
+        if reason:
+            d.skip(where, reason)
+            continue
+        stem = Path(row["filename"]).stem
+        spk = f"esc{row['src_file'].strip() or stem}"
+        utt = f"{spk}-{stem}"
+        wav = root / "audio" / row["filename"]
+        if not wav.is_file():
+            d.skip(utt, f"{wav} is missing ({where})")
+            continue
+        label, reason = map_label(events, row["category"], "event", where)
+        if reason:
+            d.skip(utt, reason)
+            continue
+        d.add(utt, str(wav), spk, text="", task="VED", labels={"event": label})
+    d.skip_lines(bad)
     return d.write()
 
 

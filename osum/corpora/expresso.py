@@ -11,18 +11,22 @@ id a line, optionally with a time span). The read ``base`` utterances are used w
 long-form narration and the improvised dialogues are minutes long without utterance
 transcripts, so they are skipped and counted. Styles (and sub-styles such as
 ``default_emphasis``) go through the label map's ``style:``; the recipe's task config
-makes them the SSR label set.
+makes them the SSR label set. A line that is not UTF-8 is skipped and listed with its file
+and line (a transcript's as its utterance's reason).
 """
 
 from pathlib import Path
+from typing import List
 
 from osum.corpora.common import (
+    BadLine,
     DataDir,
     check_layout,
     load_label_map,
     map_label,
     preparer_parser,
     run_preparer,
+    text_lines,
 )
 
 SPLITS = ("train", "dev", "test")
@@ -42,15 +46,16 @@ def prepare(root, split: str, out, label_map) -> dict:
         HINT,
     )
     styles = load_label_map(label_map, "style")
-    texts = {}
-    for line in (root / "read_transcriptions.txt").read_text(encoding="utf-8").splitlines():
+    texts, bad_texts = {}, []
+    for _, line in text_lines(root / "read_transcriptions.txt", bad_texts):
         key, _, text = line.partition("\t")
         if key.strip():
             texts[key.strip()] = text.strip()
+    bad_text = {b.key: b for b in bad_texts}
     d = DataDir(out, f"Expresso {split}")
     not_read = 0
-    lines = (root / "splits" / f"{split}.txt").read_text(encoding="utf-8").splitlines()
-    for lineno, line in enumerate(lines, 1):
+    bad: List[BadLine] = []
+    for lineno, line in text_lines(root / "splits" / f"{split}.txt", bad):
         if not line.strip() or line.startswith("#"):
             continue
         uid = line.split("\t")[0].strip()
@@ -64,6 +69,10 @@ def prepare(root, split: str, out, label_map) -> dict:
         if not wav.is_file():
             d.skip(uid, f"{wav} is missing ({where})")
             continue
+        if uid in bad_text:
+            b = bad_text[uid]
+            d.skip(uid, f"its transcript line {b.where} is {b.reason}")
+            continue
         if uid not in texts:
             d.skip(uid, f"no line in read_transcriptions.txt ({where})")
             continue
@@ -73,6 +82,7 @@ def prepare(root, split: str, out, label_map) -> dict:
             d.skip(uid, reason)
             continue
         d.add(uid, str(wav), spk, text=texts[uid], task="SSR", labels={"style": label})
+    d.skip_lines(bad)
     if not_read:
         d.skip(f"{split}.txt", f"{not_read} dialogue or long-form entries (not used)")
     return d.write()

@@ -18,7 +18,10 @@ both archives are usually unpacked).
 Each task gets its own copy of an utterance: ``<utt>`` for ASR, ``<utt>-sgc``,
 ``<utt>-srwt``; ``--fraction TASK=F`` keeps a deterministic fraction F of a task's copies.
 An utterance without flac, transcript, speaker gender or alignment loses only the tasks
-that need it, and is listed in ``skipped``.
+that need it, and is listed in ``skipped``; so does one whose transcript line is not
+UTF-8 (a Latin-1 byte, say), named with its file and line. A subset asked for but not in
+the corpus is named, with where it was looked for, before anything is read
+(``--check_only`` does only that, for ``local/data.sh`` to check every set it prepares).
 """
 
 import re
@@ -27,17 +30,19 @@ from pathlib import Path
 from typing import Callable, Dict, List, Sequence, Tuple
 
 from osum.corpora.common import (
+    BadLine,
     DataDir,
     LayoutError,
     audio_duration,
-    check_layout,
     check_tasks,
+    decode_lines,
     load_label_map,
     map_label,
     parse_fractions,
     preparer_parser,
     run_preparer,
     task_copies,
+    text_lines,
 )
 
 SUBSETS = [
@@ -50,21 +55,19 @@ GenderOf = Callable[[str], Tuple[str | None, str | None]]
 HINT = "Set LIBRISPEECH in db.sh to the dir holding SPEAKERS.TXT (local/download.sh fetches it)."
 
 
-def read_speakers(path: Path) -> Dict[str, str]:
-    """{speaker: SEX code as written (F, M)}; ';' lines are comments, names may contain '|'."""
+def read_speakers(path: Path, bad: List[BadLine] | None = None) -> Dict[str, str]:
+    """{speaker: SEX code as written (F, M)}; ';' lines are comments, names may contain '|';
+    a line that is not UTF-8 goes to ``bad``."""
     out = {}
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for lineno, line in enumerate(f, 1):
-            if line.startswith(";") or not line.strip():
-                continue
-            fields = [x.strip() for x in line.split("|", 4)]
-            if len(fields) < 3 or not fields[0].isdigit():
-                print(
-                    f"librispeech: {path}:{lineno}: not 'ID | SEX | ...', ignored", file=sys.stderr
-                )
-                continue
-            if fields[1]:
-                out[fields[0]] = fields[1]
+    for lineno, line in text_lines(path, [] if bad is None else bad):
+        if line.startswith(";") or not line.strip():
+            continue
+        fields = [x.strip() for x in line.split("|", 4)]
+        if len(fields) < 3 or not fields[0].isdigit():
+            print(f"librispeech: {path}:{lineno}: not 'ID | SEX | ...', ignored", file=sys.stderr)
+            continue
+        if fields[1]:
+            out[fields[0]] = fields[1]
     return out
 
 
@@ -76,10 +79,12 @@ def _is_number(x: str) -> bool:
     return True
 
 
-def read_alignment_txt(path: Path) -> Dict[str, List[Tuple[float, float, str]]]:
-    """CorentinJ's per-chapter file -> {utt: [(start, end, word)]} (silences dropped)."""
-    out = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+def read_alignment_txt(path: Path, errors: Dict[str, str] | None = None):
+    """CorentinJ's per-chapter file -> {utt: [(start, end, word)]} (silences dropped); why
+    a line could not be read goes to ``errors`` ({utt or file:line: reason}) and stderr."""
+    out, errors = {}, ({} if errors is None else errors)
+    bad: List[BadLine] = []
+    for lineno, line in text_lines(path, bad):
         m = re.fullmatch(r'\s*(\S+)\s+"([^"]*)"\s+"([^"]*)"\s*', line)
         if not m:
             if line.strip():
@@ -88,15 +93,17 @@ def read_alignment_txt(path: Path) -> Dict[str, List[Tuple[float, float, str]]]:
                 )
             continue
         words, ends = m.group(2).split(","), m.group(3).split(",")
+        where = f"{path.name}:{lineno}"
         if len(words) != len(ends):
-            print(
-                f"librispeech: {path}:{lineno}: {len(words)} words, {len(ends)} times",
-                file=sys.stderr,
-            )
+            errors[m.group(1)] = f"{where}: {len(words)} words, {len(ends)} times"
+            print(f"librispeech: {path}:{lineno}: {len(words)} words, {len(ends)} times",
+                  file=sys.stderr)  # fmt: skip
             continue
-        bad = next((e for e in ends if not _is_number(e)), None)
-        if bad is not None:
-            print(f"librispeech: {path}:{lineno}: time {bad!r} is not a number", file=sys.stderr)
+        bad_end = next((e for e in ends if not _is_number(e)), None)
+        if bad_end is not None:
+            errors[m.group(1)] = f"{where}: time {bad_end!r} is not a number"
+            print(f"librispeech: {path}:{lineno}: time {bad_end!r} is not a number",
+                  file=sys.stderr)  # fmt: skip
             continue
         times = [float(e) for e in ends]
         start, items = 0.0, []
@@ -105,13 +112,19 @@ def read_alignment_txt(path: Path) -> Dict[str, List[Tuple[float, float, str]]]:
                 items.append((start, end, w))
             start = end
         out[m.group(1)] = items
+    for b in bad:
+        errors[b.key or b.where] = f"{path.name}:{b.lineno}: {b.reason}"
     return out
 
 
 def read_textgrid_words(path: Path) -> List[Tuple[float, float, str]]:
     """The ``words`` tier of a (long-format) Praat TextGrid, empty intervals dropped and
     Praat's doubled quotes (``""`` inside a mark) undone."""
-    text = path.read_text(encoding="utf-8", errors="replace")
+    raw = path.read_bytes()
+    try:  # MFA writes UTF-8; Praat may write UTF-16 (with its byte order mark)
+        text = raw.decode("utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not valid UTF-8 (byte 0x{raw[e.start]:02x})") from None
     tiers = re.split(r"item\s*\[\d+\]\s*:", text)[1:]
     for tier in tiers:
         name = re.search(r'name\s*=\s*"([^"]*)"', tier)
@@ -143,19 +156,42 @@ def prepare(
     check_tasks("librispeech", tasks, TASKS)
     if isinstance(subsets, str):
         subsets = [subsets]
-    expected = [(f"{s}/*/*/*.trans.txt", f"{s} transcripts") for s in subsets]
-    if "SGC" in tasks:
-        expected.append(("SPEAKERS.TXT", "speaker genders"))
-    check_layout("LibriSpeech", root, expected, HINT)
-    align_root = Path(alignments).absolute() if alignments else root
-    if "SRWT" in tasks:
-        check_alignments(align_root, subsets)
+    align_root = check(root, subsets, tasks, alignments)
     gender_of = speaker_genders(root, label_map) if "SGC" in tasks else None
     d = DataDir(out, f"LibriSpeech {' '.join(subsets)}")
     for subset in subsets:
         for trans in sorted((root / subset).glob("*/*/*.trans.txt")):
             add_chapter(d, trans, align_root / subset, tasks, fractions, gender_of)
     return d.write()
+
+
+def check(root: Path, subsets: Sequence[str], tasks: Sequence[str], alignments=None) -> Path:
+    """LayoutError naming each subset asked for that is not in the corpus (a line each,
+    with where it was looked for), then what else the tasks need; returns the alignments'
+    root. Quick: it looks for one transcript of each subset, before the long pass."""
+    root = Path(root).absolute()
+    if not root.is_dir():
+        raise LayoutError(f"LibriSpeech: {root} is not a directory. {HINT}")
+    lines = [
+        f"subset {s} was asked for but is not in {root} (no "
+        f"{root / s}/<spk>/<chapter>/<spk>-<chapter>.trans.txt)"
+        for s in subsets
+        if not any((root / s).glob("*/*/*.trans.txt"))
+    ]
+    if lines:
+        lines.append(
+            "download it (local/download.sh SUBSET) or leave it out (local/data.sh "
+            "--train_subsets, --dev_subsets, --test_subsets; run.sh --valid_set and "
+            "--test_sets to match)"
+        )
+    if "SGC" in tasks and not (root / "SPEAKERS.TXT").is_file():
+        lines.append(f"no {root / 'SPEAKERS.TXT'}, the speaker genders SGC needs")
+    if lines:  # a line each, as the command line says them: "librispeech: <line>"
+        raise LayoutError("\nlibrispeech: ".join(lines + [HINT]))
+    align_root = Path(alignments).absolute() if alignments else root
+    if "SRWT" in tasks:
+        check_alignments(align_root, subsets)
+    return align_root
 
 
 def check_alignments(align_root: Path, subsets: Sequence[str]) -> None:
@@ -180,9 +216,14 @@ def speaker_genders(root: Path, label_map) -> GenderOf:
     if not label_map:
         raise ValueError("SGC needs --label_map: a YAML with a gender: map of SEX codes")
     gender_map = load_label_map(label_map, "gender")
-    sexes = read_speakers(root / "SPEAKERS.TXT")
+    bad: List[BadLine] = []
+    sexes = read_speakers(root / "SPEAKERS.TXT", bad)
+    bad_lines = {b.head.split("|")[0].strip(): b for b in bad}
 
     def gender_of(spk: str):
+        if spk in bad_lines:
+            b = bad_lines[spk]
+            return None, f"speaker {spk}'s line {b.where} is {b.reason}"
         if spk not in sexes:
             return None, f"speaker {spk} has no line in SPEAKERS.TXT"
         return map_label(gender_map, sexes[spk], "gender", f"SPEAKERS.TXT, speaker {spk}")
@@ -202,13 +243,18 @@ def add_chapter(
     ``align_dir``: the dir holding the subset's ``<spk>/<chapter>/`` alignments."""
     spk, chapter = trans.parent.parent.name, trans.parent.name
     aligned = align_dir / spk / chapter  # the chapter's alignments, in either form
-    align = {}
+    align, align_errors = {}, {}
     if "SRWT" in tasks:
         a = aligned / f"{spk}-{chapter}.alignment.txt"
         if a.is_file():
-            align = read_alignment_txt(a)
+            align = read_alignment_txt(a, align_errors)
     spk_id = f"{spk}-{chapter}"  # Kaldi's LibriSpeech convention
-    for lineno, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), 1):
+    bad: List[BadLine] = []
+    for lineno, line in decode_lines(trans, bad):
+        if line is None:  # not UTF-8: the utterance its id names is skipped, and said
+            b = bad[-1]
+            d.skip(b.key or b.where, f"its transcript line {b.where} is {b.reason}")
+            continue
         parts = line.split(maxsplit=1)
         if not parts:
             continue
@@ -228,7 +274,8 @@ def add_chapter(
                 label, reason = gender_of(spk)
                 labels = {"gender": label}
             elif task == "SRWT":
-                ctm, reason = word_times(utt, align, aligned / f"{utt}.TextGrid", dur)
+                grid = aligned / f"{utt}.TextGrid"
+                ctm, reason = word_times(utt, align, grid, dur, align_errors.get(utt))
             if reason:
                 d.skip(uid, reason)
                 continue
@@ -237,9 +284,12 @@ def add_chapter(
             )
 
 
-def word_times(utt: str, align: Dict[str, list], textgrid: Path, dur: float | None):
+def word_times(
+    utt: str, align: Dict[str, list], textgrid: Path, dur: float | None, error: str | None = None
+):
     """(words [(start, end, word)], None) of an utterance, from its chapter's alignments
-    ``align`` or else its TextGrid, or (None, reason to skip)."""
+    ``align`` or else its TextGrid, or (None, reason to skip); ``error``: why its line of
+    the chapter's alignments could not be read, if it could not."""
     words = align.get(utt)
     if words is None and textgrid.is_file():
         try:
@@ -247,7 +297,7 @@ def word_times(utt: str, align: Dict[str, list], textgrid: Path, dur: float | No
         except ValueError as e:
             return None, str(e)
     if not words:
-        return None, "no word alignment (the aligner left it out)"
+        return None, f"no word alignment ({error or 'the aligner left it out'})"
     if any("<" in w or ">" in w for _, _, w in words):
         return None, "alignment has <unk>-like words"
     if dur is not None and words[-1][1] > dur + 0.02:
@@ -259,7 +309,7 @@ def main(argv=None):
     parser = preparer_parser(__doc__)
     parser.add_argument("--root", required=True, help="the dir holding SPEAKERS.TXT")
     parser.add_argument("--subsets", nargs="+", required=True, choices=SUBSETS)
-    parser.add_argument("--out", required=True, help="data dir to write")
+    parser.add_argument("--out", default=None, help="data dir to write")
     parser.add_argument("--tasks", nargs="+", default=["ASR"], choices=TASKS)
     parser.add_argument("--alignments", default=None, help="dir holding <subset>/ alignments")
     parser.add_argument(
@@ -267,8 +317,18 @@ def main(argv=None):
         help="keep a fraction of a task's copies (e.g. SGC=0.1)",
     )  # fmt: skip
     parser.add_argument("--label_map", default=None, help="YAML with a gender: map (for SGC)")
+    parser.add_argument(
+        "--check_only", action="store_true",
+        help="only check that the corpus has the subsets (and what the tasks need)",
+    )  # fmt: skip
 
     def run(a):
+        if a.check_only:
+            check_tasks("librispeech", a.tasks, TASKS)
+            check(a.root, a.subsets, a.tasks, a.alignments)
+            return
+        if not a.out:
+            parser.error("--out is required")
         fractions = parse_fractions(a.fraction, a.tasks)
         prepare(a.root, a.subsets, a.out, a.tasks, a.alignments, fractions, a.label_map)
 

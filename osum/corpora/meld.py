@@ -10,29 +10,39 @@ Layout of ``MELD.Raw.tar.gz`` once its inner archives are extracted in place:
 (``<root>/train/train_sent_emo.csv``, ``<root>/train/train_splits/``) works too.
 The audio is read from the mp4 by an ffmpeg pipe in ``wav.scp``.
 
+``utt2dur`` holds each clip's own length, read from its header by ffprobe (the csv's
+``StartTime``/``EndTime`` are the scene's times in the episode, often seconds longer
+than the clip).
+
 Known quirks: the csv files of the release have Windows-1252 punctuation (raw bytes, or
-the C1 characters they became), fixed here; quoted cells may hold commas and quotes;
-``Sr No.`` has gaps; a few clips are missing (dev ``dia110_utt7``) and are skipped and
-listed; a corrupt clip (train ``dia125_utt3``) is skipped by the dump as unreadable;
-the wrongly cut test clips ``dia220_utt0`` and ``dia38_utt4`` (minutes long) stay in the
-official test set (test sets are dumped whole); ``final_videos_test*.mp4`` are not clips
-of the csv and are ignored.
+the C1 characters they became), fixed here; a line that is neither UTF-8 nor
+Windows-1252 is skipped and listed with its file and line; quoted cells may hold commas
+and quotes; ``Sr No.`` has gaps; a few clips are missing (dev ``dia110_utt7``) and are
+skipped and listed; a corrupt clip (train ``dia125_utt3``, no audio stream ffprobe
+finds) is skipped and listed; the wrongly cut test clips ``dia220_utt0`` and
+``dia38_utt4`` (minutes long) stay in the official test set (test sets are dumped
+whole); ``final_videos_test*.mp4`` are not clips of the csv and are ignored.
 """
 
 import csv
 import io
+import os
 import re
 import shlex
 import shutil
 from pathlib import Path
+from typing import List
 
 from osum.corpora.common import (
+    BadLine,
     DataDir,
     LayoutError,
     check_layout,
+    decode_lines,
     load_label_map,
     map_label,
     preparer_parser,
+    probe_durations,
     run_preparer,
     short_row,
 )
@@ -49,19 +59,16 @@ HINT = (
 )
 
 
-def read_csv_text(path: Path) -> str:
+def read_csv_text(path: Path, bad: List[BadLine] | None = None) -> str:
     """The csv as text, line by line: UTF-8, else Windows-1252 (a file can hold both: the
     lines that are UTF-8 are read as UTF-8); C1 control characters (Windows-1252 bytes
-    read as Latin-1 somewhere on the way) become the punctuation they were."""
-    raw = path.read_bytes()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    lines = []
-    for line in raw.splitlines(keepends=True):
-        try:
-            lines.append(line.decode("utf-8"))
-        except UnicodeDecodeError:
-            lines.append(line.decode("cp1252", errors="replace"))
+    read as Latin-1 somewhere on the way) become the punctuation they were. A line that
+    is neither is an empty line (so that the csv reader's line numbers stay the file's)
+    and goes to ``bad``."""
+    lines = [
+        (text or "") + "\n"
+        for _, text in decode_lines(path, [] if bad is None else bad, ("utf-8", "cp1252"))
+    ]
     text = "".join(lines)
 
     def fix(m):
@@ -71,15 +78,6 @@ def read_csv_text(path: Path) -> str:
             return " "
 
     return re.sub("[\u0080-\u009f]", fix, text)
-
-
-def _seconds(stamp: str) -> float | None:
-    """``0:12:43,012`` -> 763.012 (the csv's clip times)."""
-    m = re.fullmatch(r"\s*(\d+):(\d+):(\d+)[,.](\d+)\s*", stamp)
-    if not m:
-        return None
-    h, mi, sec, ms = m.groups()
-    return int(h) * 3600 + int(mi) * 60 + int(sec) + int(ms) / 10 ** len(ms)
 
 
 def ffmpeg_pipe(path: Path) -> str:
@@ -117,11 +115,14 @@ def prepare(root, split: str, out, label_map) -> dict:
     if not clips.is_dir():
         raise LayoutError(f"MELD: no {CLIP_DIRS[split]}/ beside {csv_path}. {HINT}")
     emotions = load_label_map(label_map, "emotion")
-    reader = csv.DictReader(io.StringIO(read_csv_text(csv_path), newline=""))
+    bad: List[BadLine] = []
+    reader = csv.DictReader(io.StringIO(read_csv_text(csv_path, bad), newline=""))
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise LayoutError(f"MELD: {csv_path}: no column {missing}; header: {reader.fieldnames}")
     d = DataDir(out, f"MELD {split}")
+    d.skip_lines(bad)
+    rows = []
     for row in reader:
         where = f"{csv_path.name}:{reader.line_num}"
         reason = short_row(row, COLUMNS)
@@ -139,9 +140,13 @@ def prepare(root, split: str, out, label_map) -> dict:
         if reason:
             d.skip(utt, reason)
             continue
-        text = row["Utterance"]
-        span = [_seconds(row.get(k) or "") for k in ("StartTime", "EndTime")]
-        dur = span[1] - span[0] if None not in span and span[1] > span[0] else None
+        rows.append((utt, clip, speaker, row["Utterance"], label, where))
+    seconds = probe_durations([r[1] for r in rows], jobs=os.cpu_count() or 1)
+    for utt, clip, speaker, text, label, where in rows:
+        dur = seconds[str(clip)]
+        if dur is None:
+            d.skip(utt, f"ffprobe finds no audio stream in {clip} ({where})")
+            continue
         d.add(
             utt, ffmpeg_pipe(clip), speaker, text=text, task="SER", labels={"emotion": label},
             duration=dur,

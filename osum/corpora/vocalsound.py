@@ -15,12 +15,15 @@ place, and without ``meta/`` the clip lists ``<root>/datafiles/{tr,val,te}.json`
 the speakers (and no ages).
 The six sounds (laughter, sigh, cough, throatclearing, sneeze, sniff) go through the
 label map's ``event:``; ages in years through ``age_years:`` (``child: [0, 17]`` ...).
+A speaker with no age (an empty field, or the clip lists that have none) has no SAP
+copies: that is said once for the split, with the speakers and the number of clips, not
+clip by clip. A metadata line that is not UTF-8 is listed with its file and line, and
+its speaker's SGC and SAP copies are skipped as unreadable (VED needs no metadata).
 The clips have no speech: their transcripts are empty, and the targets are the tags
 alone. About 36 files of the release do not decode; stage 2 skips and lists them.
 """
 
 import csv
-import json
 import sys
 from pathlib import Path
 from typing import Dict, List, Sequence
@@ -28,14 +31,18 @@ from typing import Dict, List, Sequence
 import yaml
 
 from osum.corpora.common import (
+    BadLine,
     DataDir,
     LayoutError,
+    bad_text,
     check_layout,
     check_tasks,
-    iter_json_array,
+    csv_lines,
+    iter_json_items,
     load_label_map,
     map_label,
     preparer_parser,
+    read_json,
     run_preparer,
 )
 
@@ -67,7 +74,8 @@ def speaker_gender(spk: str, meta_gender: str, genders: Dict[str, str | None]):
     each through the recipe's ``gender:`` map; the two disagreeing is a reason to skip."""
     from_id = genders.get(spk[:1].lower())
     if not meta_gender.strip():
-        return from_id, None if from_id else f"cannot tell the sex of {spk}"
+        why = f"no gender given for {spk}, and its id's first letter is not in the gender: map"
+        return from_id, None if from_id else why
     from_meta = genders.get(meta_gender.strip().lower())
     if from_meta is None:
         return None, f"gender {meta_gender!r} of {spk} in the metadata is not in the gender: map"
@@ -80,12 +88,14 @@ def is_speaker_id(spk: str) -> bool:
     return spk[:1].lower() in ("f", "m") and spk[1:].isdigit()
 
 
-def read_meta_json(path: Path) -> Dict[str, dict]:
+def read_meta_json(path: Path, bad: List[BadLine] | None = None) -> Dict[str, dict]:
     """{speaker: {"gender", "age"}} of a ``meta/<split>_meta.json``; a record of another
-    shape is an error naming the file and the record."""
+    shape is an error naming the file and the record. Lines that are not UTF-8 go to
+    ``bad``; a speaker whose record holds one gets ``{"gender": None, "age": None,
+    "unreadable": why}``."""
     try:
-        meta = json.loads(path.read_text(encoding="utf-8", errors="replace"))
-    except json.JSONDecodeError as e:
+        meta = read_json(path, [] if bad is None else bad)
+    except ValueError as e:
         raise LayoutError(f"{path}: not JSON ({e})") from None
     if isinstance(meta, dict) and isinstance(meta.get("data"), list):
         meta = meta["data"]
@@ -107,6 +117,10 @@ def read_meta_json(path: Path) -> Dict[str, dict]:
         spk, gender, age = rec
         if is_speaker_id(spk):  # else a header row
             out[spk] = {"gender": gender, "age": age}
+            byte = bad_text([key, row])
+            if byte:
+                why = f"its record in {path} is not valid UTF-8 ({byte}; the line is listed)"
+                out[spk] = {"gender": None, "age": None, "unreadable": why}
     return out
 
 
@@ -115,21 +129,32 @@ def _speaker_files(split: str) -> List[str]:
     return [f"meta/{split}_meta.json", f"meta/{split}_meta.csv", f"datafiles/{split}.json"]
 
 
-def read_speakers(root: Path, split: str) -> Dict[str, dict]:
+def speaker_file(root: Path, split: str) -> Path | None:
+    """The file a split's speakers are read from (:func:`read_speakers`), if any."""
+    return next((root / f for f in _speaker_files(split) if (root / f).is_file()), None)
+
+
+def read_speakers(root: Path, split: str, bad: List[BadLine] | None = None) -> Dict[str, dict]:
     """{speaker: {"gender": ..., "age": ...}} of a split: the meta json, else a meta csv,
-    else the speakers of the clip list (no ages)."""
+    else the speakers of the clip list (no ages). Lines that are not UTF-8 go to ``bad``
+    (and their speakers are marked ``"unreadable"``)."""
+    bad = [] if bad is None else bad
     meta_json, meta, data = (root / f for f in _speaker_files(split))
     if meta_json.is_file():
-        return read_meta_json(meta_json)
+        return read_meta_json(meta_json, bad)
     out = {}
     if meta.is_file():
-        with open(meta, encoding="utf-8", errors="replace", newline="") as f:
-            for row in csv.reader(f):
-                spk = row[0].strip() if row else ""
-                if not is_speaker_id(spk):
-                    continue  # the header, or an empty line
-                cells = [c.strip() for c in row] + ["", ""]
-                out[cells[0]] = {"gender": cells[1], "age": cells[2]}
+        for row in csv.reader(csv_lines(meta, bad)):
+            spk = row[0].strip() if row else ""
+            if not is_speaker_id(spk):
+                continue  # the header, an empty line, or one that is not UTF-8
+            cells = [c.strip() for c in row] + ["", ""]
+            out[cells[0]] = {"gender": cells[1], "age": cells[2]}
+        for b in bad:
+            spk = b.head.split(",")[0].strip()
+            if is_speaker_id(spk):
+                why = f"its line {b.where} is {b.reason}"
+                out[spk] = {"gender": None, "age": None, "unreadable": why}
         return out
     if not data.is_file():  # neither: say what was looked for
         check_layout(
@@ -141,7 +166,13 @@ def read_speakers(root: Path, split: str) -> Dict[str, dict]:
             ],
             HINT,
         )
-    for i, item in enumerate(iter_json_array(data, "data")):
+    for i, (line, item) in enumerate(iter_json_items(data, "data")):
+        byte = bad_text(item)
+        if byte:
+            reason = f"item {i} is not valid UTF-8 ({byte})"
+            bad.append(BadLine(data, line, reason, repr(item)[:80]))
+            print(f"warning: {data}:{line}: {reason}, ignored", file=sys.stderr)
+            continue
         if not isinstance(item, dict) or not isinstance(item.get("wav"), str):
             print(f"vocalsound: {data}: item {i} has no 'wav' path, ignored: {item!r:.80}",
                   file=sys.stderr)  # fmt: skip
@@ -152,6 +183,7 @@ def read_speakers(root: Path, split: str) -> Dict[str, dict]:
 
 
 def age_class(years: str, ranges: Dict[str, Sequence[float]]):
+    """The label of the ``age_years:`` range holding ``years``, or None."""
     try:
         age = float(years)
     except ValueError:
@@ -160,6 +192,20 @@ def age_class(years: str, ranges: Dict[str, Sequence[float]]):
         if low <= age <= high:
             return label
     return None
+
+
+def age_label(spk: str, years: str, ranges: Dict[str, Sequence[float]]):
+    """(SAP's label, None) of a speaker's age in years, or (None, what is wrong with it);
+    a speaker with no age at all is the caller's to count (:func:`prepare`)."""
+    try:
+        float(years)
+    except ValueError:
+        return None, f"age {years!r} of {spk} is not a number of years"
+    label = age_class(years, ranges)
+    if label is None:
+        spans = ", ".join(f"{k} {lo}-{hi}" for k, (lo, hi) in ranges.items())
+        return None, f"age {years} of {spk} is in no age_years range ({spans})"
+    return label, None
 
 
 def prepare(root, split: str, out, tasks: Sequence[str], label_map) -> dict:
@@ -172,7 +218,8 @@ def prepare(root, split: str, out, tasks: Sequence[str], label_map) -> dict:
             (f"datafiles/{split}.json", "or its clip list"),
         ]
     check_layout("VocalSound", root, need, HINT)
-    speakers = read_speakers(root, split)
+    bad: List[BadLine] = []
+    speakers = read_speakers(root, split, bad)
     events = load_label_map(label_map, "event")
     genders = load_label_map(label_map, "gender") if "SGC" in tasks else {}
     ranges = {}
@@ -182,6 +229,8 @@ def prepare(root, split: str, out, tasks: Sequence[str], label_map) -> dict:
         if not ranges:
             raise LayoutError(f"{label_map}: SAP needs an 'age_years:' map (label: [low, high])")
     d = DataDir(out, f"VocalSound {split}")
+    d.skip_lines(bad)
+    no_age: Dict[str, int] = {}  # speaker without an age: clips whose SAP copy is left out
     for wav in sorted((root / "audio_16k").glob("*.wav")):
         parts = wav.stem.split("_")
         if wav.name.startswith("._") or len(parts) < 3:
@@ -191,21 +240,37 @@ def prepare(root, split: str, out, tasks: Sequence[str], label_map) -> dict:
             continue  # another split's speaker
         for task in tasks:  # <speaker>-<session>_<sound>-<task>: ids sort as their speakers
             uid = f"{spk}-{'_'.join(parts[1:])}-{task.lower()}"
+            meta = speakers[spk]
             if task == "VED":
                 label, reason = map_label(events, sound, "event", wav.name)
                 labels = {"event": label}
+            elif "unreadable" in meta:
+                label, reason = None, f"speaker {spk}: {meta['unreadable']}"
             elif task == "SGC":
-                label, reason = speaker_gender(spk, speakers[spk]["gender"], genders)
+                label, reason = speaker_gender(spk, meta["gender"], genders)
                 labels = {"gender": label}
+            elif not meta["age"].strip():
+                no_age[spk] = no_age.get(spk, 0) + 1
+                continue
             else:
-                age = speakers[spk]["age"]
-                label = age_class(age, ranges)
-                reason = None if label else f"age {age!r} of {spk} is in no age_years range"
+                label, reason = age_label(spk, meta["age"], ranges)
                 labels = {"age": label}
             if reason:
                 d.skip(uid, reason)
                 continue
             d.add(uid, str(wav), spk, text="", task=task, labels=labels)
+    if no_age:
+        source = speaker_file(root, split)
+        n, clips = len(no_age), sum(no_age.values())
+        names = " ".join(sorted(no_age)[:10]) + (" ..." if n > 10 else "")
+        why = (
+            f"{source} gives no ages (there is no meta/{split}_meta.json)"
+            if source is not None and source.parent.name == "datafiles"
+            else f"no age is given for {n} speaker{'s' * (n > 1)} ({names}) in {source}"
+        )
+        msg = f"SAP is left out for {'their' if n > 1 else 'its'} {clips} clips: {why}"
+        d.skip(f"SAP-{split}", msg)
+        print(f"vocalsound: {split}: {msg}", file=sys.stderr)
     return d.write()
 
 

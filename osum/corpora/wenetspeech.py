@@ -14,7 +14,8 @@ recording is decoded once per dump job). The json is read as a stream, one recor
 time (:func:`osum.corpora.common.iter_json_array`), so preparing ``L`` needs little memory:
 ``json.load`` takes about 6 times the file's size (``bench/metadata_stream.py``). A
 recording whose opus file is missing is skipped and listed with its number of segments.
-Full-width spaces become spaces.
+A segment whose text is not UTF-8 is skipped and listed with the line of its recording
+in the json. Full-width spaces become spaces.
 """
 
 import sys
@@ -24,8 +25,9 @@ from typing import Dict, Sequence
 from osum.corpora.common import (
     DataDir,
     LayoutError,
+    bad_text,
     check_layout,
-    iter_json_array,
+    iter_json_items,
     preparer_parser,
     run_preparer,
 )
@@ -48,15 +50,17 @@ def prepare(root, outs: Dict[str, str]) -> dict:
     print(f"wenetspeech: reading {root / 'WenetSpeech.json'}", file=sys.stderr)
     dirs = {s: DataDir(out, f"WenetSpeech {s}") for s, out in outs.items()}
     try:
-        for n, audio in enumerate(iter_json_array(root / "WenetSpeech.json", "audios")):
-            add_audio(root, n, audio, dirs)
+        items = iter_json_items(root / "WenetSpeech.json", "audios")
+        for n, (line, audio) in enumerate(items):
+            add_audio(root, n, audio, dirs, f"WenetSpeech.json:{line}")
     except KeyError as e:
         raise LayoutError(f"WenetSpeech: {e.args[0]}") from None
     return {s: d.write() for s, d in dirs.items()}
 
 
-def add_audio(root: Path, n: int, audio, dirs: Dict[str, DataDir]) -> None:
-    """The wanted segments of ``audios[n]`` into their subsets' data dirs."""
+def add_audio(root: Path, n: int, audio, dirs: Dict[str, DataDir], where: str = "") -> None:
+    """The wanted segments of ``audios[n]`` (at ``where``, the json's file:line) into their
+    subsets' data dirs."""
     if not isinstance(audio, dict):
         for d in dirs.values():
             d.skip(f"audios[{n}]", "not an object")
@@ -64,7 +68,12 @@ def add_audio(root: Path, n: int, audio, dirs: Dict[str, DataDir]) -> None:
     aid, rel = str(audio.get("aid") or ""), str(audio.get("path") or "")
     if not aid or not rel:
         for d in dirs.values():
-            d.skip(f"audios[{n}]", "no 'aid' or 'path'")
+            d.skip(f"audios[{n}]", f"no 'aid' or 'path' ({where})")
+        return
+    byte = bad_text([aid, rel])
+    if byte:  # its segments cannot be named or found: in each dir, once
+        for d in dirs.values():
+            d.skip(f"audios[{n}]", f"its aid or path is not valid UTF-8 ({byte}; {where})")
         return
     path = root / rel
     wanted = {s: [] for s in dirs}
@@ -83,6 +92,13 @@ def add_audio(root: Path, n: int, audio, dirs: Dict[str, DataDir]) -> None:
             text = str(seg.get("text") or "").replace("\u3000", " ")
             if not sid.startswith(aid):
                 sid = f"{aid}_{sid}"
+            byte = bad_text([sid, text])
+            if byte:
+                print(f"warning: {where}: segment {sid!r} is not valid UTF-8 ({byte}), skipped",
+                      file=sys.stderr)  # fmt: skip
+                what = f"audios[{n}]" if bad_text(sid) else sid  # written as UTF-8
+                dirs[s].skip(what, f"its text is not valid UTF-8 ({byte}; {where})")
+                continue
             if not text.strip():
                 dirs[s].skip(sid, "empty text")
                 continue

@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# Downloads LibriSpeech (openslr 12, CC BY 4.0) and the MFA word alignments of
-# CorentinJ/librispeech-alignments into the paths of db.sh. Not run by the tests.
-# Usage: local/download.sh [subset ...]   (default: the subsets run.sh uses)
+# Downloads LibriSpeech (openslr 12, CC BY 4.0) into db.sh's LIBRISPEECH, each archive
+# checked against the md5 OpenSLR publishes for it
+# (https://www.openslr.org/resources/12/md5sum.txt, copied into osum/corpora/checksums.py)
+# before it is unpacked, and says where to get the MFA word alignments. Not run by the tests.
+# Usage: local/download.sh [subset ...]   (default: the subsets local/data.sh uses)
 set -euo pipefail
+. ./path.sh
 . ./db.sh
-subsets=${*:-"train-clean-100 dev-clean test-clean test-other"}
+subsets=("$@")
+[ $# -gt 0 ] || subsets=(train-clean-100 dev-clean test-clean test-other)
 dest=$(dirname "${LIBRISPEECH}")
 mkdir -p "${LIBRISPEECH}"
-for s in ${subsets}; do
+for s in "${subsets[@]}"; do
   [ -d "${LIBRISPEECH}/${s}" ] && continue
   wget -c -P "${dest}" "https://www.openslr.org/resources/12/${s}.tar.gz"
+  python -m osum.corpora.checksums --corpus librispeech "${dest}/${s}.tar.gz"
   # the archive's LibriSpeech/<subset>, SPEAKERS.TXT, ... -> $LIBRISPEECH, whatever its name
   tar -xzf "${dest}/${s}.tar.gz" -C "${LIBRISPEECH}" --strip-components 1
 done
 # The word alignments (Montreal Forced Aligner) that SRWT needs cannot be fetched by a
-# script (one archive is on Google Drive): say where they are
+# script (one archive is on Google Drive), and neither publishes a checksum: say where they are
 ali=${LIBRISPEECH_ALIGNMENTS:-${LIBRISPEECH}}
 echo "local/download.sh: LibriSpeech is in ${LIBRISPEECH}. SRWT also needs word alignments" \
   "in ${ali} (LIBRISPEECH_ALIGNMENTS in db.sh), either" >&2
@@ -25,3 +30,4 @@ echo "- CorentinJ's <spk>-<chapter>.alignment.txt: LibriSpeech-Alignments.zip fr
 echo "- or the per-utterance TextGrids of https://zenodo.org/record/2619474: wget" \
   "https://zenodo.org/record/2619474/files/librispeech_alignments.zip, then" \
   "unzip librispeech_alignments.zip -d ${ali}" >&2
+echo "(python -m osum.corpora.checksums --archive FILE.zip checks a zip's own CRCs)" >&2
