@@ -315,14 +315,23 @@ def _no_times(obj):
     return obj
 
 
-def compare(reference: Path, other: Path, aliases: Dict[str, str] | None = None) -> List[str]:
+def compare(
+    reference: Path, other: Path, aliases: Dict[str, str] | None = None, reference_root=None
+) -> List[str]:
     """What differs between two runs' results (empty: identical). ``aliases``: other
-    names of ``other``'s paths (a dir on another disk behind a link), replaced in text."""
+    names of ``other``'s paths (a dir on another disk behind a link), replaced in text;
+    ``reference_root``: the recipe dir the reference ran in, where its results are a copy."""
     ref, got = _files(reference), _files(other)
     diffs = [f"missing: {r}" for r in sorted(ref.keys() - got.keys())]
     diffs += [f"extra: {r}" for r in sorted(got.keys() - ref.keys())]
     for rel in sorted(ref.keys() & got.keys()):
-        what = _same_file(rel, ref[rel], got[rel], (reference.resolve(), other.resolve()), aliases)
+        what = _same_file(
+            rel,
+            ref[rel],
+            got[rel],
+            (Path(reference_root or reference).resolve(), other.resolve()),
+            aliases,
+        )
         if what:
             diffs.append(f"{what}: {rel}")
     return diffs
