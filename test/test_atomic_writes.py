@@ -85,3 +85,16 @@ def test_the_check_finds_a_bare_write(tmp_path):
         assert [w.split(":")[1] for w in bare_writes(bad)] == ["3"]
     finally:
         OSUM = saved
+
+
+def test_a_device_or_a_link_is_not_replaced(tmp_path):
+    from osum.files import write_text
+
+    write_text("/dev/null", "nothing\n")  # written as it is: still the device
+    assert Path("/dev/null").is_char_device()
+    target = tmp_path / "real.txt"
+    target.write_text("old\n")
+    link = tmp_path / "link.txt"
+    link.symlink_to(target)
+    write_text(link, "new\n")
+    assert link.is_symlink() and target.read_text() == "new\n"

@@ -45,6 +45,8 @@ def cases(tmp: Path) -> dict:
         "dump": [
             ([m / "data", tmp / "dump"], m / "data"),
             (["--n_mels", "81", tmp, tmp / "dump"], "--n_mels"),
+            (["--nj", "0", tmp, tmp / "dump"], "--nj"),
+            (["--nj", "2", "--job", "3", tmp, tmp / "dump"], "--job 3"),
         ],
         "export_model": [
             (["--train_config", m / "config.yaml", "--out", tmp / "x"], m / "config.yaml")

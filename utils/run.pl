@@ -29,7 +29,8 @@
 # No job outlives the run that started it. The jobs stay in the caller's process group,
 # so a signal to that group (a SIGKILL of the whole run, a terminal's SIGHUP or Ctrl-C)
 # reaches every job and everything the jobs started. A SIGINT, SIGTERM or SIGHUP sent to
-# run.pl alone is passed on to every process of its running jobs, children included.
+# run.pl alone is passed on to every process of its running jobs, children included; under
+# nohup, SIGHUP stays ignored by run.pl and its jobs.
 
 use strict;
 use warnings;
@@ -160,15 +161,23 @@ sub descendants {
   return @found;
 }
 
-# An interrupt sent to run.pl alone: passed on to the running jobs and their children
-# (stopped first, so that none starts another process in between).
-foreach my $sig (qw(INT TERM HUP)) {
+# An interrupt sent to run.pl alone: passed on to the running jobs and their children,
+# each stopped first, and the tree read again until no new process appears, so that none
+# starts another one unseen. A signal that was ignored when run.pl started (nohup's
+# SIGHUP) stays ignored, by run.pl and by its jobs.
+my @handled = grep { !defined $SIG{$_} || $SIG{$_} ne 'IGNORE' } qw(INT TERM HUP);
+foreach my $sig (@handled) {
   $SIG{$sig} = sub {
     if (%running) {
-      my @pids = (keys %running, descendants(keys %running));
-      kill("STOP", @pids);
-      kill($sig, @pids);
-      kill("CONT", @pids);
+      my %stopped;
+      for (my $round = 0; $round < 10; $round++) {
+        my @new = grep { !$stopped{$_} } (keys %running, descendants(keys %running));
+        last unless @new;
+        kill("STOP", @new);
+        $stopped{$_} = 1 foreach @new;
+      }
+      kill($sig, keys %stopped);
+      kill("CONT", keys %stopped);
     }
     print STDERR "$prog: caught SIG$sig, stopping\n";
     exit 1;
@@ -181,7 +190,7 @@ while (@queue || %running) {
     my $pid = fork();
     defined $pid or fail("fork failed: $!");
     if ($pid == 0) {
-      $SIG{$_} = 'DEFAULT' foreach qw(INT TERM HUP);
+      $SIG{$_} = 'DEFAULT' foreach @handled;
       run_job($id);
     }
     $running{$pid} = $id;

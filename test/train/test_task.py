@@ -98,6 +98,9 @@ def checkpoints_are_whole_and_read_without_unpickling(exp, cmd, tmp_path):
     espnet_io.save(states, out / "checkpoint.pth")
     key = "adapter.speech_llama_proj.weight"
     assert torch.equal(torch.load(out / "3epoch.pth")[key], states["model"][key])
+    written = (out / "3epoch.pth").stat().st_ino
+    espnet_io.save(states["model"], out / "3epoch.pth")  # ESPnet's own save, right after
+    assert (out / "3epoch.pth").stat().st_ino == written  # not written twice
     # a checkpoint that would run code when unpickled is refused, and nothing runs
     torch.save({"model": {}, "reporter": {"epoch": 1, "stats": Evil()}}, exp / "checkpoint.pth")
     res = run_train(cmd + ["--resume", "true", "--max_epoch", "4"], cwd=tmp_path, check=False)

@@ -232,6 +232,17 @@ def test_a_dump_follows_its_data_dir(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "data/ts changed since dump/raw/ts was dumped: dumping it again" in proc.stderr
     assert (recipe / "dump/raw/ts/text").read_text() == "ts-a hello there\n"
+    # an older engine's .done (options only) is kept, and gets the digest
+    done = recipe / "dump/raw/ts/.done"
+    digest = done.read_text().split()[-1]
+    done.write_text("max_seconds=0\n")
+    proc = stage2(recipe)
+    assert proc.returncode == 0 and "dumped" not in proc.stderr, proc.stderr
+    assert done.read_text() == f"max_seconds=0 {digest}\n"
+    # a set stage 1 never prepared is named
+    (recipe / "data/tr").rename(recipe / "data/tr_old")
+    proc = stage2(recipe)
+    assert proc.returncode != 0 and "data/tr does not exist: run stage 1 for it" in proc.stderr
 
 
 def test_one_run_at_a_time_in_a_recipe_dir(tmp_path):

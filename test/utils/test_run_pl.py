@@ -224,3 +224,18 @@ def test_sigterm_stops_running_jobs(tmp_path):
     assert proc.wait(timeout=10) == 1
     assert proc.stderr.read() == "run.pl: caught SIGTERM, stopping\n"
     assert not wait_dead(pids)
+
+
+def test_under_nohup_a_hang_up_stops_nothing(tmp_path):
+    """SIGHUP ignored when run.pl starts (nohup, a logout): run.pl and its jobs go on."""
+    proc = subprocess.Popen(
+        ["nohup", str(UTILS / "run.pl"), "log/n.log", "sleep", "1", "&&", "echo", "done"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait(timeout=10) == 0, proc.stderr.read()
+    assert "done" in (tmp_path / "log/n.log").read_text()
