@@ -118,27 +118,36 @@ results_md=RESULTS.md
 ${tiny} && results_md=${expdir}/RESULTS.md  # a check's figures are not the recipe's
 
 # One run at a time in a recipe dir. The lock on exp/.lock is held by this script and,
-# through the open file, by every process it starts: it is free again only when the whole
+# through the open file, by the processes it and its jobs start (those started by Python's
+# subprocess or as fresh interpreters do not inherit it): it is free again only when the
 # run has ended or died, and a second run meanwhile is refused, not mixed in.
 mkdir -p exp
 exec {lock_fd}>> exp/.lock
-if ! flock -w 5 "${lock_fd}"; then  # (a few seconds for a run that is ending)
+rc=0
+flock -w 5 "${lock_fd}" || rc=$?  # (a few seconds for a run that is ending)
+if [ "${rc}" -eq 1 ]; then
   own=$(sed 's/.*) //' /proc/$$/stat | cut -d' ' -f3)  # this run's process group
-  holders=$(for fd in /proc/[0-9]*/fd/*; do
-    [ "$(readlink "${fd}" 2> /dev/null)" = "${PWD}/exp/.lock" ] || continue
-    pid=${fd#/proc/}; pid=${pid%%/*}
-    [ "$(sed 's/.*) //' "/proc/${pid}/stat" | cut -d' ' -f3)" = "${own}" ] && continue
-    echo "${pid} ($(tr '\0' ' ' < "/proc/${pid}/cmdline" | cut -c1-80))"
-  done 2> /dev/null | sort -un | head -n 3 | paste -sd ';' -)
+  lock=$(readlink -f exp/.lock)
+  holders=$( { find /proc/[0-9]*/fd -lname "${lock}" | cut -d/ -f3 | sort -un |
+    while read -r pid; do
+      [ "$(sed 's/.*) //' "/proc/${pid}/stat" | cut -d' ' -f3)" = "${own}" ] && continue
+      echo "${pid} ($(tr '\0' ' ' < "/proc/${pid}/cmdline" | cut -c1-80))"
+    done; } 2> /dev/null | head -n 3 | paste -sd ';' -) || true
   log "error: another run is using this recipe dir (started as: $(head -n 1 exp/.lock));" \
     "its processes: ${holders:-unknown}. Wait for it to end, or stop it."
+  exit 1
+elif [ "${rc}" -ne 0 ]; then
+  log "error: cannot lock exp/.lock (flock exit status ${rc}): is flock installed, and does" \
+    "the filesystem of exp/ support locks?"
   exit 1
 fi
 echo "${run_command} (pid $$, $(date '+%Y-%m-%dT%H:%M:%S'))" > exp/.lock
 
 put() {  # put FILE TEXT: the file appears whole (a temporary name, then a rename)
-  printf '%s\n' "$2" > "$1.tmp.$$"
-  mv -f "$1.tmp.$$" "$1"
+  local tmp
+  tmp=$(dirname "$1")/.$(basename "$1").$$.tmp
+  printf '%s\n' "$2" > "${tmp}"
+  mv -f "${tmp}" "$1"
 }
 
 data_digest() {  # data_digest DIR: a digest of a data dir's files (names and content)
@@ -209,10 +218,14 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     # hand) is dumped again
     setup="max_seconds=${limit}"
     [ "${t}" = whisper_mel ] && setup="n_mels=${n_mels} compress=${dump_compress} ${setup}"
+    [ -d "data/${set}" ] || { log "error: data/${set} does not exist: run stage 1 for it"; exit 1; }
     source="data=$(data_digest "data/${set}")"
     if [ -f "${out}/.done" ]; then
       before=$(cat "${out}/.done")
       [ -z "${before}" ] || [ "${before}" = "${setup} ${source}" ] && continue
+      if [ "${before}" = "${setup}" ]; then  # an older engine's: options only, kept as it is
+        put "${out}/.done" "${setup} ${source}"; continue
+      fi
       if [ "${before% data=*}" != "${setup}" ]; then
         log "error: ${out} was dumped with '${before% data=*}', not '${setup}': move it away" \
           "(to keep it) and run stage 2 again"; exit 1
