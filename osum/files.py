@@ -27,8 +27,15 @@ FAILPOINT = os.environ.get("OSUM_FAILPOINT")
 @contextmanager
 def atomic_path(path):
     """A temporary name beside ``path`` to write to, renamed to ``path`` when the block ends
-    without an error (and removed when it does not): a reader never sees half a file."""
+    without an error (and removed when it does not): a reader never sees half a file. A
+    link's target is what is replaced; a device or a pipe is written as it is."""
     path = Path(path)
+    if path.is_symlink():  # the file it points to is replaced, not the link
+        path = path.resolve()
+    if path.exists() and not path.is_file():  # a device (/dev/null, /dev/full), a pipe
+        with naming_full_disk(path):
+            yield path
+        return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with naming_full_disk(path):

@@ -37,18 +37,29 @@ SAFE_GLOBALS = [
 ]
 
 
+# <N>epoch.pth written ahead of its checkpoint -> the state dict written there: ESPnet's
+# own save of that same dict right after is not done twice
+_AHEAD = {}
+
+
 def save(obj, f, *args, **kwargs):
     """``torch.save`` that writes a path atomically; an ESPnet checkpoint of epoch N
     (a dict with its model and reporter) is preceded by that epoch's model file."""
     if not isinstance(f, (str, os.PathLike)):
         return torch.save(obj, f, *args, **kwargs)  # not atomic: the caller's file object
     path = os.fspath(f)
+    if _AHEAD.pop(path, None) is obj:
+        return None  # written, whole, just before its checkpoint
     if os.path.basename(path) == "checkpoint.pth" and isinstance(obj, dict):
         epoch = (obj.get("reporter") or {}).get("epoch")
         if isinstance(epoch, int) and epoch > 0 and "model" in obj:
-            save(obj["model"], os.path.join(os.path.dirname(path), f"{epoch}epoch.pth"))
+            ahead = os.path.join(os.path.dirname(path), f"{epoch}epoch.pth")
+            save(obj["model"], ahead)
+            _AHEAD.clear()
+            _AHEAD[ahead] = obj["model"]
     with atomic_path(path) as tmp:
         torch.save(obj, tmp, *args, **kwargs)
+    return None
 
 
 def load(f, *args, weights_only=None, **kwargs):
