@@ -126,7 +126,21 @@ def describe(e: BaseException, argv: List[str] = (), outputs: List[str] = ()) ->
     if isinstance(e, json.JSONDecodeError):
         where = _open_file(e, writing=False) or _path_read(e) or "input"
         return f"{where}: not valid JSON ({e})"
-    return str(e).strip() or type(e).__name__
+    text = str(e).strip() or type(e).__name__
+    if type(e) in (ValueError, RuntimeError) and not _raised_in_osum(e):
+        # a library's own words, perhaps a bug rather than a mistake: say where to look
+        text += " (raised outside osum; OSUM_DEBUG=1 shows where)"
+    return text
+
+
+def _raised_in_osum(e: BaseException) -> bool:
+    """Was ``e`` raised by osum's own code (its innermost frame in the osum package)?"""
+    tb = e.__traceback__
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(Path(__file__).parent)
 
 
 def _real_name(path) -> str:

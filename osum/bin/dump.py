@@ -12,7 +12,7 @@ reason in <out>/skipped.
 import argparse
 import json
 
-from osum.cli import run
+from osum.cli import positive_int, run
 from osum.data.dump import COMPRESSION, dump, merge
 
 
@@ -26,12 +26,14 @@ def main(cmd=None):
         help="whisper_mel: float32 (none), or Kaldi's compressed matrices: 2byte (half the "
         "size, within 2e-5) or 1byte (a quarter, within about 0.01)",
     )  # fmt: skip
-    parser.add_argument("--nj", type=int, default=1)
-    parser.add_argument("--job", type=int, default=1, help="1-based job index")
+    parser.add_argument("--nj", type=positive_int, default=1)
+    parser.add_argument("--job", type=positive_int, default=1, help="1-based job index")
     parser.add_argument("--merge", action="store_true", help="join the nj jobs' parts")
     parser.add_argument("data_dir")
     parser.add_argument("out_dir")
     args = parser.parse_args(cmd)
+    if args.job > args.nj:
+        parser.error(f"--job {args.job} is not one of --nj {args.nj} jobs")
     if args.merge:
         counts = merge(args.out_dir, args.nj)
     else:

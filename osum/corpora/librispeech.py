@@ -56,10 +56,12 @@ HINT = "Set LIBRISPEECH in db.sh to the dir holding SPEAKERS.TXT (local/download
 
 
 def read_speakers(path: Path, bad: List[BadLine] | None = None) -> Dict[str, str]:
-    """{speaker: SEX code as written (F, M)}; ';' lines are comments, names may contain '|';
-    a line that is not UTF-8 goes to ``bad``."""
+    """{speaker: SEX code as written (F, M)}; ';' lines are comments, names may contain '|'.
+    Only the ID and SEX columns are used: a byte that is not UTF-8 elsewhere (in a name)
+    costs nothing (``bad`` is kept for the callers' reports and stays empty)."""
     out = {}
-    for lineno, line in text_lines(path, [] if bad is None else bad):
+    lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
+    for lineno, line in enumerate(lines, 1):
         if line.startswith(";") or not line.strip():
             continue
         fields = [x.strip() for x in line.split("|", 4)]

@@ -81,7 +81,7 @@ def dump(
         out = out / f"split{nj}" / str(job)
     out.mkdir(parents=True, exist_ok=True)
     (out / "skipped").unlink(missing_ok=True)  # written again last: the job is done
-    for stale in out.glob(".*.tmp"):  # what a killed run of this job left half written
+    for stale in [*out.glob(".*.tmp"), *out.glob("wav/.*.tmp")]:  # a killed run's, half written
         stale.unlink()
     todo = _job_part(utterances(data_dir), nj, job)
     sink = _WavSink(out) if feats_type == "raw" else _MelSink(out, n_mels, compress)

@@ -383,6 +383,7 @@ def reference_run(workdir: Path) -> Path:
 
 def run(workdir: Path, passes: int, seed: int, moments=MOMENTS) -> dict:
     """Passes of kills and reruns; the report of :mod:`bench.faults` (JSON-ready)."""
+    workdir = workdir.resolve()  # fail points and the survivors' check match absolute paths
     workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     reference = reference_run(workdir)
@@ -426,6 +427,12 @@ def _mount(where: Path, size_kb: int, remount: bool = False) -> None:
     subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(where)], check=True)
 
 
+def _used_kb(mount: Path) -> int:
+    """What a filesystem holds (KiB, in whole pages, as tmpfs counts it)."""
+    st = os.statvfs(mount)
+    return (st.f_blocks - st.f_bfree) * st.f_frsize // 1024
+
+
 def _du_kb(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) // 1024
 
@@ -435,6 +442,7 @@ def disk_full(workdir: Path, reference: Path) -> List[dict]:
     for ``mount``): each must fail naming the path and the full disk, leave nothing a
     rerun would trust, and finish once the space is there. The end results are compared
     with the uninterrupted run's."""
+    workdir = workdir.resolve()
     recipe = fresh_copy(workdir / "disk_full")
     log = recipe / "faults.log"
     disk = workdir / "disk_full" / "tmpfs"
@@ -466,9 +474,10 @@ def disk_full(workdir: Path, reference: Path) -> List[dict]:
                 (disk / name).mkdir()
             (recipe / name).symlink_to(disk / name)
         for stage in (2, 3, 4):
-            used = _du_kb(disk)
-            room = {2: need[2] // 2, 3: need[2] + need[3] // 2, 4: used + 8}[stage]
-            _mount(disk, max(room, used + 8), remount=True)
+            used = _used_kb(disk)
+            # stage 4 writes little: no more room than what is there already
+            room = {2: need[2] // 2, 3: need[2] + need[3] // 2, 4: used}[stage]
+            _mount(disk, max(room, used), remount=True)
             status, text = stages(stage, stage)
             said = [
                 line

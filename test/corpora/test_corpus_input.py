@@ -114,10 +114,11 @@ def test_librispeech_keeps_every_good_utterance_around_a_latin1_line(tmp_path):
     )
     text = read_kv(tmp_path / "o" / "text")
     assert "121-121726-0000" in text and "1089-134686-0000" in text
-    assert "121-121726-0001" not in text and "1089-134686-0000-sgc" not in text
+    assert "121-121726-0001" not in text
     skipped = (tmp_path / "o" / "skipped").read_text()
     assert f"121-121726-0001 its transcript line {trans}:2 is not valid UTF-8 (byte 0xc9" in skipped
-    assert f"1089-134686-0000-sgc speaker 1089's line {speakers}:7 is not valid UTF-8" in skipped
+    # a Latin-1 byte in a reader's name (a column not used) costs nothing
+    assert "1089-134686-0000-sgc" in text and "speaker 1089" not in skipped
 
 
 def test_librispeech_subsets_chosen_by_option(tmp_path):
