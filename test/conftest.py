@@ -3,6 +3,7 @@
 import logging
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,22 @@ def corpus(tmp_path_factory):
     counts = synthetic.make_corpus(str(d), {"train": 8, "test": 4}, seed=3, nj=2)
     assert counts == {"train": 64, "test": 32}
     return d
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 KiB tmpfs (mounting needs root): what does not fit fails with ENOSPC."""
+    disk = tmp_path / "small"
+    disk.mkdir()
+    res = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill ({res.stderr.strip()})")
+    try:
+        yield disk
+    finally:
+        # lazy: a writer that failed may still hold its file open (torch.save)
+        subprocess.run(["umount", "--lazy", str(disk)], check=False)

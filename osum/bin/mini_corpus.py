@@ -17,7 +17,7 @@ from pathlib import Path
 
 from osum.cli import non_negative_int, positive_float, positive_int, run
 from osum.data.synthetic import corpus_text, make_corpus
-from osum.dev.tiny_models import build_tiny_models
+from osum.dev.tiny_models import add_size_options, build_tiny_models, size_options
 from osum.train.llm_text import pretrain_llm_on_text, text_targets
 
 
@@ -30,12 +30,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test", type=non_negative_int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nj", type=positive_int, default=2, help="synthesis processes")
-    parser.add_argument("--whisper_dim", type=positive_int, default=128)
-    parser.add_argument("--whisper_layers", type=positive_int, default=2)
-    parser.add_argument("--whisper_init_std", type=positive_float, default=0.1)
-    parser.add_argument("--llm_dim", type=positive_int, default=128)
-    parser.add_argument("--llm_layers", type=positive_int, default=4)
-    parser.add_argument("--vocab_size", type=positive_int, default=1000, help="BPE vocabulary")
+    add_size_options(parser)
     parser.add_argument(
         "--time_tokens",
         type=non_negative_int,
@@ -70,12 +65,7 @@ def main(cmd=None):
     llm, whisper = build_tiny_models(
         args.models,
         corpus_text(args.seed),
-        whisper_dim=args.whisper_dim,
-        whisper_layers=args.whisper_layers,
-        whisper_init_std=args.whisper_init_std,
-        llm_dim=args.llm_dim,
-        llm_layers=args.llm_layers,
-        vocab_size=args.vocab_size,
+        **size_options(args),
         seed=args.seed,
         time_tokens=args.time_tokens,
     )

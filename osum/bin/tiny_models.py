@@ -14,8 +14,8 @@ import json
 import sys
 
 from osum.asrx.registry import load_registry
-from osum.cli import positive_float, positive_int, run
-from osum.dev.tiny_models import build_tiny_models, tokenizer_text
+from osum.cli import run
+from osum.dev.tiny_models import add_size_options, build_tiny_models, size_options, tokenizer_text
 
 
 def main(cmd=None):
@@ -23,12 +23,7 @@ def main(cmd=None):
     parser.add_argument("--out", default="models")
     parser.add_argument("--task_conf", default=None, help="YAML: build_registry() arguments")
     parser.add_argument("--n_mels", type=int, default=80, choices=[80, 128])
-    parser.add_argument("--whisper_dim", type=positive_int, default=128)
-    parser.add_argument("--whisper_layers", type=positive_int, default=2)
-    parser.add_argument("--whisper_init_std", type=positive_float, default=0.1)
-    parser.add_argument("--llm_dim", type=positive_int, default=128)
-    parser.add_argument("--llm_layers", type=positive_int, default=4)
-    parser.add_argument("--vocab_size", type=positive_int, default=1000, help="BPE vocabulary")
+    add_size_options(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("data_dirs", nargs="+")
     args = parser.parse_args(cmd)
@@ -39,12 +34,7 @@ def main(cmd=None):
     llm, whisper = build_tiny_models(
         args.out,
         text,
-        whisper_dim=args.whisper_dim,
-        whisper_layers=args.whisper_layers,
-        whisper_init_std=args.whisper_init_std,
-        llm_dim=args.llm_dim,
-        llm_layers=args.llm_layers,
-        vocab_size=args.vocab_size,
+        **size_options(args),
         n_mels=args.n_mels,
         seed=args.seed,
     )

@@ -11,6 +11,8 @@ from typing import Iterable
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from osum.cli import positive_float, positive_int
+
 # Qwen2's special tokens; <|endoftext|> ends every target
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
@@ -303,3 +305,25 @@ def build_tiny_models(
         init_std=whisper_init_std,
     )
     return llm, whisper
+
+
+# the sizes of the tiny models, as command options: (name, type, default, help)
+SIZE_OPTIONS = [
+    ("whisper_dim", positive_int, 128, None),
+    ("whisper_layers", positive_int, 2, None),
+    ("whisper_init_std", positive_float, 0.1, None),
+    ("llm_dim", positive_int, 128, None),
+    ("llm_layers", positive_int, 4, None),
+    ("vocab_size", positive_int, 1000, "BPE vocabulary"),
+]
+
+
+def add_size_options(parser) -> None:
+    """``--whisper_dim`` ... ``--vocab_size`` of :func:`build_tiny_models` on a parser."""
+    for name, kind, default, help_ in SIZE_OPTIONS:
+        parser.add_argument(f"--{name}", type=kind, default=default, help=help_)
+
+
+def size_options(args) -> dict:
+    """The parsed size options, as :func:`build_tiny_models` keywords."""
+    return {name: getattr(args, name) for name, *_ in SIZE_OPTIONS}

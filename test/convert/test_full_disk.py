@@ -2,7 +2,6 @@
 saying the disk is full, whatever library wrote; nothing half-written is left."""
 
 import errno
-import subprocess
 
 import pytest
 import torch
@@ -10,26 +9,6 @@ from safetensors.torch import save_file
 
 from osum.convert.import_osum import import_osum
 from osum.files import atomic_path, naming_full_disk
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 64 KiB tmpfs: a model does not fit."""
-    disk = tmp_path / "small"
-    disk.mkdir()
-    res = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
-        capture_output=True,
-        text=True,
-    )
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill ({res.stderr.strip()})")
-    try:
-        yield disk
-    finally:
-        # lazy: a writer that failed may still hold its file open (torch.save)
-        subprocess.run(["umount", "--lazy", str(disk)], check=False)
-
 
 TENSORS = {"w": torch.zeros(100_000)}  # 400 kB
 

@@ -195,37 +195,6 @@ def test_a_sigkill_of_the_process_group_leaves_no_job(tmp_path):
     assert not wait_dead(pids)
 
 
-def test_sigterm_stops_running_jobs(tmp_path):
-    proc = subprocess.Popen(
-        [
-            str(UTILS / "run.pl"),
-            "JOB=1:2",
-            "log/s.JOB.log",
-            "echo",
-            "$$",
-            ">",
-            "pid.JOB",
-            ";",
-            "exec",
-            "sleep",
-            "30",
-        ],
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    pid_files = [tmp_path / "pid.1", tmp_path / "pid.2"]
-    deadline = time.time() + 10
-    while not all(p.exists() and p.read_text().strip() for p in pid_files):
-        assert time.time() < deadline, "the jobs did not start"
-        time.sleep(0.02)
-    pids = [int(p.read_text()) for p in pid_files]
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=10) == 1
-    assert proc.stderr.read() == "run.pl: caught SIGTERM, stopping\n"
-    assert not wait_dead(pids)
-
-
 def test_under_nohup_a_hang_up_stops_nothing(tmp_path):
     """SIGHUP ignored when run.pl starts (nohup, a logout): run.pl and its jobs go on."""
     proc = subprocess.Popen(
