@@ -495,7 +495,9 @@ def disk_full(workdir: Path, reference: Path) -> List[dict]:
                 }
             )
         status, _ = stages(5, 5)
-        diffs = compare(reference, recipe) if status == 0 else ["stage 5 failed"]
+        # the dump's wav.scp names its files by their real path, on the small disk
+        aliases = {str(disk / "dump"): str(recipe / "dump")}
+        diffs = compare(reference, recipe, aliases) if status == 0 else ["stage 5 failed"]
         for c in cases:
             c["identical_at_end"] = not diffs
         if diffs:

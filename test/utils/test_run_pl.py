@@ -150,10 +150,17 @@ def wait_dead(pids, seconds=5):
     return [pid for pid in pids if alive(pid)]
 
 
+def default_signals():
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def start_sleepers(tmp_path, **popen):
     """run.pl with two jobs, each a pipeline (so the job's shell does not exec it) whose
     first command sleeps: returns run.pl's process and the sleepers' pids."""
     (tmp_path / "sleeper.sh").write_text('echo $$ > "pid.$1"; exec sleep 30\n')
+    # whatever this test runs under (a background job ignores SIGINT, nohup SIGHUP),
+    # run.pl starts with the signals handled, as from a terminal
     proc = subprocess.Popen(
         [
             str(UTILS / "run.pl"),
@@ -168,6 +175,7 @@ def start_sleepers(tmp_path, **popen):
         cwd=tmp_path,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_signals,
         **popen,
     )
     pid_files = [tmp_path / "pid.1", tmp_path / "pid.2"]

@@ -293,6 +293,9 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     else
       log "stage 3: training ${name} (${config}) -> ${dir}"
       mkdir -p "${dir}"
+      # what a killed run of this phase left half written (never read; the lock says no
+      # other run is writing here)
+      find "${dir}" -maxdepth 1 -name '.*.tmp' -delete
       feats_opt=()
       [ "${feats_type}" = whisper_mel ] && feats_opt=(--frontend none --input_size "${n_mels}")
       init_opt=()
