@@ -284,6 +284,7 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
         "phase on text: put it after a speech phase in --train_phases"; exit 1; }
       log "stage 3: training ${name} (${config}, the LLM on data/${train_set}'s text) -> ${dir}"
       mkdir -p "${dir}"
+      find "${dir}" -maxdepth 1 -name '.*.tmp' -delete  # a killed run's, never read
       ${train_cmd} "${dir}/train.log" \
         python -m osum.bin.llm_text_train --config "${config}" --init_model "${init}" \
           --train_config "${prev}/config.yaml" --data_dir "data/${train_set}" \
