@@ -35,6 +35,7 @@ install_requires = [
 extras_require = {
     "test": [
         "pytest==9.2.0",
+        "pytest-xdist==3.8.0",
         "hypothesis==6.155.2",
         "ruff==0.17.6",
     ],

@@ -10,5 +10,9 @@ tools/install.sh
 . tools/activate_python.sh
 ruff check --quiet osum test bench
 ruff format --check --quiet osum test bench
+# test files run in parallel, one worker a core up to 4 (a file's tests stay together,
+# so a module's fixtures are built once); "-n 0" runs them in this process.
 # pytest's exit status is the script's: 5 (no test collected) fails too
-exec python -m pytest "$@"
+jobs=$(nproc)
+[ "${jobs}" -gt 4 ] && jobs=4
+exec python -m pytest -n "${jobs}" --dist loadfile "$@"
