@@ -251,8 +251,9 @@ def test_one_run_at_a_time_in_a_recipe_dir(tmp_path):
     recipe = recipe_in(tmp_path)
     (recipe / "local").mkdir()
     data_sh = recipe / "local" / "data.sh"
-    data_sh.write_text("#!/usr/bin/env bash\nsleep 30\n")
+    data_sh.write_text("#!/usr/bin/env bash\nwhile [ -f hold ]; do sleep 0.1; done\n")
     data_sh.chmod(0o755)
+    (recipe / "hold").touch()  # the first run's stage 1 lasts until it is killed
     first = subprocess.Popen(
         ["./osum.sh", "--stop_stage", "1", "--train_set", "tr", "--valid_set", "dv"]
         + ["--test_sets", "ts", "--train_phases", "a:conf/a.yaml"],
@@ -276,5 +277,6 @@ def test_one_run_at_a_time_in_a_recipe_dir(tmp_path):
     assert "local/data.sh" in proc.stderr  # the processes that hold it
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
+    (recipe / "hold").unlink()
     proc = stage1(recipe, "--test_sets", "ts")
     assert "another run" not in proc.stderr
