@@ -75,7 +75,7 @@ import torch
 import yaml
 
 from osum.asrx.registry import TASKS
-from osum.files import atomic_path, naming_full_disk, write_text
+from osum.files import atomic_path, write_text
 from osum.model.adapter import wenet_sinusoids
 from osum.model.checkpoint import LazyTensors
 from osum.model.encoder import MAX_SOURCE_POSITIONS, sinusoids
@@ -570,7 +570,7 @@ def import_osum(
     # config.yaml is the import's last word: gone while model.pth is replaced, written
     # last, so that a kill at any moment leaves a complete pair or no config at all
     (out / "config.yaml").unlink(missing_ok=True)
-    with atomic_path(out / "model.pth") as tmp, naming_full_disk(out / "model.pth"):
+    with atomic_path(out / "model.pth") as tmp:  # (a full disk named with the path)
         torch.save(new, tmp)
     write_text(
         out / "config.yaml",
