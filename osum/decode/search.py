@@ -187,87 +187,24 @@ class Decoder:
         return tuple(x.masked_fill(forbid, float("-inf")) for x in scores)
 
     def _greedy(self, logits, mask, next_pos, cache, opts, ctc=None, times=None):
-        rows = logits.shape[0]
-        joint, rule = self._constraints(opts, ctc, times, beams=1)
-        device = logits.device
-        sampler = _Sampler(opts, rows, device, min_keep=1) if opts.do_sample else None
-        seqs = torch.zeros(rows, 0, dtype=torch.long, device=device)
-        logprob = torch.zeros(rows, device=device)
-        done = torch.zeros(rows, dtype=torch.bool, device=device)
-        for _ in range(opts.max_new_tokens):
-            logits = self._penalise(logits, seqs, opts.repetition_penalty)
-            logp = torch.log_softmax(logits, dim=-1)
-            logits, logp = self._forbid(rule, logits, logp)
-            if sampler is not None:
-                nxt = sampler.tokens(seqs, logits)
-            elif joint is not None:
-                logp = joint.scores(logp)
-                nxt = logp.argmax(-1)
-            else:
-                nxt = logits.argmax(-1)
-            nxt = torch.where(done, torch.full_like(nxt, self.end_id), nxt)
-            logprob += torch.where(done, 0.0, logp.gather(1, nxt[:, None])[:, 0])
-            seqs = torch.cat([seqs, nxt[:, None]], dim=1)
-            if joint is not None:
-                joint.advance(torch.arange(rows, device=device), nxt)
-            if rule is not None:
-                rule.advance(torch.arange(rows), nxt)
-            done |= nxt == self.end_id
-            if bool(done.all()):
-                break
-            logits, mask, next_pos = self._step(nxt, mask, next_pos, cache)
-        out = []
-        for r in range(rows):
-            toks = seqs[r].tolist()
-            finished = self.end_id in toks
-            toks = toks[: toks.index(self.end_id)] if finished else toks
-            length = len(toks) + int(finished)
-            lp = float(logprob[r])
-            out.append([Hypothesis(toks, lp, lp / max(length, 1) ** opts.length_penalty, finished)])
-        return out
+        search = GreedySearch(self, opts, logits.shape[0], logits.device, ctc, times)
+        return self._run(search, logits, mask, next_pos, cache)
 
     def _beam(self, logits, mask, next_pos, cache, opts, ctc=None, times=None):
         """Beam search (module doc) from the prefill's ``logits``: each row's n-best list."""
-        batch, vocab = logits.shape
-        k, lp = opts.beam_size, opts.length_penalty
-        joint, rule = self._constraints(opts, ctc, times, beams=k)
-        device = logits.device
-        # HF keeps two tokens a beam at least, so that an end token leaves a continuation
-        sampler = _Sampler(opts, batch, device, min_keep=2) if opts.do_sample else None
-        logits, mask, next_pos = _repeat_for_beams(k, cache, logits, mask, next_pos)
-        beam_scores = torch.full((batch, k), float("-inf"), device=device)
-        beam_scores[:, 0] = 0.0
-        seqs = torch.zeros(batch * k, 0, dtype=torch.long, device=device)
-        finished: List[List[Hypothesis]] = [[] for _ in range(batch)]
-        row_done = [False] * batch
-        for t in range(opts.max_new_tokens):
-            logp = self._beam_logprobs(logits, seqs, opts, rule, joint, sampler)
-            cand = (beam_scores.view(-1, 1) + logp).view(batch, k * vocab)
-            top = _best_candidates(cand, 2 * k, sampler, row_done)
-            new_scores, src, tokens = self._next_beams(
-                top, seqs, finished, row_done, k, vocab, t + 1, lp
-            )
-            if all(row_done):
-                break
-            if joint is not None:
-                joint.advance(src, tokens)
-            if rule is not None:
-                rule.advance(src, tokens)
-            cache.reorder_cache(src)
-            seqs = torch.cat([seqs[src], tokens.view(-1, 1)], dim=1)
-            mask, next_pos = mask[src], next_pos[src]
-            beam_scores = new_scores
+        search = BeamSearch(self, opts, logits.shape[0], logits.device, ctc, times)
+        return self._run(search, logits, mask, next_pos, cache)
+
+    def _run(self, search, logits, mask, next_pos, cache) -> List[List[Hypothesis]]:
+        """A search's steps to its end, the rows it keeps reordered in the cache."""
+        while True:
+            src, tokens = search.step(logits)
+            if search.finished:
+                return search.nbest()
+            if not _is_identity(src, logits.shape[0]):
+                cache.reorder_cache(src)
+                mask, next_pos = mask[src], next_pos[src]
             logits, mask, next_pos = self._step(tokens, mask, next_pos, cache)
-        return [
-            _nbest(
-                finished[b],
-                None if row_done[b] else beam_scores[b],
-                seqs[b * k : (b + 1) * k],
-                lp,
-                opts.nbest,
-            )
-            for b in range(batch)
-        ]
 
     def _constraints(self, opts: DecodeOptions, ctc, times, beams: int):
         """The joint CTC scorer and the timestamp rule of a search with ``beams`` beams a
@@ -338,13 +275,165 @@ class Decoder:
         return live, ended
 
 
-def _repeat_for_beams(k: int, cache, logits, mask, next_pos):
-    """The prefill of each row repeated for its ``k`` beams (the cache in place)."""
-    cache.batch_repeat_interleave(k)
-    mask = mask.repeat_interleave(k, dim=0)
-    next_pos = next_pos.repeat_interleave(k, dim=0)
-    logits = logits.repeat_interleave(k, dim=0)
-    return logits, mask, next_pos
+class GreedySearch:
+    """Greedy search (or sampling) over ``rows`` rows, a step at a time.
+
+    :meth:`step` takes the rows' next-token logits and gives the rows that go on (indices
+    into this step's rows) and their tokens. A row that ends leaves the search at once
+    (:attr:`ended` names it) unless joint CTC scores the rows, whose scorer keeps all of
+    them to the end (an ended row then goes on with end tokens, as it does alone)."""
+
+    def __init__(
+        self, decoder: "Decoder", opts: DecodeOptions, rows: int, device, ctc=None, times=None
+    ):
+        self.dec, self.opts = decoder, opts
+        self.joint, self.rule = decoder._constraints(opts, ctc, times, beams=1)
+        self.sampler = _Sampler(opts, rows, device, min_keep=1) if opts.do_sample else None
+        self.seqs = torch.zeros(rows, 0, dtype=torch.long, device=device)
+        self.logprob = torch.zeros(rows, device=device)
+        self.done = torch.zeros(rows, dtype=torch.bool, device=device)
+        self.ids = list(range(rows))  # the row each live row is
+        self.hyps: List[List[Hypothesis] | None] = [None] * rows
+        self.ended: List[int] = []  # the rows whose hypothesis ended at the last step
+        self.steps, self.finished = 0, False
+
+    def step(self, logits: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        opts, end_id, rows = self.opts, self.dec.end_id, logits.shape[0]
+        logits = self.dec._penalise(logits, self.seqs, opts.repetition_penalty)
+        logp = torch.log_softmax(logits, dim=-1)
+        logits, logp = self.dec._forbid(self.rule, logits, logp)
+        if self.sampler is not None:
+            nxt = self.sampler.tokens(self.seqs, logits)
+        elif self.joint is not None:
+            logp = self.joint.scores(logp)
+            nxt = logp.argmax(-1)
+        else:
+            nxt = logits.argmax(-1)
+        nxt = torch.where(self.done, torch.full_like(nxt, end_id), nxt)
+        self.logprob += torch.where(self.done, 0.0, logp.gather(1, nxt[:, None])[:, 0])
+        self.seqs = torch.cat([self.seqs, nxt[:, None]], dim=1)
+        was_done = self.done
+        self.done = self.done | (nxt == end_id)
+        self.steps += 1
+        every = torch.arange(rows, device=logits.device)
+        if bool(self.done.all()) or self.steps == opts.max_new_tokens:
+            self.finished = True
+            self.ended = [self.ids[r] for r in range(rows) if not bool(was_done[r])]
+            for r in range(rows):
+                self._keep(r)
+            return every[:0], nxt[:0]
+        if self.joint is not None:  # its scorer holds every row to the end
+            self.joint.advance(every, nxt)
+            if self.rule is not None:
+                self.rule.advance(every.cpu(), nxt)
+            self.ended = [self.ids[r] for r in range(rows) if bool(self.done[r] & ~was_done[r])]
+            for r in range(rows):
+                if bool(self.done[r] & ~was_done[r]):
+                    self._keep(r)
+            return every, nxt
+        keep = (~self.done).nonzero()[:, 0]
+        self.ended = [self.ids[r] for r in range(rows) if bool(self.done[r])]
+        for r in range(rows):
+            if bool(self.done[r]):
+                self._keep(r)
+        if self.rule is not None:
+            self.rule.advance(keep.cpu(), nxt[keep])
+        if self.sampler is not None:
+            self.sampler.gens = [self.sampler.gens[r] for r in keep.tolist()]
+        self.seqs, self.logprob, self.done = self.seqs[keep], self.logprob[keep], self.done[keep]
+        self.ids = [self.ids[r] for r in keep.tolist()]
+        return keep, nxt[keep]
+
+    def _keep(self, r: int):
+        """Row ``r`` of this step as its row's final hypothesis (once)."""
+        row = self.ids[r]
+        if self.hyps[row] is not None:
+            return
+        toks = self.seqs[r].tolist()
+        finished = self.dec.end_id in toks
+        toks = toks[: toks.index(self.dec.end_id)] if finished else toks
+        length = len(toks) + int(finished)
+        lp = float(self.logprob[r])
+        score = lp / max(length, 1) ** self.opts.length_penalty
+        self.hyps[row] = [Hypothesis(toks, lp, score, finished)]
+
+    def nbest(self, row: int | None = None):
+        """Each row's n-best list (one hypothesis), or row ``row``'s once it ended."""
+        return self.hyps if row is None else self.hyps[row]
+
+
+class BeamSearch:
+    """Beam search (module doc) over ``rows`` rows of ``beam_size`` beams, a step at a time.
+
+    The first :meth:`step` takes the prefill's logits, one row each, and gives every row's
+    ``beam_size`` beams (indices repeat); a row that is done (:attr:`ended`) keeps beams of
+    no score to the end of the search."""
+
+    def __init__(
+        self, decoder: "Decoder", opts: DecodeOptions, rows: int, device, ctc=None, times=None
+    ):
+        self.dec, self.opts, self.batch = decoder, opts, rows
+        k = opts.beam_size
+        self.joint, self.rule = decoder._constraints(opts, ctc, times, beams=k)
+        # HF keeps two tokens a beam at least, so that an end token leaves a continuation
+        self.sampler = _Sampler(opts, rows, device, min_keep=2) if opts.do_sample else None
+        self.beam_scores = torch.full((rows, k), float("-inf"), device=device)
+        self.beam_scores[:, 0] = 0.0
+        self.seqs = torch.zeros(rows * k, 0, dtype=torch.long, device=device)
+        self.done_hyps: List[List[Hypothesis]] = [[] for _ in range(rows)]
+        self.row_done = [False] * rows
+        self.ended: List[int] = []
+        self.t, self.finished = 0, False
+
+    def step(self, logits: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        opts, k = self.opts, self.opts.beam_size
+        first = self.t == 0
+        if first:  # the prefill's row for each of its beams
+            logits = logits.repeat_interleave(k, dim=0)
+        vocab = logits.shape[-1]
+        logp = self.dec._beam_logprobs(logits, self.seqs, opts, self.rule, self.joint, self.sampler)
+        cand = (self.beam_scores.view(-1, 1) + logp).view(self.batch, k * vocab)
+        top = _best_candidates(cand, 2 * k, self.sampler, self.row_done)
+        was_done = list(self.row_done)
+        new_scores, src, tokens = self.dec._next_beams(
+            top, self.seqs, self.done_hyps, self.row_done, k, vocab, self.t + 1, opts.length_penalty
+        )
+        self.ended = [b for b in range(self.batch) if self.row_done[b] and not was_done[b]]
+        self.t += 1
+        if all(self.row_done):
+            self.finished = True
+            return src[:0], tokens[:0]
+        if self.joint is not None:
+            self.joint.advance(src, tokens)
+        if self.rule is not None:
+            self.rule.advance(src, tokens)
+        self.seqs = torch.cat([self.seqs[src], tokens.view(-1, 1)], dim=1)
+        self.beam_scores = new_scores
+        if self.t == opts.max_new_tokens:
+            self.finished = True
+            self.ended = [b for b in range(self.batch) if not was_done[b]]
+            return src[:0], tokens[:0]
+        return (src // k if first else src), tokens
+
+    def nbest(self, row: int | None = None):
+        """Each row's n-best list, best first, or row ``row``'s once it ended."""
+        rows = range(self.batch) if row is None else [row]
+        k, lp = self.opts.beam_size, self.opts.length_penalty
+        out = [
+            _nbest(
+                self.done_hyps[b],
+                None if self.row_done[b] else self.beam_scores[b],
+                self.seqs[b * k : (b + 1) * k],
+                lp,
+                self.opts.nbest,
+            )
+            for b in rows
+        ]
+        return out if row is None else out[0]
+
+
+def _is_identity(src: torch.Tensor, rows: int) -> bool:
+    return len(src) == rows and bool((src == torch.arange(rows, device=src.device)).all())
 
 
 def _best_candidates(cand: torch.Tensor, n: int, sampler, row_done: List[bool]):
@@ -417,6 +506,26 @@ def decode_speech(
     (``options.monotonic_times``).
     """
     options = options or DecodeOptions()
+    embeds, mask, ctc = decoder_inputs(
+        model, speech, speech_lengths, prompt, prompt_lengths, options, ctc_rows, ctc_closes
+    )
+    return Decoder(model.llm, end_id)(embeds, mask, options, ctc, times)
+
+
+@torch.no_grad()
+def decoder_inputs(
+    model,
+    speech: torch.Tensor,
+    speech_lengths: torch.Tensor,
+    prompt: torch.Tensor,
+    prompt_lengths: torch.Tensor,
+    options: DecodeOptions,
+    ctc_rows: torch.Tensor | None = None,
+    ctc_closes: torch.Tensor | None = None,
+) -> Tuple[torch.Tensor, torch.Tensor, CTCPrefix | None]:
+    """The LLM's left-padded input embeddings (batch, L, hidden) and attention mask
+    (batch, L) for speech and prompts (:func:`decode_speech`), and the CTC posteriors
+    where ``options.ctc_weight`` > 0."""
     enc, enc_lengths = model.run_encoder(speech, speech_lengths)
     ctc = None
     if options.ctc_weight > 0:
@@ -432,7 +541,7 @@ def decode_speech(
     embeds, mask, _ = model.build_inputs(
         speech_emb, speech_emb_lengths, prompt, prompt_lengths, pad_side="left"
     )
-    return Decoder(model.llm, end_id)(embeds, mask, options, ctc, times)
+    return embeds, mask, ctc
 
 
 def greedy_tokens(

@@ -47,6 +47,18 @@ TIME_MARGIN = 0.1
 
 
 @dataclass
+class Job:
+    """One chunk of an utterance to decode."""
+
+    utterance: int  # its index in the call
+    chunk: int
+    offset: float  # seconds from the utterance's start
+    samples: torch.Tensor  # (samples,) float32 16 kHz
+    prompt: torch.Tensor  # (tokens,) the task prompt's ids
+    task: str
+
+
+@dataclass
 class Result:
     task: str
     text: str  # the raw hypothesis (chunks joined by a space)
@@ -230,47 +242,54 @@ class Speech2Text:
         for t in tasks:
             if t not in self.registry:
                 raise ValueError(f"unknown task {t!r}; known: {list(self.registry)}")
-        jobs = []  # (utterance, chunk index, offset seconds, samples)
-        for u, wave in enumerate(waves):
-            offset = 0
-            for c, piece in enumerate(self.chunks(wave)):
-                jobs.append((u, c, offset / SAMPLE_RATE, piece))
-                offset += len(piece)
-        order = sorted(range(len(jobs)), key=lambda j: -len(jobs[j][3]))  # similar lengths
+        jobs = self.jobs(waves, tasks, questions)
+        order = sorted(range(len(jobs)), key=lambda j: -len(jobs[j].samples))  # similar lengths
         hyps = [None] * len(jobs)
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            pieces = [jobs[j][3] for j in idx]
-            prompts = [
-                torch.from_numpy(
-                    self.pre.prompt_ids(
-                        self.pre.prompt_for(tasks[jobs[j][0]], questions[jobs[j][0]])
-                    )
-                )
-                for j in idx
-            ]
-            pad = torch.nn.utils.rnn.pad_sequence
             nbest = decode_speech(
                 self.model,
-                pad(pieces, batch_first=True).to(self.device),
-                torch.tensor([len(p) for p in pieces], device=self.device),
-                pad(prompts, batch_first=True, padding_value=-1).to(self.device),
-                torch.tensor([len(p) for p in prompts], device=self.device),
+                **self.batch_inputs([jobs[j] for j in idx]),
                 end_id=self.pre.end_id,
                 options=self.options,
-                ctc_rows=torch.tensor(
-                    [self._ctc_scored(tasks[jobs[j][0]]) for j in idx], device=self.device
-                ),
-                ctc_closes=self._ctc_closers([tasks[jobs[j][0]] for j in idx]),
-                times=self._time_limits([tasks[jobs[j][0]] for j in idx], pieces),
             )
             for j, n in zip(idx, nbest):
                 hyps[j] = n[0]
         results = []
         for u, task_name in enumerate(tasks):
-            mine = [(jobs[j][2], hyps[j]) for j in range(len(jobs)) if jobs[j][0] == u]
-            results.append(self._join(self.registry[task_name], mine))
+            mine = [(job.offset, hyps[j]) for j, job in enumerate(jobs) if job.utterance == u]
+            results.append(self.join(task_name, mine))
         return results
+
+    def jobs(
+        self, waves: List[torch.Tensor], tasks: List[str], questions: Sequence[str | None]
+    ) -> List[Job]:
+        """The chunks of every utterance (:meth:`chunks`), each with its prompt."""
+        out = []
+        for u, (wave, task, question) in enumerate(zip(waves, tasks, questions)):
+            prompt = torch.from_numpy(self.pre.prompt_ids(self.pre.prompt_for(task, question)))
+            offset = 0
+            for c, piece in enumerate(self.chunks(wave)):
+                out.append(Job(u, c, offset / SAMPLE_RATE, piece, prompt, task))
+                offset += len(piece)
+        return out
+
+    def batch_inputs(self, jobs: List[Job]) -> dict:
+        """The arguments of :func:`osum.decode.search.decode_speech` for a batch of chunks,
+        on the device (speech and prompts padded, the CTC rows, the time limits)."""
+        pad = torch.nn.utils.rnn.pad_sequence
+        names = [j.task for j in jobs]
+        return dict(
+            speech=pad([j.samples for j in jobs], batch_first=True).to(self.device),
+            speech_lengths=torch.tensor([len(j.samples) for j in jobs], device=self.device),
+            prompt=pad([j.prompt for j in jobs], batch_first=True, padding_value=-1).to(
+                self.device
+            ),
+            prompt_lengths=torch.tensor([len(j.prompt) for j in jobs], device=self.device),
+            ctc_rows=torch.tensor([self._ctc_scored(t) for t in names], device=self.device),
+            ctc_closes=self._ctc_closers(names),
+            times=self._time_limits(names, [j.samples for j in jobs]),
+        )
 
     def _ctc_closers(self, task_names: List[str]) -> torch.Tensor | None:
         """(batch, vocab) bool: what may end each row's transcript besides the end token:
@@ -301,7 +320,10 @@ class Speech2Text:
         task = self.registry[task_name]
         return bool(task.transcript and not task.timestamps)
 
-    def _join(self, task, pieces) -> Result:
+    def join(self, task_name: str, pieces) -> Result:
+        """One utterance's Result from its chunks' (offset seconds, best hypothesis), in
+        order (module doc)."""
+        task = self.registry[task_name]
         texts = [self.tokenizer.decode(h.tokens, skip_special_tokens=True) for _, h in pieces]
         parsed = [task.parse(t) for t in texts]
         out = Parsed(task=task.name)

@@ -15,7 +15,7 @@ import soundfile
 import yaml
 
 from osum.data.synthetic import RATE, speak
-from osum.dev.tiny_models import build_qwen2, build_whisper
+from osum.dev.tiny_models import build_qwen2, build_tiny_models, build_whisper
 
 SENTENCES = [
     ("en", "turn on the light"),
@@ -146,3 +146,72 @@ def train_command(config: Path, data: Path, exp: Path, *extra: str) -> List[str]
         f"{data}/speech_shape",
         *extra,
     ]
+
+
+def serving_model(out: Path, corpus: Sequence[str] = (), seed: int = 0, mini: bool = False) -> Path:
+    """A tiny exported model (``osum.bin.export_model``'s layout) for the server's tests
+    and benchmarks: random weights, fixed once written, in ``<out>/export``. ``mini``: the
+    mini recipe's model sizes (:func:`osum.dev.tiny_models.build_tiny_models`), else the
+    tests' smaller ones.
+
+    A random LLM rarely writes its end token; here the end token's output row copies (and
+    slightly beats) that of one of the tokens it writes most, picked so that hypotheses
+    end after 8 to 40 tokens on average, at different steps for different audio, as a
+    trained model's do."""
+    from collections import Counter
+
+    import numpy as np
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from osum.convert.export import export_model
+    from osum.decode.speech2text import Speech2Text
+    from osum.model.checkpoint import LLM_DIR
+    from osum.model.llm import base_model, quiet_loading
+
+    out = Path(out)
+    export = out / "export"
+    if (export / LLM_DIR / ".end_token_done").exists():
+        return export
+    corpus = list(corpus) or [t for _, t in SENTENCES]
+    if mini:
+        llm, whisper = build_tiny_models(str(out / "base"), corpus, seed=seed)
+        models = {"llm": str(llm), "whisper": str(whisper)}
+    else:
+        models = make_models(out / "base", corpus)
+    torch.manual_seed(seed)
+    config = write_config(out / "train.yaml", tiny_config(models))
+    if export.exists():
+        import shutil
+
+        shutil.rmtree(export)
+    export_model(str(config), None, str(export))
+    s2t = Speech2Text(str(export), max_new_tokens=48)
+    end_id = s2t.pre.end_id
+    rng = np.random.default_rng(seed)
+    waves = [0.1 * rng.standard_normal(int(s * RATE)).astype("float32") for s in (0.5, 1, 2, 3, 5)]
+    head = base_model(s2t.model.llm).get_output_embeddings().weight
+
+    def lengths():
+        return [len(s2t.tokenizer(r.text)["input_ids"]) for r in s2t(waves, task="ASR")]
+
+    with torch.no_grad():
+        head[end_id].zero_()  # never ends: which tokens does it write?
+        tokens = Counter()
+        for res in s2t(waves, task="ASR"):
+            tokens.update(s2t.tokenizer(res.text)["input_ids"])
+        # the first of its common tokens after which hypotheses end at 8 to 40 tokens
+        for common, _ in tokens.most_common(12):
+            head[end_id] = head[common] * 1.02
+            n = lengths()
+            if max(n) < 48 and 8 <= sum(n) / len(n) <= 40:
+                break
+        row = head[end_id].clone()
+    with quiet_loading():
+        llm = AutoModelForCausalLM.from_pretrained(str(export / LLM_DIR))
+    with torch.no_grad():
+        llm.get_output_embeddings().weight[end_id] = row
+    with quiet_loading():
+        llm.save_pretrained(str(export / LLM_DIR))
+    (export / LLM_DIR / ".end_token_done").write_text("")
+    return export

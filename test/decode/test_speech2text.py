@@ -159,23 +159,22 @@ def test_join_rules(s2t):
     def hyp(text):
         return Hypothesis(s2t.tokenizer.encode(text, add_special_tokens=False), -1.0, -1.0, True)
 
-    reg = s2t.registry
-    srwt = s2t._join(reg["SRWT"], [(0.0, hyp("<0.10>hi<0.20>")), (1.5, hyp("<0.05>there<0.30>"))])
+    srwt = s2t.join("SRWT", [(0.0, hyp("<0.10>hi<0.20>")), (1.5, hyp("<0.05>there<0.30>"))])
     assert srwt.parsed.transcript == "hi there"
     assert [w for *_, w in srwt.parsed.alignment] == ["hi", "there"]
     assert [t for s, e, _ in srwt.parsed.alignment for t in (s, e)] == pytest.approx(
         [0.1, 0.2, 1.55, 1.8]
     )
-    ser = s2t._join(reg["SER"], [(0, hyp("a<sad>")), (30, hyp("b<happy>")), (60, hyp("c<happy>"))])
+    ser = s2t.join("SER", [(0, hyp("a<sad>")), (30, hyp("b<happy>")), (60, hyp("c<happy>"))])
     assert ser.parsed.labels["emotion"] == "happy" and ser.parsed.transcript == "a b c"
-    tie = s2t._join(reg["SER"], [(0, hyp("a<sad>")), (30, hyp("b<happy>"))])
+    tie = s2t.join("SER", [(0, hyp("a<sad>")), (30, hyp("b<happy>"))])
     assert tie.parsed.labels["emotion"] == "sad"
-    unread = s2t._join(reg["SER"], [(0, hyp("a")), (30, hyp("b<happy>")), (60, hyp("c"))])
+    unread = s2t.join("SER", [(0, hyp("a")), (30, hyp("b<happy>")), (60, hyp("c"))])
     assert unread.parsed.labels["emotion"] == "happy"  # chunks without a label do not vote
-    chat = s2t._join(reg["STTC"], [(0, hyp("一加")), (30, hyp("一<开始回答>二"))])
+    chat = s2t.join("STTC", [(0, hyp("一加")), (30, hyp("一<开始回答>二"))])
     assert chat.parsed.transcript == "一加一" and chat.parsed.answer == "二"
     assert chat.parsed.flags == []  # only the last chunk must carry the answer marker
-    no_answer = s2t._join(reg["STTC"], [(0, hyp("一加")), (30, hyp("一"))])
+    no_answer = s2t.join("STTC", [(0, hyp("一加")), (30, hyp("一"))])
     assert no_answer.parsed.flags == ["missing_answer"]
 
 

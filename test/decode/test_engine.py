@@ -1,0 +1,143 @@
+"""The engine: requests from many threads decoded together, each answer what Speech2Text
+gives for it alone; a request joins a running batch at a decoding step."""
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from osum.decode.engine import Engine, EngineClosed, QueueFull
+from osum.decode.speech2text import Speech2Text
+from osum.dev.tiny_setup import serving_model
+
+TASKS = ["ASR", "SER", "SRWT", "STTC", "SGC", "AGE_GENDER", "SAP", "VED"]
+SECONDS = [0.3, 0.8, 1.5, 2.5, 4.0, 6.0, 9.0, 0.5, 3.0, 1.1]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return serving_model(tmp_path_factory.mktemp("engine_model"))
+
+
+def waves(s2t, seconds=SECONDS, seed=2):
+    rng = np.random.default_rng(seed)
+    return [
+        s2t.prepare(0.1 * rng.standard_normal(int(s * 16000)).astype("float32"), 16000, i)
+        for i, s in enumerate(seconds)
+    ]
+
+
+def concurrently(engine, items, workers=8):
+    """Submits ``(wave, task)`` items from ``workers`` threads at staggered times."""
+
+    def one(i):
+        time.sleep(0.01 * (i % 5))
+        wave, task = items[i]
+        return engine.submit(wave, task).result(120)
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one, range(len(items))))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(),
+        dict(beam_size=3),
+        dict(beam_size=2, do_sample=True, top_k=5, top_p=0.9, seed=0, repetition_penalty=1.05),
+        dict(repetition_penalty=1.2, max_new_tokens=20),
+    ],
+    ids=["greedy", "beam", "beam_sampling", "repetition_penalty"],
+)
+def test_answers_equal_speech2text_alone(model, options):
+    options = dict(dict(max_new_tokens=32), **options)
+    s2t = Speech2Text(str(model), chunk_seconds=5.0, **options)  # 6 s and 9 s in chunks
+    ws = waves(s2t)
+    items = [(w, TASKS[i % len(TASKS)]) for i, w in enumerate(ws)] * 2
+    alone = [s2t.decode_batch([w], [t])[0] for w, t in items]
+    rows = []
+    engine = Engine(s2t, max_rows=12).start()
+    engine.on_step = rows.append
+    try:
+        got = concurrently(engine, items)
+    finally:
+        engine.close()
+    assert [g.text for g in got] == [a.text for a in alone]
+    assert [g.parsed for g in got] == [a.parsed for a in alone]
+    assert [g.chunks for g in got] == [a.chunks for a in alone]
+    assert max(rows) > options.get("beam_size", 1) * 2  # requests were decoded together
+    assert max(rows) <= 12
+
+
+def test_a_request_joins_at_a_decoding_step(model):
+    """A request sent while another decodes is decoded in the same steps from the next
+    step on: it does not wait for the first one's end."""
+    s2t = Speech2Text(str(model), max_new_tokens=48)
+    long_wave, short_wave = waves(s2t, [9.0, 0.5], seed=5)
+    head = s2t.model.llm.get_base_model().lm_head.weight
+    end_row = head[s2t.pre.end_id].clone()
+    rows = []
+    started = threading.Event()
+    engine = Engine(s2t, max_rows=8).start()
+    engine.on_step = lambda n: (rows.append(n), len(rows) == 5 and started.set())
+    try:
+        head.data[s2t.pre.end_id] = 0.0  # both run to max_new_tokens
+        alone = [s2t(w.numpy(), task="ASR").text for w in (long_wave, short_wave)]
+        first = engine.submit(long_wave, "ASR")
+        assert started.wait(60)
+        second = engine.submit(short_wave, "ASR")
+        got = [first.result(60).text, second.result(60).text]
+    finally:
+        head.data[s2t.pre.end_id] = end_row
+        engine.close()
+    assert got == alone
+    joined = rows.index(2)
+    assert 5 <= joined <= 12  # at a step soon after it came
+    assert rows == [1] * joined + [2] * (48 - joined) + [1] * joined  # then 48 steps of its own
+
+
+def test_streamed_text_grows_to_the_answer(model):
+    s2t = Speech2Text(str(model), max_new_tokens=32)
+    (wave,) = waves(s2t, [2.0])
+    texts = []
+    engine = Engine(s2t).start()
+    try:
+        result = engine.submit(wave, "STTC", "what is it?", on_text=texts.append).result(60)
+    finally:
+        engine.close()
+    assert result.text == s2t.decode_batch([wave], ["STTC"], ["what is it?"])[0].text
+    assert texts[-1] == result.text and len(texts) > 2
+    assert all(b.startswith(a.rstrip("\ufffd")) for a, b in zip(texts, texts[1:]))
+
+
+def test_without_batching_one_request_at_a_time(model):
+    s2t = Speech2Text(str(model), max_new_tokens=16)
+    ws = waves(s2t, [0.5, 1.0, 1.5, 2.0])
+    rows = []
+    engine = Engine(s2t, batching=False).start()
+    engine.on_step = rows.append
+    try:
+        got = concurrently(engine, [(w, "SER") for w in ws], workers=4)
+    finally:
+        engine.close()
+    assert set(rows) == {1}
+    assert [g.text for g in got] == [s2t.decode_batch([w], ["SER"])[0].text for w in ws]
+
+
+def test_a_full_queue_and_a_closed_engine_refuse(model):
+    s2t = Speech2Text(str(model), max_new_tokens=8)
+    (wave,) = waves(s2t, [1.0])
+    engine = Engine(s2t, max_queue=2)  # not started: nothing leaves the queue
+    pending = [engine.submit(wave, "ASR"), engine.submit(wave, "ASR")]
+    with pytest.raises(QueueFull):
+        engine.submit(wave, "ASR")
+    with pytest.raises(ValueError, match="unknown task 'NOPE'"):
+        engine.submit(wave, "NOPE")
+    engine.close()
+    for f in pending:
+        with pytest.raises(EngineClosed):
+            f.result(5)
+    with pytest.raises(EngineClosed):
+        engine.submit(wave, "ASR")
