@@ -233,3 +233,67 @@ def float_in(low: float, high: float, low_open: bool = False, high_open: bool = 
         lambda v: (low < v if low_open else low <= v) and (v < high if high_open else v <= high),
         f"in {left}{low}, {high}{right}",
     )
+
+
+def boolean(text) -> bool:
+    """true/false, yes/no, 1/0 (ESPnet's str2bool, without importing ESPnet)."""
+    value = str(text).strip().lower()
+    if value in ("true", "yes", "y", "1"):
+        return True
+    if value in ("false", "no", "n", "0", "none"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+
+
+# the options of osum.decode.search.DecodeOptions, as every decoding command takes them
+SEARCH_OPTIONS = (
+    "beam_size", "max_new_tokens", "length_penalty", "repetition_penalty", "do_sample",
+    "temperature", "top_k", "top_p", "seed", "ctc_weight", "ctc_candidates", "monotonic_times",
+)  # fmt: skip
+
+
+def add_search_options(parser: argparse.ArgumentParser) -> None:
+    """The search options (:data:`SEARCH_OPTIONS`), in a group of their own."""
+    g = parser.add_argument_group("search")
+    g.add_argument("--beam_size", type=positive_int, default=1)
+    g.add_argument("--max_new_tokens", type=positive_int, default=200)
+    g.add_argument("--length_penalty", type=float, default=1.0)
+    g.add_argument("--repetition_penalty", type=positive_float, default=1.0)
+    g.add_argument(
+        "--do_sample",
+        type=boolean,
+        nargs="?",
+        const=True,
+        default=False,
+        help="sample (with --beam_size over 1: beam search with sampling); --do_sample false "
+        "turns off an inference config's",
+    )
+    g.add_argument("--temperature", type=positive_float, default=1.0)
+    g.add_argument("--top_k", type=non_negative_int, default=0, help="0: no top-k")
+    g.add_argument("--top_p", type=float_in(0, 1, low_open=True), default=1.0)
+    g.add_argument("--seed", type=int, default=None)
+    g.add_argument(
+        "--ctc_weight",
+        type=float_in(0, 1, high_open=True),
+        default=0.0,
+        help="joint CTC/attention decoding: weight of the CTC prefix score of the "
+        "transcript (models trained with model_conf.ctc_weight > 0)",
+    )
+    g.add_argument(
+        "--ctc_candidates",
+        type=positive_int,
+        default=10,
+        help="LLM tokens rescored by CTC per step",
+    )
+    g.add_argument(
+        "--monotonic_times",
+        type=boolean,
+        default=True,
+        help="timestamp tasks (SRWT): no time earlier than the one before it or later "
+        "than the audio",
+    )
+
+
+def search_options(args: argparse.Namespace) -> dict:
+    """The parsed search options, as ``Speech2Text``'s keyword arguments."""
+    return {name: getattr(args, name) for name in SEARCH_OPTIONS}

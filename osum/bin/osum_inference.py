@@ -20,9 +20,15 @@ import logging
 
 import torch
 from espnet2.utils.config_argparse import ArgumentParser
-from espnet2.utils.types import str2bool
 
-from osum.cli import float_in, non_negative_int, positive_float, positive_int, run
+from osum.cli import (
+    add_search_options,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    run,
+    search_options,
+)
 from osum.decode.data_dir import decode_data
 from osum.decode.speech2text import Speech2Text
 
@@ -55,44 +61,7 @@ def get_parser() -> argparse.ArgumentParser:
         default=30.0,
         help="longest audio given to the encoder at once (at most its window, 30 s)",
     )
-    g = parser.add_argument_group("search")
-    g.add_argument("--beam_size", type=positive_int, default=1)
-    g.add_argument("--max_new_tokens", type=positive_int, default=200)
-    g.add_argument("--length_penalty", type=float, default=1.0)
-    g.add_argument("--repetition_penalty", type=positive_float, default=1.0)
-    g.add_argument(
-        "--do_sample",
-        type=str2bool,
-        nargs="?",
-        const=True,
-        default=False,
-        help="sample (with --beam_size over 1: beam search with sampling); --do_sample false "
-        "turns off an inference config's",
-    )
-    g.add_argument("--temperature", type=positive_float, default=1.0)
-    g.add_argument("--top_k", type=non_negative_int, default=0, help="0: no top-k")
-    g.add_argument("--top_p", type=float_in(0, 1, low_open=True), default=1.0)
-    g.add_argument("--seed", type=int, default=None)
-    g.add_argument(
-        "--ctc_weight",
-        type=float_in(0, 1, high_open=True),
-        default=0.0,
-        help="joint CTC/attention decoding: weight of the CTC prefix score of the "
-        "transcript (models trained with model_conf.ctc_weight > 0)",
-    )
-    g.add_argument(
-        "--ctc_candidates",
-        type=positive_int,
-        default=10,
-        help="LLM tokens rescored by CTC per step",
-    )
-    g.add_argument(
-        "--monotonic_times",
-        type=str2bool,
-        default=True,
-        help="timestamp tasks (SRWT): no time earlier than the one before it or later "
-        "than the audio",
-    )
+    add_search_options(parser)
     parser.add_argument("--log_level", default="INFO")
     return parser
 
@@ -121,18 +90,7 @@ def main(cmd=None):
         prompt_language=args.prompt_language,
         batch_size=args.batch_size,
         chunk_seconds=args.chunk_seconds,
-        beam_size=args.beam_size,
-        max_new_tokens=args.max_new_tokens,
-        length_penalty=args.length_penalty,
-        repetition_penalty=args.repetition_penalty,
-        do_sample=args.do_sample,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        seed=args.seed,
-        ctc_weight=args.ctc_weight,
-        ctc_candidates=args.ctc_candidates,
-        monotonic_times=args.monotonic_times,
+        **search_options(args),
     )
     out = decode_data(
         s2t, args.data_path_and_name_and_type, args.output_dir, args.key_file, args.task

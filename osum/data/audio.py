@@ -99,6 +99,29 @@ def _decode(entry: str) -> Tuple[np.ndarray, int]:
         return _decode_bytes(_run(cmd, False, "ffmpeg"), f"ffmpeg on {entry}")
 
 
+def decode_audio(data: bytes, what: str) -> np.ndarray:
+    """Mono float32 16 kHz samples of an audio file's bytes (an upload): what soundfile
+    reads, else what ffmpeg decodes from stdin (webm, mp4 ...). RuntimeError naming
+    ``what`` for bytes that are no audio either reads."""
+    try:
+        audio, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError) as e:
+        if shutil.which("ffmpeg") is None:
+            raise RuntimeError(f"{what}: not audio soundfile reads ({e}); {FFMPEG_HINT}") from None
+        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", "pipe:0", "-vn", "-ac", "1"]
+        cmd += ["-ar", str(SAMPLE_RATE), "-f", "wav", "-"]
+        proc = subprocess.run(cmd, input=data, capture_output=True)
+        if proc.returncode != 0 or not proc.stdout:
+            raise RuntimeError(f"{what}: not audio that soundfile or ffmpeg reads") from None
+        audio, rate = _decode_bytes(proc.stdout, what)
+    audio = audio.mean(axis=1)
+    if rate != SAMPLE_RATE:
+        import torchaudio
+
+        audio = torchaudio.functional.resample(torch.from_numpy(audio), rate, SAMPLE_RATE).numpy()
+    return np.ascontiguousarray(audio, dtype=np.float32)
+
+
 def is_pipe(entry: str) -> bool:
     return entry.rstrip().endswith("|")
 
