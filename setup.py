@@ -30,6 +30,11 @@ install_requires = [
     # its English text normaliser is a scoring option; the tests check the frontend
     # and the encoder against its reference implementation
     "openai-whisper==20250625",
+    # serving: osum.bin.serve (an OpenAI-style API, a demo page, Prometheus metrics)
+    "fastapi==0.165.0",
+    "uvicorn==0.55.0",
+    "python-multipart==0.0.34",
+    "prometheus-client==0.26.0",
 ]
 
 extras_require = {
@@ -38,6 +43,9 @@ extras_require = {
         "pytest-xdist==3.8.0",
         "hypothesis==6.155.2",
         "ruff==0.17.6",
+        # the server's tests call it with the official client and a real browser
+        "openai==3.63.0",
+        "selenium==4.51.0",
     ],
 }
 
@@ -46,6 +54,7 @@ setup(
     version="0.1.0",
     description="Training, decoding and scoring of OSUM-style speech understanding LLMs",
     packages=find_packages(include=["osum", "osum.*"]),
+    package_data={"osum.serve": ["static/*.html"]},
     python_requires=">=3.11,<3.12",
     install_requires=install_requires,
     extras_require=extras_require,

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The one test command: installs if tools/venv is missing or stale, lints, runs pytest.
+# The one test command: installs if tools/venv is missing or stale (and the browser the
+# demo page's test drives), lints, runs pytest.
 #   ./test/run.sh                 everything (what CI runs)
 #   ./test/run.sh -m "not slow"   skip the slow end-to-end tests
 #   ./test/run.sh test/test_encoder.py -k batch   any pytest arguments
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-tools/install.sh
+tools/install.sh --browser
 # shellcheck disable=SC1091
 . tools/activate_python.sh
 ruff check --quiet osum test bench

@@ -42,6 +42,13 @@ def cases(tmp: Path) -> dict:
     return {
         "check_pretrained": [(["--encoder_init", m / "whisper"], m / "whisper")],
         "compare_results": [(["--reference", m / "paper.yaml", tmp], m / "paper.yaml")],
+        "decode_files": [
+            (["--model", m / "export", tmp / "a.wav"], m / "export"),
+            (["--model", tmp, m / "a.wav"], m / "a.wav"),
+            (["--model", tmp, "--task", "XX", m / "a.wav"], "unknown task 'XX'; known: ASR"),
+            (["--model", tmp, "--batch_size", "0", m / "a.wav"], "--batch_size"),
+            (["--model", tmp, "--out", m / "r.jsonl", f], m),
+        ],
         "dump": [
             ([m / "data", tmp / "dump"], m / "data"),
             (["--n_mels", "81", tmp, tmp / "dump"], "--n_mels"),
@@ -102,6 +109,12 @@ def cases(tmp: Path) -> dict:
         "record_stage": [
             (["--exp_dir", f / "exp", "--stage", "3", "--seconds", "5", "--command", "x"], f),
             (["--exp_dir", tmp, "--stage", "3", "--seconds", "-5", "--command", "x"], "--seconds"),
+        ],
+        "serve": [
+            (["--model", m / "export"], m / "export"),
+            (["--model", tmp, "--port", "-1"], "--port"),
+            (["--model", tmp, "--max_rows", "0"], "--max_rows"),
+            (["--model", tmp, "--api_key_env", "OSUM_KEY_NOT_SET"], "OSUM_KEY_NOT_SET"),
         ],
         "smoke": [
             (["--recipe", m / "recipe"], m / "recipe"),

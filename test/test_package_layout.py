@@ -8,7 +8,8 @@ import osum
 
 PACKAGE = Path(osum.__file__).parent
 # lowest first: a subpackage may import those before it (and osum.progress, osum.files)
-LAYERS = ["model", "asrx", "data", "train", "convert", "decode", "scoring", "dev", "corpora", "bin"]
+LAYERS = ["model", "asrx", "data", "train", "convert", "decode", "scoring", "serve", "dev"]
+LAYERS += ["corpora", "bin"]
 # the top-level modules (progress, files, cli): below every layer
 BELOW = {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
 

@@ -3,11 +3,13 @@
 #   1. Debian tools the recipes run: sox, espeak-ng, sctk (sclite), ffmpeg (audio in video
 #      and other containers) (apt-get, when missing; Debian puts sclite in
 #      /usr/lib/sctk/bin, which tools/activate_python.sh adds to PATH)
+#      With --browser also Debian's chromium and its driver, which the demo page's test
+#      drives (test/run.sh asks for them)
 #   2. tools/venv: a Python 3.11 virtual environment with osum installed editable, with
 #      its pinned dependencies (setup.py) and the test extras.
 # The venv is rebuilt when setup.py or this script changes (tools/venv/.osum_stamp).
 #
-# Usage: tools/install.sh [--force]
+# Usage: tools/install.sh [--force] [--browser]
 # Environment: PYTHON (default: python3.11, else python3) picks the interpreter.
 set -euo pipefail
 
@@ -16,10 +18,21 @@ venv=tools/venv
 log() { echo "$(date '+%F %T') (install) $*" >&2; }
 
 force=false
-[ "${1:-}" = "--force" ] && force=true
+browser=false
+for arg in "$@"; do
+  case "$arg" in
+    --force) force=true ;;
+    --browser) browser=true ;;
+    *) log "error: unknown option $arg (usage: tools/install.sh [--force] [--browser])"; exit 1 ;;
+  esac
+done
 
 # 1. Debian packages: binary -> package
 declare -A debs=([sox]=sox [espeak-ng]=espeak-ng [sctk]=sctk [ffmpeg]=ffmpeg)
+if $browser; then
+  debs[chromium]=chromium
+  debs[chromedriver]=chromium-driver
+fi
 missing=()
 for bin in "${!debs[@]}"; do
   command -v "$bin" >/dev/null 2>&1 || missing+=("${debs[$bin]}")

@@ -17,6 +17,7 @@ from osum.model.llm import load_tokenizer
 
 MAX_SECONDS = 30.0  # the Whisper encoder's window
 SAMPLE_RATE = 16000
+PROMPT_CACHE = 1024  # prompts whose token ids are kept
 FRAMES_PER_SECOND = 100
 
 
@@ -105,7 +106,11 @@ class OSUMPreprocessor:
         return self.tokenizer.encode(text, add_special_tokens=False)
 
     def prompt_ids(self, prompt: str) -> np.ndarray:
+        """The ids of a prompt, kept for the next time (the last PROMPT_CACHE prompts: a
+        server's questions do not pile up)."""
         if prompt not in self._prompt_ids:
+            if len(self._prompt_ids) >= PROMPT_CACHE:  # the oldest goes
+                del self._prompt_ids[next(iter(self._prompt_ids))]
             self._prompt_ids[prompt] = np.array(self.encode(prompt), dtype=np.int64)
         return self._prompt_ids[prompt].copy()
 
