@@ -281,3 +281,28 @@ def test_option_types():
             cli.float_in(0, 1, low_open=True)(bad)
     with pytest.raises(Exception, match="> 0"):
         cli.positive_float("inf")
+    assert [cli.boolean(x) for x in ("true", "Yes", "1", "false", "no", "0")] == [True] * 3 + [
+        False
+    ] * 3
+    with pytest.raises(Exception, match="not true or false"):
+        cli.boolean("maybe")
+
+
+def test_every_decoding_command_takes_the_same_search_options():
+    """The search options are DecodeOptions' fields, parsed alike by every command."""
+    import argparse
+    from dataclasses import fields
+
+    from osum.decode.search import DecodeOptions
+
+    assert set(cli.SEARCH_OPTIONS) == {f.name for f in fields(DecodeOptions)} - {"nbest"}
+    parser = argparse.ArgumentParser()
+    cli.add_search_options(parser)
+    args = parser.parse_args(["--beam_size", "4", "--do_sample", "--monotonic_times", "false"])
+    opts = cli.search_options(args)
+    assert opts["beam_size"] == 4 and opts["do_sample"] is True
+    assert opts["monotonic_times"] is False
+    DecodeOptions(**opts)  # every one a field
+    for name in ("osum_inference", "decode_files", "serve"):
+        src = (Path(osum.bin.__file__).parent / f"{name}.py").read_text()
+        assert "add_search_options(parser)" in src and "search_options(args)" in src, name
