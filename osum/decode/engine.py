@@ -8,8 +8,13 @@ One thread decodes. Requests wait in a bounded queue (:class:`QueueFull` past
 ``max_queue``). With ``batching`` the decoding thread keeps one batch of rows (a
 request's chunks, each with its beams) running step by step: a request that arrives
 while the batch decodes joins it at the next decoding step, and a finished one leaves at
-once, its answer returned without waiting for the others. Without ``batching`` requests
-are decoded one at a time, as ``Speech2Text`` would decode each alone.
+once, its answer returned without waiting for the others. At most ``max_rows`` rows
+decode together: the chunks of a long request that do not fit join as others leave.
+Without ``batching`` requests are decoded one at a time, as ``Speech2Text`` would decode
+each alone.
+
+A request whose future is cancelled (its client went away) leaves the batch at the next
+step; one whose decoding fails (its audio, a callback of its own) fails alone.
 
 Every answer equals what ``Speech2Text`` gives for that audio and task alone, token for
 token: rows are left-padded, positions follow the attention mask, and each search keeps
@@ -21,15 +26,16 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, List
+from typing import Callable, Deque, List
 
 import torch
 
 from osum.decode.ctc_prefix import CTCPrefix
 from osum.decode.running import RunningBatch
 from osum.decode.search import BeamSearch, Decoder, GreedySearch, decoder_inputs
-from osum.decode.speech2text import Result, Speech2Text
+from osum.decode.speech2text import MIN_SAMPLES, Result, Speech2Text
 from osum.decode.timestamps import Timestamps
 
 logger = logging.getLogger(__name__)
@@ -53,8 +59,24 @@ class Request:
     on_text: Callable[[str], None] | None = None
     future: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
     arrived: float = field(default_factory=time.monotonic)
-    jobs: list = field(default_factory=list)  # its chunks (Speech2Text.jobs), once admitted
+    jobs: list = field(default_factory=list)  # its chunks (Speech2Text.jobs), once taken
     hyps: list = field(default_factory=list)  # each chunk's best hypothesis, once decoded
+    started: bool = False  # a chunk of it is decoding
+
+    @property
+    def gone(self) -> bool:
+        """Answered, failed or cancelled: nothing more to decode for it."""
+        return self.future.done()
+
+    def finish(self, result: Result | None = None, error: BaseException | None = None):
+        """Sets the future's outcome, unless it is settled already (cancelled)."""
+        try:
+            if error is not None:
+                self.future.set_exception(error)
+            else:
+                self.future.set_result(result)
+        except concurrent.futures.InvalidStateError:
+            pass
 
 
 class Engine:
@@ -63,7 +85,7 @@ class Engine:
     Args:
         s2t: the model, its prompts and decoding options.
         max_rows: rows decoded together at most (a request takes one row a chunk, times
-            the beam size); a request that needs more than this is decoded alone.
+            the beam size); a request's chunks beyond it wait for rows to leave.
         max_queue: requests waiting at most; :meth:`submit` raises :class:`QueueFull` past it.
         batching: False: one request at a time.
     """
@@ -76,9 +98,11 @@ class Engine:
         self.s2t = s2t
         self.max_rows, self.max_queue, self.batching = max_rows, max_queue, batching
         self._queue: queue.Queue[Request | None] = queue.Queue()
+        self._lock = threading.Lock()  # submit's checks and put against close
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
-        self.running = 0  # requests being decoded
+        self._pending: Deque = deque()  # chunks of requests taken from the queue, waiting
+        self._searches: List[_Search] = []
         # called with the number of rows of each decoding step (metrics)
         self.on_step: Callable[[int], None] | None = None
 
@@ -89,9 +113,11 @@ class Engine:
         return self
 
     def close(self, timeout: float | None = 10.0):
-        """Stops the decoding thread; requests still queued fail with EngineClosed."""
-        self._closed.set()
-        self._queue.put(None)
+        """Stops the decoding thread; requests not answered yet (queued or decoding) fail
+        with :class:`EngineClosed`."""
+        with self._lock:
+            self._closed.set()
+            self._queue.put(None)
         if self._thread is not None:
             self._thread.join(timeout)
         while True:
@@ -99,12 +125,21 @@ class Engine:
                 req = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if req is not None and not req.future.done():
-                req.future.set_exception(EngineClosed("the engine was closed"))
+            if req is not None:
+                req.finish(error=EngineClosed("the engine was closed"))
+
+    @property
+    def running(self) -> int:
+        """Requests being decoded."""
+        return len(
+            {id(j.request) for s in list(self._searches) for j in s.jobs if not j.request.gone}
+        )
 
     @property
     def queued(self) -> int:
-        return self._queue.qsize()
+        """Requests waiting: in the queue, or taken from it with no chunk decoding yet."""
+        waiting = {id(j.request) for j in list(self._pending) if not j.request.started}
+        return self._queue.qsize() + len(waiting)
 
     def submit(
         self,
@@ -114,15 +149,25 @@ class Engine:
         on_text: Callable[[str], None] | None = None,
     ) -> concurrent.futures.Future:
         """Queue one request (``wave``: from ``Speech2Text.prepare``); its future gives the
-        :class:`Result`. Raises ValueError for an unknown task, :class:`QueueFull`."""
+        :class:`Result` (cancel it to stop decoding). Raises ValueError for an unknown task,
+        :class:`QueueFull`, :class:`EngineClosed`."""
         if task not in self.s2t.registry:
             raise ValueError(f"unknown task {task!r}; known: {', '.join(self.s2t.registry)}")
-        if self._closed.is_set():
-            raise EngineClosed("the engine is closed")
-        if self._queue.qsize() >= self.max_queue:
-            raise QueueFull(f"{self.max_queue} requests are waiting already")
+        if (
+            not (isinstance(wave, torch.Tensor) and wave.dim() == 1 and wave.is_floating_point())
+            or len(wave) < MIN_SAMPLES
+        ):
+            raise ValueError(
+                f"a request's audio is a 1-D float tensor of {MIN_SAMPLES} samples or more "
+                "(Speech2Text.prepare)"
+            )
         req = Request(wave, task, question, on_text)
-        self._queue.put(req)
+        with self._lock:
+            if self._closed.is_set():
+                raise EngineClosed("the engine is closed")
+            if self._queue.qsize() >= self.max_queue:
+                raise QueueFull(f"{self.max_queue} requests are waiting already")
+            self._queue.put(req)
         return req.future
 
     # -- the decoding thread -----------------------------------------------------------
@@ -130,8 +175,6 @@ class Engine:
         dec = self.s2t
         self._decoder = Decoder(dec.model.llm, dec.pre.end_id)
         self._batch = RunningBatch()
-        self._searches: List[_Search] = []
-        self._waiting: Request | None = None  # taken from the queue, not admitted yet
         while not self._closed.is_set():
             try:
                 with torch.no_grad():
@@ -143,48 +186,66 @@ class Engine:
                 self._fail_all(e)
         self._fail_all(EngineClosed("the engine was closed"))
 
-    def _rows_of(self, req: Request) -> int:
-        """The rows a request takes once decoding (its chunks, times the beams)."""
-        return len(self.s2t.chunks(req.wave)) * self.s2t.options.beam_size
+    def _busy(self) -> int:
+        return sum(s.rows_needed for s in self._searches)
 
-    def _next(self, block: bool) -> Request | None:
-        if self._waiting is not None:
-            req, self._waiting = self._waiting, None
-            return req
-        try:
-            req = self._queue.get(block=block)
-        except queue.Empty:
-            return None
-        if req is None:
-            self._closed.set()
-        return req
-
-    def _admit(self):
-        """Takes the queued requests that fit (:attr:`max_rows`) into the running batch:
-        all of them at once, prefilled together. Waits for one when nothing runs."""
-        busy = sum(s.rows_needed for s in self._searches)
-        taken: List[Request] = []
-        while self.batching or (busy == 0 and not taken):
-            req = self._next(block=busy == 0 and not taken)
+    def _take(self, block: bool) -> bool:
+        """Moves the next live request of the queue to the pending chunks; False if none."""
+        while True:
+            try:
+                req = self._queue.get(block=block)
+            except queue.Empty:
+                return False
             if req is None:
-                break
-            need = self._rows_of(req)
-            if busy + need > self.max_rows and (busy or taken):
-                self._waiting = req  # next time
-                break
-            taken.append(req)
-            busy += need
-        if not taken:
-            return
-        jobs = []
-        for req in taken:
-            req.jobs = self.s2t.jobs([req.wave], [req.task], [req.question])
+                self._closed.set()
+                return False
+            if req.gone:  # cancelled while queued
+                continue
+            try:
+                req.jobs = self.s2t.jobs([req.wave], [req.task], [req.question])
+            except Exception as e:  # noqa: BLE001 - this request's own (its audio)
+                req.finish(error=e)
+                continue
             req.hyps = [None] * len(req.jobs)
             for job in req.jobs:
                 job.request = req
-            jobs += req.jobs
-            self.running += 1
-        self._prefill(jobs)
+            self._pending.extend(req.jobs)
+            return True
+
+    def _admit(self):
+        """Moves the pending chunks that fit (:attr:`max_rows`) into the running batch, all
+        prefilled together, taking requests from the queue (waiting for one when nothing
+        runs). Without batching, a request's chunks only."""
+        beams = self.s2t.options.beam_size
+        busy, taken = self._busy(), []
+        while True:
+            while self._pending and self._pending[0].request.gone:
+                self._pending.popleft()
+            if not self._pending:
+                idle = busy == 0 and not taken
+                if not (self.batching or idle) or not self._take(block=idle):
+                    break
+                continue
+            if busy + beams > self.max_rows and (busy or taken):
+                break
+            taken.append(self._pending.popleft())
+            busy += beams
+        if not taken:
+            return
+        try:
+            self._prefill(taken)
+        except Exception as e:  # noqa: BLE001 - the batch goes on without them
+            requests = list({id(j.request): j.request for j in taken}.values())
+            if len(requests) == 1:
+                logger.exception("starting to decode a request failed")
+                self._drop(requests[0], e)
+                return
+            for req in requests:  # each alone: only those that fail alone fail
+                try:
+                    self._prefill([j for j in taken if j.request is req])
+                except Exception as e:  # noqa: BLE001
+                    logger.exception("starting to decode a request failed")
+                    self._drop(req, e)
 
     def _prefill(self, jobs):
         s2t, opts = self.s2t, self.s2t.options
@@ -194,19 +255,25 @@ class Engine:
         embeds, mask, ctc = decoder_inputs(s2t.model, **inputs, options=opts)
         logits, mask, next_pos, cache = self._decoder._prefill(embeds, mask)
         if opts.beam_size == 1 and ctc is None:  # greedy rows leave as they end: one search
-            self._searches.append(_Search(self._decoder, opts, jobs, None, times))
+            searches = [_Search(self._decoder, opts, jobs, None, times)]
         else:  # a search a chunk, so that none waits for the others' end
-            for i, job in enumerate(jobs):
-                self._searches.append(
-                    _Search(self._decoder, opts, [job], _row_of(ctc, i), _row_of(times, i))
-                )
+            searches = [
+                _Search(self._decoder, opts, [job], _row_of(ctc, i), _row_of(times, i))
+                for i, job in enumerate(jobs)
+            ]
         self._batch.add(logits, mask, next_pos, cache)
+        self._searches += searches
+        for job in jobs:
+            job.request.started = True
 
     def _step(self):
         logits, offset = self._batch.logits, 0
         srcs, tokens, going = [], [], []
         for search in self._searches:
             n = search.rows
+            if search.abandoned():  # its requests' clients went away, or they failed
+                offset += n
+                continue
             src, tok = search.search.step(logits[offset : offset + n])
             for row in search.search.ended:
                 self._chunk_done(search.jobs[row], search.search.nbest(row)[0])
@@ -215,7 +282,7 @@ class Engine:
                 tokens.append(tok)
                 search.rows = len(src)
                 going.append(search)
-                search.report_text(self.s2t.tokenizer)
+                search.report_text(self.s2t.tokenizer, self._drop)
             offset += n
         self._searches = going
         if self.on_step is not None:
@@ -228,26 +295,31 @@ class Engine:
 
     def _chunk_done(self, job, hyp):
         req = job.request
+        if req.gone:
+            return
         req.hyps[job.chunk] = hyp
         if any(h is None for h in req.hyps):
             return
-        self.running -= 1
         try:
             result = self.s2t.join(req.task, [(j.offset, h) for j, h in zip(req.jobs, req.hyps)])
             if req.on_text is not None:
                 req.on_text(result.text)
-        except Exception as e:  # noqa: BLE001
-            req.future.set_exception(e)
+        except Exception as e:  # noqa: BLE001 - this request's own
+            req.finish(error=e)
             return
-        req.future.set_result(result)
+        req.finish(result)
 
-    def _fail_all(self, error: Exception):
+    def _drop(self, req: Request, error: BaseException):
+        """Fails one request; its rows leave the batch at the next step."""
+        req.finish(error=error)
+
+    def _fail_all(self, error: BaseException):
         reqs = [job.request for search in self._searches for job in search.jobs]
-        for req in reqs + ([self._waiting] if self._waiting is not None else []):
-            if not req.future.done():
-                req.future.set_exception(error)
-        self._waiting = None
-        self._searches, self._batch, self.running = [], RunningBatch(), 0
+        reqs += [job.request for job in self._pending]
+        for req in reqs:
+            req.finish(error=error)
+        self._searches, self._batch = [], RunningBatch()
+        self._pending.clear()
 
 
 def _row_of(x, i: int):
@@ -280,16 +352,30 @@ class _Search:
         """The rows it may take at the next step (a beam search's grow to its beams)."""
         return self.rows if self.beams == 1 else len(self.jobs) * self.beams
 
-    def report_text(self, tokenizer):
-        """Each streamed request's text so far, to its ``on_text``."""
+    def abandoned(self) -> bool:
+        """Whether no request of its rows is waiting for them. A greedy search's rows of
+        gone requests end now (their tokens are not taken)."""
+        gone = {i for i, job in enumerate(self.jobs) if job.request.gone}
+        if len(gone) == len(self.jobs):
+            return True
+        if gone and isinstance(self.search, GreedySearch):
+            self.search.abandon(gone)
+        return False
+
+    def report_text(self, tokenizer, fail):
+        """Each streamed request's text so far, to its ``on_text`` (one that raises fails
+        its own request: ``fail(request, error)``)."""
         if not self.streamed:
             return
         search = self.search
         for r, row in enumerate(search.ids):
             req = self.jobs[row].request
-            if req.on_text is None or len(req.jobs) != 1 or bool(search.done[r]):
+            if req.on_text is None or len(req.jobs) != 1 or req.gone or bool(search.done[r]):
                 continue
-            req.on_text(tokenizer.decode(search.seqs[r].tolist(), skip_special_tokens=True))
+            try:
+                req.on_text(tokenizer.decode(search.seqs[r].tolist(), skip_special_tokens=True))
+            except Exception as e:  # noqa: BLE001 - the caller's callback
+                fail(req, e)
 
 
 __all__ = ["Engine", "EngineClosed", "QueueFull", "Request", "Result"]

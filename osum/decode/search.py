@@ -332,7 +332,7 @@ class GreedySearch:
                     self._keep(r)
             return every, nxt
         keep = (~self.done).nonzero()[:, 0]
-        self.ended = [self.ids[r] for r in range(rows) if bool(self.done[r])]
+        self.ended = [self.ids[r] for r in range(rows) if bool(self.done[r] & ~was_done[r])]
         for r in range(rows):
             if bool(self.done[r]):
                 self._keep(r)
@@ -343,6 +343,13 @@ class GreedySearch:
         self.seqs, self.logprob, self.done = self.seqs[keep], self.logprob[keep], self.done[keep]
         self.ids = [self.ids[r] for r in keep.tolist()]
         return keep, nxt[keep]
+
+    def abandon(self, rows):
+        """Rows (as numbered at the start) that no one waits for: they end now, their
+        tokens not taken (they leave at the next step, or stay to the end with joint CTC)."""
+        for r, row in enumerate(self.ids):
+            if row in rows:
+                self.done[r] = True
 
     def _keep(self, r: int):
         """Row ``r`` of this step as its row's final hypothesis (once)."""

@@ -148,11 +148,13 @@ def train_command(config: Path, data: Path, exp: Path, *extra: str) -> List[str]
     ]
 
 
-def serving_model(out: Path, corpus: Sequence[str] = (), seed: int = 0, mini: bool = False) -> Path:
+def serving_model(
+    out: Path, corpus: Sequence[str] = (), seed: int = 0, mini: bool = False, ctc: bool = False
+) -> Path:
     """A tiny exported model (``osum.bin.export_model``'s layout) for the server's tests
     and benchmarks: random weights, fixed once written, in ``<out>/export``. ``mini``: the
     mini recipe's model sizes (:func:`osum.dev.tiny_models.build_tiny_models`), else the
-    tests' smaller ones.
+    tests' smaller ones. ``ctc``: with a (random) CTC head, for joint CTC decoding.
 
     A random LLM rarely writes its end token; here the end token's output row copies (and
     slightly beats) that of one of the tokens it writes most, picked so that hypotheses
@@ -180,7 +182,10 @@ def serving_model(out: Path, corpus: Sequence[str] = (), seed: int = 0, mini: bo
     else:
         models = make_models(out / "base", corpus)
     torch.manual_seed(seed)
-    config = write_config(out / "train.yaml", tiny_config(models))
+    overrides = {}
+    if ctc:
+        overrides["model_conf"] = dict(trainable=["adapter", "lora"], ctc_weight=0.3)
+    config = write_config(out / "train.yaml", tiny_config(models, **overrides))
     if export.exists():
         import shutil
 

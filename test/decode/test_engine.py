@@ -41,6 +41,11 @@ def concurrently(engine, items, workers=8):
         return list(pool.map(one, range(len(items))))
 
 
+@pytest.fixture(scope="module")
+def ctc_model(tmp_path_factory):
+    return serving_model(tmp_path_factory.mktemp("engine_ctc_model"), ctc=True)
+
+
 @pytest.mark.parametrize(
     "options",
     [
@@ -48,12 +53,15 @@ def concurrently(engine, items, workers=8):
         dict(beam_size=3),
         dict(beam_size=2, do_sample=True, top_k=5, top_p=0.9, seed=0, repetition_penalty=1.05),
         dict(repetition_penalty=1.2, max_new_tokens=20),
+        dict(ctc_weight=0.3),
+        dict(ctc_weight=0.3, beam_size=2),
     ],
-    ids=["greedy", "beam", "beam_sampling", "repetition_penalty"],
+    ids=["greedy", "beam", "beam_sampling", "repetition_penalty", "ctc", "ctc_beam"],
 )
-def test_answers_equal_speech2text_alone(model, options):
+def test_answers_equal_speech2text_alone(model, ctc_model, options):
     options = dict(dict(max_new_tokens=32), **options)
-    s2t = Speech2Text(str(model), chunk_seconds=5.0, **options)  # 6 s and 9 s in chunks
+    path = ctc_model if options.get("ctc_weight") else model
+    s2t = Speech2Text(str(path), chunk_seconds=5.0, **options)  # 6 s and 9 s in chunks
     ws = waves(s2t)
     items = [(w, TASKS[i % len(TASKS)]) for i, w in enumerate(ws)] * 2
     alone = [s2t.decode_batch([w], [t])[0] for w, t in items]
@@ -141,3 +149,83 @@ def test_a_full_queue_and_a_closed_engine_refuse(model):
             f.result(5)
     with pytest.raises(EngineClosed):
         engine.submit(wave, "ASR")
+    for bad in (wave[:100], wave[None], wave.long(), wave.numpy()):
+        with pytest.raises(ValueError, match="1-D float tensor"):
+            engine.submit(bad, "ASR")
+
+
+def test_a_cancelled_request_leaves_and_the_others_go_on(model):
+    s2t = Speech2Text(str(model), max_new_tokens=40)
+    a, b = waves(s2t, [3.0, 2.0], seed=7)
+    head = s2t.model.llm.get_base_model().lm_head.weight
+    end_row = head[s2t.pre.end_id].clone()
+    rows, started = [], threading.Event()
+    engine = Engine(s2t, max_rows=8)
+    engine.on_step = lambda n: (rows.append(n), len(rows) == 4 and started.set())
+    try:
+        head.data[s2t.pre.end_id] = 0.0  # both run to max_new_tokens
+        alone = s2t(b.numpy(), task="SER").text
+        first, second = engine.submit(a, "ASR"), engine.submit(b, "SER")
+        engine.start()
+        assert started.wait(60)
+        assert first.cancel()
+        got = second.result(60).text
+    finally:
+        head.data[s2t.pre.end_id] = end_row
+        engine.close()
+    assert got == alone and first.cancelled()
+    assert rows[:4] == [2] * 4 and rows[-1] == 1 and len(rows) == 40
+    assert engine.running == 0
+
+
+def test_a_request_that_fails_fails_alone(model):
+    """A request whose audio cannot be decoded, or whose text callback raises, fails; the
+    requests decoded with it are answered."""
+    s2t = Speech2Text(str(model), max_new_tokens=16)
+    good, other, bad_audio = waves(s2t, [1.5, 2.5, 12345 / 16000], seed=8)
+    batch_inputs = s2t.batch_inputs
+
+    def failing(jobs):  # as an out-of-memory or a broken file would, for one request
+        if any(len(j.samples) == 12345 for j in jobs):
+            raise RuntimeError("this audio cannot be decoded")
+        return batch_inputs(jobs)
+
+    s2t.batch_inputs = failing
+
+    def broken(text):
+        raise RuntimeError("the client's callback broke")
+
+    engine = Engine(s2t, max_rows=8)  # all queued first: admitted together
+    futures = [
+        engine.submit(good, "ASR"),
+        engine.submit(bad_audio, "ASR"),
+        engine.submit(other, "ASR", on_text=broken),
+        engine.submit(other, "SER"),
+    ]
+    engine.start()
+    try:
+        assert futures[0].result(60).text == s2t(good.numpy(), task="ASR").text
+        assert futures[3].result(60).text == s2t(other.numpy(), task="SER").text
+        with pytest.raises(RuntimeError, match="cannot be decoded"):
+            futures[1].result(60)
+        with pytest.raises(RuntimeError, match="callback broke"):
+            futures[2].result(60)
+        # and the engine goes on
+        assert engine.submit(good, "ASR").result(60).text == futures[0].result().text
+    finally:
+        engine.close()
+
+
+def test_a_request_of_more_chunks_than_rows_is_decoded_a_few_at_a_time(model):
+    s2t = Speech2Text(str(model), max_new_tokens=16, chunk_seconds=1.0)
+    (wave,) = waves(s2t, [6.5], seed=9)  # 7 chunks
+    rows = []
+    engine = Engine(s2t, max_rows=2).start()
+    engine.on_step = rows.append
+    try:
+        got = engine.submit(wave, "SRWT").result(120)
+    finally:
+        engine.close()
+    alone = s2t.decode_batch([wave], ["SRWT"])[0]
+    assert got.text == alone.text and got.chunks == alone.chunks and len(got.chunks) == 7
+    assert max(rows) == 2
