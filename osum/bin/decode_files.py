@@ -6,11 +6,15 @@
 
 ``--model``: a dir written by ``osum.bin.export_model``, or an experiment's config.yaml
 (with ``--model_file`` for its checkpoint). Any file soundfile or ffmpeg reads is
-decoded; each line is ``{"file", "task", "text" (raw), "transcript", "labels", "words":
-[{"word", "start", "end"}], "answer", "flags", "duration"}``. A file that is missing,
-unreadable or too short is named on stderr and the others are decoded; the exit status
-is then 1. ``--config decode.yaml`` reads the decoding options from a YAML file (options
-on the command line win), as ``osum_inference``.
+decoded, a file whatever its name (one ending in ``|`` is never run as a command); each
+line is ``{"file", "task", "text" (raw), "transcript", "labels", "words": [{"word",
+"start", "end"}], "answer", "flags", "duration"}``. A file that is missing, unreadable,
+too short or whose decoding fails (files decoded together that fail, out of memory say,
+are decoded again one at a time) is named on stderr and the others are decoded; the exit
+status is then 1. ``--out`` is written whole at the end (its records kept through such
+failures); Ctrl-C ends the run and leaves no ``--out``. ``--config decode.yaml`` reads
+the decoding options from a YAML file (options on the command line win), as
+``osum_inference``.
 """
 
 import argparse

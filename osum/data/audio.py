@@ -3,10 +3,16 @@ from the header, and 16-bit wav written; the one module of osum that reads audio
 
 An entry is a file soundfile reads (wav, flac, ogg/opus, mp3, ...), a file only ffmpeg
 decodes (mp4 and other containers), or a Kaldi pipe ``command |`` writing wav to stdout.
-What cannot be read raises RuntimeError (soundfile's own LibsndfileError is one), with
-a message that names the file or the command. A wav file whose samples stop before its
-header says they end (a partial copy) is one: libsndfile would read the part that is
-there without a word, a whole sentence's transcript on a few milliseconds of audio.
+:func:`read_file` reads files only: a name ending in ``|`` is a file's name there, never
+a command run. What cannot be read raises RuntimeError (soundfile's own LibsndfileError
+is one), with a message that names the file or the command. A wav file whose samples
+stop before its header says they end (a partial copy) is one: libsndfile would read the
+part that is there without a word, a whole sentence's transcript on a few milliseconds
+of audio.
+
+The bytes of an upload (:func:`decode_audio`) are read within a limit: their length is
+taken from the header before any sample is decoded, a sample rate no audio has is
+refused, and ffmpeg stops decoding past the limit (and after ``FFMPEG_TIMEOUT``).
 """
 
 import io
@@ -14,6 +20,7 @@ import os
 import shutil
 import struct
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import NamedTuple, Tuple
 
@@ -30,6 +37,21 @@ CONTAINERS = (".mp4", ".m4a", ".webm", ".mkv")
 # writers) or 0 means "unknown": the writer could not seek back to fill it in
 STREAMED_SIZE = 0x7FFFF000
 SHORTFALL_SECONDS = 0.01  # a wav missing less than this of its declared samples is kept
+MIN_RATE, MAX_RATE = 1000, 384000  # Hz: sample rates of uploads outside are refused
+UNKNOWN_FRAMES = 2**63 - 1  # libsndfile's frame count of a stream of unknown length
+BLOCK = 1 << 16  # frames read (and mixed down) at a time: many channels take one block's memory
+FFMPEG_TIMEOUT = 60.0  # seconds ffmpeg may take to decode an upload with a limit
+WAV_BYTES_PER_SECOND = SAMPLE_RATE * 2  # ffmpeg's output: 16-bit mono at 16 kHz
+
+
+class AudioTooLong(ValueError):
+    """Audio longer than the ``limit`` (seconds) it was read with: ``seconds`` of it (from
+    its header), or, where ``at_least``, at least that much (the decoding stopped there)."""
+
+    def __init__(self, what: str, seconds: float, limit: float, at_least: bool = False):
+        more = "at least " if at_least else ""
+        super().__init__(f"{what}: {more}{seconds:.1f} s of audio, over the limit of {limit:g} s")
+        self.what, self.seconds, self.limit, self.at_least = what, seconds, limit, at_least
 
 
 def wav_cut_short(path) -> str | None:
@@ -79,9 +101,10 @@ def _run(cmd, shell: bool, what: str) -> bytes:
     return proc.stdout
 
 
-def _decode(entry: str) -> Tuple[np.ndarray, int]:
-    """(samples x channels float32, rate) of a wav.scp entry."""
-    if entry.endswith("|"):  # a Kaldi pipe: the command writes audio (wav) to stdout
+def _decode(entry: str, pipes: bool = True) -> Tuple[np.ndarray, int]:
+    """(samples x channels float32, rate) of a wav.scp entry; ``pipes=False``: of a file,
+    whatever its name (``x |`` too)."""
+    if pipes and entry.endswith("|"):  # a Kaldi pipe: the command writes audio (wav) to stdout
         cmd = entry[:-1].strip()
         return _decode_bytes(_run(cmd, True, f"command '{cmd}'"), f"command '{cmd}'")
     if os.path.isfile(entry):
@@ -94,27 +117,102 @@ def _decode(entry: str) -> Tuple[np.ndarray, int]:
         # containers libsndfile does not read (mp4, m4a, webm, ...): ffmpeg decodes them
         if shutil.which("ffmpeg") is None:
             raise RuntimeError(f"{e}; {FFMPEG_HINT}") from None
-        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", entry, "-vn", "-ac", "1"]
+        # a file only: "file:" keeps ffmpeg from reading a name as a protocol (pipe:, concat:)
+        source = entry if pipes else "file:" + os.path.abspath(entry)
+        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", source, "-vn", "-ac", "1"]
         cmd += ["-ar", str(SAMPLE_RATE), "-f", "wav", "-"]
         return _decode_bytes(_run(cmd, False, "ffmpeg"), f"ffmpeg on {entry}")
 
 
-def decode_audio(data: bytes, what: str) -> np.ndarray:
-    """Mono float32 16 kHz samples of an audio file's bytes (an upload): what soundfile
-    reads, else what ffmpeg decodes from stdin (webm, mp4 ...). RuntimeError naming
-    ``what`` for bytes that are no audio either reads."""
+class _NotRead(Exception):
+    """Bytes soundfile does not read (or not whole: a stream of unknown length)."""
+
+
+def _read_mono(data: bytes, what: str, max_seconds: float | None) -> Tuple[np.ndarray, int]:
+    """(mono float32 samples, rate) of bytes soundfile reads, a block at a time, refusing
+    what the header says is no audio (RuntimeError) or too long (:class:`AudioTooLong`)
+    before decoding it; :class:`_NotRead` for what soundfile does not read."""
     try:
-        audio, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError) as e:
+        with soundfile.SoundFile(io.BytesIO(data)) as f:
+            rate, frames = f.samplerate, f.frames
+            if not MIN_RATE <= rate <= MAX_RATE:
+                raise RuntimeError(
+                    f"{what}: a sample rate of {rate} Hz is not audio this reads "
+                    f"({MIN_RATE} to {MAX_RATE} Hz)"
+                )
+            if frames >= UNKNOWN_FRAMES:
+                raise _NotRead(f"{what}: a stream of unknown length")
+            cap = -1
+            if max_seconds is not None:
+                if frames / rate > max_seconds:
+                    raise AudioTooLong(what, frames / rate, max_seconds)
+                cap = int(max_seconds * rate) + 1  # a header that undercounts: caught reading
+            f.seek(0)  # as soundfile.read does: libsndfile's mp3 samples differ by a hair without
+            blocks, read = [], 0
+            while cap < 0 or read < cap:
+                block = f.read(BLOCK if cap < 0 else min(BLOCK, cap - read), "float32", True)
+                if not len(block):
+                    break
+                blocks.append(block.mean(axis=1))
+                read += len(block)
+    except soundfile.LibsndfileError as e:
+        raise _NotRead(f"{what}: not audio soundfile reads ({e})") from None
+    if max_seconds is not None and read / rate > max_seconds:
+        raise AudioTooLong(what, read / rate, max_seconds, at_least=True)
+    return (np.concatenate(blocks) if blocks else np.zeros(0, np.float32)), rate
+
+
+def _ffmpeg_wav(data: bytes, what: str, max_seconds: float | None) -> bytes:
+    """ffmpeg's 16 kHz mono wav of ``data``; with ``max_seconds``, at most a second more
+    than that, decoded in at most ``FFMPEG_TIMEOUT`` s.
+
+    ffmpeg reads a file, not a pipe: an mp4 or m4a whose index comes after its samples (as
+    ffmpeg and phones write them) needs to seek; from a pipe it decodes to nothing."""
+    with tempfile.NamedTemporaryFile(prefix="osum_upload_") as scratch:
+        scratch.write(data)  # not atomic: a scratch copy for ffmpeg, deleted after
+        scratch.flush()
+        return _ffmpeg_file_wav(scratch.name, what, max_seconds)
+
+
+def _ffmpeg_file_wav(path: str, what: str, max_seconds: float | None) -> bytes:
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", f"file:{path}", "-vn", "-ac", "1"]
+    cmd += ["-ar", str(SAMPLE_RATE)]
+    timeout = None
+    if max_seconds is not None:
+        seconds = max_seconds + 1  # decoding stops there; more than the limit: too long
+        size = int(seconds * WAV_BYTES_PER_SECOND) + 4096  # the samples and a header
+        cmd += ["-t", f"{seconds:g}", "-fs", str(size)]
+        timeout = FFMPEG_TIMEOUT
+    cmd += ["-f", "wav", "-"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{what}: ffmpeg took over {timeout:g} s to decode it") from None
+    if proc.returncode != 0 or not proc.stdout:
+        raise RuntimeError(f"{what}: not audio that soundfile or ffmpeg reads")
+    return proc.stdout
+
+
+def decode_audio(data: bytes, what: str, max_seconds: float | None = None) -> np.ndarray:
+    """Mono float32 16 kHz samples of an audio file's bytes (an upload): what soundfile
+    reads, else what ffmpeg decodes (webm, mp4 ...). RuntimeError naming
+    ``what`` for bytes that are no audio either reads, or a sample rate outside
+    ``MIN_RATE``..``MAX_RATE`` Hz.
+
+    ``max_seconds``: :class:`AudioTooLong` (a ValueError) for audio longer, known from the
+    header before decoding where soundfile reads it; ffmpeg decodes at most a second past
+    it, in at most ``FFMPEG_TIMEOUT`` s. None: no limit."""
+    try:
+        audio, rate = _read_mono(data, what, max_seconds)
+    except _NotRead as e:
         if shutil.which("ffmpeg") is None:
-            raise RuntimeError(f"{what}: not audio soundfile reads ({e}); {FFMPEG_HINT}") from None
-        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", "pipe:0", "-vn", "-ac", "1"]
-        cmd += ["-ar", str(SAMPLE_RATE), "-f", "wav", "-"]
-        proc = subprocess.run(cmd, input=data, capture_output=True)
-        if proc.returncode != 0 or not proc.stdout:
+            raise RuntimeError(f"{e}; {FFMPEG_HINT}") from None
+        try:
+            audio, rate = _read_mono(_ffmpeg_wav(data, what, max_seconds), what, max_seconds)
+        except _NotRead:
             raise RuntimeError(f"{what}: not audio that soundfile or ffmpeg reads") from None
-        audio, rate = _decode_bytes(proc.stdout, what)
-    audio = audio.mean(axis=1)
+        except AudioTooLong as long:  # ffmpeg stopped a second past the limit
+            raise AudioTooLong(what, long.seconds, long.limit, at_least=True) from None
     if rate != SAMPLE_RATE:
         import torchaudio
 
@@ -132,17 +230,19 @@ class AudioReader:
     An entry is a file soundfile reads (wav, flac, ogg/opus, mp3, ...), a file only
     ffmpeg decodes (mp4 and other containers), or a Kaldi pipe ``command |`` writing wav
     to stdout. The last recording read is kept, so the segments of one recording (which
-    sort together) decode it once, as Kaldi's ``extract-segments`` does.
+    sort together) decode it once, as Kaldi's ``extract-segments`` does. ``pipes=False``:
+    every entry is a file, one whose name ends in ``|`` too (:func:`read_file`).
     """
 
-    def __init__(self):
+    def __init__(self, pipes: bool = True):
+        self.pipes = pipes
         self._entry: str | None = None
         self._audio: np.ndarray | None = None
 
     def __call__(self, entry: str, start: float = 0.0, end: float | None = None) -> np.ndarray:
         if entry != self._entry:
             self._entry, self._audio = None, None
-            audio, rate = _decode(entry)
+            audio, rate = _decode(entry, self.pipes)
             audio = audio.mean(axis=1)
             if rate != SAMPLE_RATE:
                 import torchaudio
@@ -159,6 +259,13 @@ class AudioReader:
 def read_audio(entry: str, start: float = 0.0, end: float | None = None) -> np.ndarray:
     """Mono float32 at 16 kHz of one wav.scp entry (see :class:`AudioReader`)."""
     return AudioReader()(entry, start, end)
+
+
+def read_file(path: str) -> np.ndarray:
+    """Mono float32 at 16 kHz of one audio file, as :func:`read_audio` reads it (a wav cut
+    short refused, a container decoded by ffmpeg), but never a command: a name ending in
+    ``|`` is a file's name (for names from outside: a user's command line, a request)."""
+    return AudioReader(pipes=False)(path)
 
 
 class AudioInfo(NamedTuple):

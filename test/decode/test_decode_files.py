@@ -4,6 +4,7 @@ its format; a bad file is named and the others still decoded."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import torch
 
 from osum.data.audio import read_audio
-from osum.decode.files import decode_files
+from osum.decode.files import decode_files, load_file
 from osum.decode.speech2text import Speech2Text
 from osum.dev.tiny_setup import serving_model, synth_speech
 
@@ -149,3 +151,65 @@ def test_the_command_writes_its_out_file_whole(s2t, audio, tmp_path):
         alone(s2t, audio["mp4"], "STTC", question)
     ]
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_file_named_like_a_pipe_is_decoded_not_run(s2t, audio, tmp_path, monkeypatch):
+    """``touch PWNED |`` is a file (a wav, an mp4): decoded as its plain copy, never run."""
+    monkeypatch.chdir(tmp_path)  # where the command would create PWNED
+    shutil.copy(audio["wav"], "touch PWNED |")
+    shutil.copy(audio["mp4"], "touch PWNED2 |")
+    got = list(decode_files(s2t, ["touch PWNED |", "touch PWNED2 |"], "ASR"))
+    assert [d.error for d in got] == [None, None]
+    for done, plain in zip(got, (audio["wav"], audio["mp4"])):
+        assert done.record == {**alone(s2t, plain, "ASR"), "file": done.path}
+    assert not (tmp_path / "PWNED").exists() and not (tmp_path / "PWNED2").exists()
+
+
+def failing_batches(decode_batch, bad: torch.Tensor):
+    """``decode_batch`` that fails on more than one wave (out of memory, say), and on the
+    wave ``bad`` even alone."""
+
+    def flaky(waves, tasks, questions=None):
+        if len(waves) > 1:
+            raise RuntimeError("CUDA out of memory.\nTried to allocate 2.00 GiB")
+        if torch.equal(waves[0], bad):
+            raise RuntimeError("a bad wave")
+        return decode_batch(waves, tasks, questions)
+
+    return flaky
+
+
+def test_a_group_that_fails_is_decoded_a_file_at_a_time(s2t, audio, monkeypatch):
+    paths = [audio[k] for k in ("wav", "text", "flac", "mp4", "m4a")]
+    bad = load_file(s2t, audio["mp4"])
+    monkeypatch.setattr(s2t, "decode_batch", failing_batches(s2t.decode_batch, bad))
+    got = list(decode_files(s2t, paths, "ASR", group=4))  # [wav text flac mp4] [m4a]
+    monkeypatch.undo()
+    assert [d.path for d in got] == paths
+    assert "cannot read its audio" in got[1].error
+    assert got[3].error == "decoding failed: RuntimeError: a bad wave"
+    for i in (0, 2, 4):
+        assert got[i].error is None and got[i].record == alone(s2t, paths[i], "ASR")
+
+
+def test_the_out_file_keeps_its_records_when_a_group_fails(s2t, audio, tmp_path, monkeypatch):
+    """The command, in this process (its model's decode_batch made to fail): every good
+    record is in --out, the failure named, the status 1."""
+    from osum.bin import decode_files as command_module
+
+    out = tmp_path / "r.jsonl"
+    bad = load_file(s2t, audio["flac"])
+    real = Speech2Text.decode_batch
+
+    def flaky(self, waves, tasks, questions=None):
+        return failing_batches(lambda *a: real(self, *a), bad)(waves, tasks, questions)
+
+    monkeypatch.setattr(Speech2Text, "decode_batch", flaky)
+    paths = [audio[k] for k in ("wav", "flac", "mp4")]
+    argv = ["--model", str(s2t.train_config.parent), "--max_new_tokens", str(MAX_NEW_TOKENS)]
+    with pytest.raises(SystemExit) as e:
+        command_module.main([*argv, "--out", str(out), *paths])
+    monkeypatch.undo()
+    assert e.value.code == 1
+    records = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert records == [alone(s2t, p, "ASR") for p in (audio["wav"], audio["mp4"])]
