@@ -7,12 +7,15 @@ audio), with a demo page and Prometheus metrics.
 
 ``--model``: a dir written by ``osum.bin.export_model``, or a training config.yaml (with
 ``--model_file``). Binds 127.0.0.1 unless ``--host`` says otherwise; with
-``--api_key_env NAME`` every /v1 request needs ``Authorization: Bearer $NAME``. Decoding
+``--api_key_env NAME`` every /v1 request needs ``Authorization: Bearer $NAME``. With
+``--allow_remote_urls`` audio URLs are fetched from public addresses only (and
+``--allowed_url_networks``), never the server's own host or network. Decoding
 options as ``osum_inference``'s (``--config`` reads them from a YAML file, the command
 line wins). See :mod:`osum.serve.app`.
 """
 
 import argparse
+import ipaddress
 import logging
 import os
 from pathlib import Path
@@ -40,6 +43,15 @@ def port(text: str) -> int:
     return value
 
 
+def network(text: str) -> str:
+    """An IP network in CIDR notation (``10.1.0.0/16``, ``fd00::/8``, one address)."""
+    try:
+        ipaddress.ip_network(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 def get_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -62,12 +74,26 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--max_body_mb", type=positive_float, default=25.0)
     g.add_argument("--max_audio_seconds", type=positive_float, default=600.0)
     g.add_argument(
+        "--max_question_chars",
+        type=positive_int,
+        default=2000,
+        help="longest text of a chat message (the question)",
+    )
+    g.add_argument(
         "--allow_remote_urls",
         type=str2bool,
         nargs="?",
         const=True,
         default=False,
-        help="fetch http(s) audio URLs of chat messages (off: base64 and data: URLs only)",
+        help="fetch http(s) audio URLs of chat messages, from public addresses only (off: "
+        "base64 and data: URLs only)",
+    )
+    g.add_argument(
+        "--allowed_url_networks",
+        type=network,
+        nargs="+",
+        default=[],
+        help="networks (CIDR, e.g. 10.1.0.0/16) remote URLs may also be fetched from",
     )
     parser.add_argument("--prompt_language", default=None, choices=["en", "zh"])
     parser.add_argument(
@@ -120,7 +146,9 @@ def main(cmd=None):
         api_key=key,
         max_body_bytes=int(args.max_body_mb * MB),
         max_audio_seconds=args.max_audio_seconds,
+        max_question_chars=args.max_question_chars,
         allow_remote_urls=args.allow_remote_urls,
+        allowed_url_networks=tuple(args.allowed_url_networks),
     )
     s2t = Speech2Text(
         args.model,

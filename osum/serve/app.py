@@ -14,7 +14,6 @@ engine alone or batched with others, its answer the same.
 
 import asyncio
 import concurrent.futures
-import json
 import logging
 from contextlib import asynccontextmanager
 
@@ -32,13 +31,15 @@ from osum.serve import chat, formats
 from osum.serve.demo import add_demo, demo_tasks
 from osum.serve.errors import APIError, install
 from osum.serve.gate import Gate
-from osum.serve.inputs import Audio, fetch_async, load
+from osum.serve.inputs import Audio, load
 from osum.serve.metrics import Measure, Metrics
+from osum.serve.remote import fetch_async
 from osum.serve.settings import Settings
 from osum.serve.streaming import chat_events, threadsafe_put
 
 logger = logging.getLogger(__name__)
 
+DISCONNECT_POLL = 0.25  # seconds between checks that a waiting client is still there
 ASR, TIMED = "ASR", "SRWT"  # the transcription endpoint's tasks: without, with word times
 GRANULARITIES = ("word", "segment")
 
@@ -73,10 +74,12 @@ def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
         ).response()
 
     def check_model(model) -> None:
+        if model is not None and not isinstance(model, str):
+            raise APIError(400, "model: a model's name (a string)", "model", "invalid_value")
         if model not in (None, "", settings.served_model_name):
             raise APIError(
                 404,
-                f"the model {model!r} does not exist; this server has "
+                f"the model {chat.shown(model)} does not exist; this server has "
                 f"{settings.served_model_name!r}",
                 "model",
                 "model_not_found",
@@ -97,9 +100,21 @@ def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
         except ValueError as e:
             raise APIError(400, str(e), "task", "invalid_task") from None
 
-    async def wait(future: concurrent.futures.Future, audio: Audio) -> Result:
+    async def wait(
+        future: concurrent.futures.Future, audio: Audio, request: Request | None = None
+    ) -> Result:
+        """The engine's answer; a ``request`` whose client goes away meanwhile cancels it
+        (the engine lets its rows go at its next step)."""
+        answer = asyncio.wrap_future(future)
         try:
-            result = await asyncio.wrap_future(future)
+            while request is not None:
+                done, _ = await asyncio.wait({answer}, timeout=DISCONNECT_POLL)
+                if done:
+                    break
+                if await request.is_disconnected():
+                    future.cancel()
+                    raise APIError(499, "the client closed the request", code="client_closed")
+            result = await answer
         except EngineClosed:
             raise shutting_down() from None
         metrics.audio_seconds.inc(audio.seconds)
@@ -130,7 +145,9 @@ def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
     @app.get("/v1/models/{model:path}")
     async def model(model: str):
         if model != settings.served_model_name:
-            raise APIError(404, f"the model {model!r} does not exist", "model", "model_not_found")
+            raise APIError(
+                404, f"the model {chat.shown(model)} does not exist", "model", "model_not_found"
+            )
         return model_card()
 
     @app.post("/v1/audio/transcriptions")
@@ -138,11 +155,11 @@ def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
         require_type(request, "multipart/form-data")
         form = await read_form(request)
         try:
-            return await transcribe(form)
+            return await transcribe(form, request)
         finally:
             await form.close()
 
-    async def transcribe(form) -> Response:
+    async def transcribe(form, request: Request) -> Response:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise APIError(400, "file: an audio file is required", "file", "missing_file")
@@ -168,7 +185,7 @@ def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
         audio = await load(await upload.read(), f"file {upload.filename!r}", s2t, settings)
         words = "word" in grains
         task = TIMED if words or fmt in formats.TIMED else ASR
-        result = await wait(submit(audio, task), audio)
+        result = await wait(submit(audio, task), audio, request)
         language = str(form.get("language") or "unknown")
         body, media = formats.render(result, fmt, audio.seconds, language, words)
         if isinstance(body, dict):
@@ -178,19 +195,16 @@ def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):
         require_type(request, "application/json")
-        try:
-            body = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError) as e:
-            raise APIError(400, f"the body is not valid JSON ({e})", code="invalid_json") from None
+        body = chat.load_body(await request.body())
         if isinstance(body, dict):
             check_model(body.get("model"))
-        req = chat.parse_request(body, registry, by_text)
+        req = chat.parse_request(body, registry, by_text, settings.max_question_chars)
         data = req.audio if req.audio is not None else await fetch_async(req.url, settings)
         audio = await load(data, req.what, s2t, settings)
         task = registry[req.task]
         completion = chat.Completion(settings.served_model_name)
         if not req.stream:
-            result = await wait(submit(audio, req.task, req.question), audio)
+            result = await wait(submit(audio, req.task, req.question), audio, request)
             text = chat.result_content(task, result)
             osum = chat.extension(result, audio.seconds)
             return JSONResponse(completion.whole(text, usage(req, result), osum))
@@ -205,8 +219,17 @@ def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
         def finish(result: Result) -> dict:
             return {"usage": usage(req, result), "osum": chat.extension(result, audio.seconds)}
 
+        async def events():
+            try:
+                async for event in chat_events(
+                    completion, task, texts, lambda: wait(future, audio), finish
+                ):
+                    yield event
+            finally:  # the client went away mid-stream: the engine lets the request go
+                future.cancel()
+
         return StreamingResponse(
-            chat_events(completion, task, texts, lambda: wait(future, audio), finish),
+            events(),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

@@ -8,10 +8,16 @@ the message text, when it is one of a task's prompts (any language) or tags; els
 the text being the question put after its prompt. Earlier turns and system messages are
 not used: the model answers one utterance. ``max_tokens``, ``temperature`` and the other
 sampling fields are accepted and not used: the server's decoding options hold for all.
+
+A body is refused (400, OpenAI's error) when it is not JSON, nests deeper than
+``MAX_DEPTH``, names a task or model with what is not a string, or has a text longer
+than the server's ``max_question_chars``: one long question would pad every row of the
+running batch to its length.
 """
 
 import base64
 import binascii
+import json
 import re
 import time
 import uuid
@@ -24,6 +30,7 @@ from osum.serve import formats
 from osum.serve.errors import APIError
 
 CHAT_TASK = "STTC"  # the task of a free question
+MAX_DEPTH = 32  # levels a JSON body may nest (a chat request takes 6)
 _HELD_BACK = re.compile(r"[\s\ufffd]+$")  # trailing spaces, part of a UTF-8 character
 
 
@@ -48,8 +55,41 @@ def task_by_text(registry: Mapping[str, Task]) -> Dict[str, str]:
     return table
 
 
-def parse_request(body, registry: Mapping[str, Task], by_text: Mapping[str, str]) -> ChatRequest:
-    """The audio, task and question of a chat request's JSON body; 400 for what is not one."""
+def load_body(raw: bytes) -> object:
+    """The JSON of a request body; 400 for what is not JSON or nests deeper than
+    ``MAX_DEPTH`` (nothing reading it recurses past that)."""
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        raise APIError(
+            400, f"the body nests deeper than {MAX_DEPTH} levels", code="invalid_json"
+        ) from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise APIError(400, f"the body is not valid JSON ({e})", code="invalid_json") from None
+    level, depth = [body], 0
+    while level:
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise APIError(
+                400, f"the body nests deeper than {MAX_DEPTH} levels", code="invalid_json"
+            )
+        level = [
+            child
+            for node in level
+            if isinstance(node, (dict, list))
+            for child in (node.values() if isinstance(node, dict) else node)
+        ]
+    return body
+
+
+def parse_request(
+    body,
+    registry: Mapping[str, Task],
+    by_text: Mapping[str, str],
+    max_question_chars: int | None = None,
+) -> ChatRequest:
+    """The audio, task and question of a chat request's JSON body; 400 for what is not one,
+    or a text longer than ``max_question_chars`` (None: any)."""
     if not isinstance(body, dict):
         raise APIError(400, "the body must be a JSON object", code="invalid_body")
     messages = body.get("messages")
@@ -71,7 +111,7 @@ def parse_request(body, registry: Mapping[str, Task], by_text: Mapping[str, str]
             audios.append(part)
         else:
             raise APIError(
-                400, f"messages: a content part of type {kind!r} is not read", "messages"
+                400, f"messages: a content part of type {shown(kind)} is not read", "messages"
             )
     if len(audios) != 1:
         raise APIError(
@@ -83,6 +123,14 @@ def parse_request(body, registry: Mapping[str, Task], by_text: Mapping[str, str]
         )
     audio, url, what = audio_part(audios[0])
     text = " ".join(t.strip() for t in texts if t.strip())
+    if max_question_chars is not None and len(text) > max_question_chars:
+        raise APIError(
+            400,
+            f"messages: the text is {len(text)} characters, over this server's limit of "
+            f"{max_question_chars} (--max_question_chars)",
+            "messages",
+            "question_too_long",
+        )
     task, question = pick_task(body.get("task"), text, registry, by_text)
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
@@ -97,12 +145,25 @@ def pick_task(
     Only a chat task takes a question; a prompt or tag is never one."""
     if task is None:
         task = by_text.get(text, CHAT_TASK)
-    elif task not in registry:
+    elif not isinstance(task, str) or task not in registry:
         raise APIError(
-            400, f"unknown task {task!r}; known: {', '.join(registry)}", "task", "invalid_task"
+            400,
+            f"unknown task {shown(task)}; known: {', '.join(registry)}",
+            "task",
+            "invalid_task",
         )
     chat = registry[task].chat and text and text not in by_text
     return task, text if chat else None
+
+
+def shown(value: object) -> str:
+    """A request's value in a message: a string quoted (cut at 100 characters), else the
+    JSON type (a list or object is not repeated back)."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= 100 else value[:100] + "...")
+    if value is None or isinstance(value, (bool, int, float)):
+        return json.dumps(value)
+    return "an object" if isinstance(value, dict) else "a list"
 
 
 def audio_part(part: dict) -> tuple:
@@ -112,7 +173,8 @@ def audio_part(part: dict) -> tuple:
         data = inner.get("data") if isinstance(inner, dict) else None
         if not isinstance(data, str):
             raise APIError(400, "input_audio.data: base64 audio is required", "messages")
-        fmt = inner.get("format") or "audio"
+        fmt = inner.get("format")
+        fmt = fmt[:20] if isinstance(fmt, str) and fmt else "audio"
         return b64(data, "input_audio.data"), None, f"input_audio ({fmt})"
     inner = part.get("audio_url")
     url = inner.get("url") if isinstance(inner, dict) else inner
@@ -126,7 +188,7 @@ def audio_part(part: dict) -> tuple:
             )
         return b64(data, "audio_url"), None, "audio_url (data:)"
     if url.startswith(("http://", "https://")):
-        return None, url, f"audio_url {url}"
+        return None, url, f"audio_url {url if len(url) <= 200 else url[:200] + '...'}"
     raise APIError(
         400,
         "audio_url: only data: and http(s) URLs are read, never local files",

@@ -1,13 +1,17 @@
 """What every request passes before a route reads it: the API key and the body limit.
 
 The key (``Authorization: Bearer <key>``) is asked of ``/v1`` paths only: ``/health``,
-``/metrics`` and the demo page stay open. A body is refused (413) when its
-``Content-Length`` is over the limit, before any of it is read, and when more than the
-limit arrives without one (chunked): the route reading it gets an
+``/metrics`` and the demo page stay open. The path is the app's own, below any prefix
+(``root_path``: the app mounted under ``/osum``, or ``uvicorn --root-path``), as the
+routes match it: ``/osum/v1/models`` is a ``/v1`` path there. A body is refused (413)
+when its ``Content-Length`` is over the limit, before any of it is read, and when more
+than the limit arrives without one (chunked): the route reading it gets an
 :class:`~osum.serve.errors.APIError` then.
 """
 
 import hmac
+
+from starlette.routing import get_route_path
 
 from osum.serve.errors import APIError
 from osum.serve.settings import Settings
@@ -45,7 +49,7 @@ class Gate:
         """The key of a /v1 request, and the body's declared length."""
         headers = {k.decode("latin-1").lower(): v for k, v in scope["headers"]}
         key = self.settings.api_key
-        if key is not None and (scope["path"] + "/").startswith(PROTECTED):
+        if key is not None and (get_route_path(scope) + "/").startswith(PROTECTED):
             given = headers.get("authorization", b"").decode("latin-1")
             scheme, _, token = given.partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(

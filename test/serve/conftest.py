@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -89,3 +90,25 @@ def audio_files(tmp_path_factory) -> dict:
     long = np.concatenate([speech, 0.05 * rng.standard_normal(40 * 16000 - len(speech))])
     soundfile.write(files["long"], long, 16000, subtype="PCM_16")
     return files
+
+
+@contextmanager
+def serving(app, **config):
+    """``app`` (an in-process app, its engine built by the test) served by uvicorn in a
+    thread on 127.0.0.1; yields its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", **config))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)

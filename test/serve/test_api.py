@@ -5,6 +5,7 @@ import base64
 import io
 import json
 import re
+import struct
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -34,8 +35,9 @@ def server(serving_model):
 @pytest.fixture(scope="module")
 def locked(serving_model):
     """A server with an API key, one row decoded at a time and one request waiting, which
-    fetches audio URLs."""
+    fetches audio URLs, from 127.0.0.1 too (the test's web server)."""
     args = ["--api_key_env", KEY, "--max_queue", "1", "--max_rows", "1", "--allow_remote_urls"]
+    args += ["--allowed_url_networks", "127.0.0.1/32"]
     with running_server(serving_model, *ARGS, *args, env={KEY: "secret"}) as url:
         yield url
 
@@ -135,6 +137,11 @@ def test_malformed_requests_get_openai_errors(server, audio_files, tmp_path):
     audio = {"type": "input_audio", "input_audio": {"data": data, "format": "wav"}}
 
     form = {"Content-Type": "multipart/form-data; boundary=xx"}
+    json_type = {"Content-Type": "application/json"}
+    one_hz = bytearray(wav_of(np.zeros(2000)))
+    one_hz[24:32] = struct.pack("<II", 1, 2)  # a header saying 1 Hz: 2000 s of samples
+    hour = io.BytesIO()  # an hour of silence: 180 KB
+    soundfile.write(hour, np.zeros(3600 * 8000, np.int16), 8000, format="FLAC")
 
     def chat(*parts, **extra):
         return {"model": "osum", "messages": [{"role": "user", "content": list(parts)}], **extra}
@@ -159,6 +166,10 @@ def test_malformed_requests_get_openai_errors(server, audio_files, tmp_path):
         (400, dict(url=c, json=chat(audio, audio))),
         (400, dict(url=c, json=chat({"type": "input_audio", "input_audio": {"data": "%%"}}))),
         (400, dict(url=c, json=chat(audio, task="DANCE"))),
+        (400, dict(url=c, json=chat(audio, task=["ASR"]))),  # unhashable: was a 500
+        (400, dict(url=c, json=chat(audio, task={"name": "ASR"}))),
+        (400, dict(url=c, json=dict(chat(audio), model=["osum"]))),
+        (400, dict(url=c, data=b"[" * 100_000 + b"]" * 100_000, headers=json_type)),
         (400, dict(url=c, json=url("data:audio/wav;base64,!!"))),
         (400, dict(url=c, json=url(f"file://{audio_files['en']}"))),
         (400, dict(url=c, json=url(str(audio_files["en"])))),
@@ -170,12 +181,18 @@ def test_malformed_requests_get_openai_errors(server, audio_files, tmp_path):
         (413, dict(url=t, files={"file": ("big.wav", b"\0" * (2 << 20))})),
         (413, dict(url=t, data=chunked_upload(2 << 20), headers=form)),
         (413, dict(url=t, files={"file": ("long.wav", wav_of(np.zeros(25 * 8000)))})),  # 25 s
+        (400, dict(url=t, files={"file": ("1hz.wav", bytes(one_hz))})),
     ]
     for status, kw in cases:
         res = requests.request(kw.pop("method", "POST"), timeout=60, **kw)
         error = error_of(res, status)
         if isinstance(kw.get("json"), dict) and "task" in kw["json"]:
             assert "SER" in error["message"]  # an unknown task lists the known ones
+    long_question = chat({"type": "text", "text": "why? " * 401}, audio)  # 2004 characters
+    error = error_of(requests.post(c, json=long_question, timeout=60), 400)
+    assert "limit of 2000 (--max_question_chars)" in error["message"]
+    res = requests.post(t, files={"file": ("hour.flac", hour.getvalue())}, timeout=60)
+    assert "3600.0 s of audio is over this server's limit of 20 s" in error_of(res, 413)["message"]
     # still serving
     res = requests.post(t, files={"file": ("a.wav", wav)}, timeout=60)
     assert res.status_code == 200 and res.json()["text"]
@@ -228,12 +245,22 @@ def test_a_full_queue_answers_429(locked, audio_files):
 
 @pytest.fixture
 def web(audio_files):
-    """An http server of the audio files' dir on 127.0.0.1; yields its URL."""
+    """An http server of the audio files' dir on 127.0.0.1 (``/to?<url>``: a redirect
+    there); yields its URL."""
     import functools
     import threading
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-    files = functools.partial(SimpleHTTPRequestHandler, directory=audio_files["en"].parent)
+    class Files(SimpleHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            if not self.path.startswith("/to?"):
+                return super().do_GET()
+            self.send_response(302)
+            self.send_header("Location", self.path[4:])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    files = functools.partial(Files, directory=audio_files["en"].parent)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), files)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -251,6 +278,13 @@ def test_remote_urls_only_where_allowed(server, locked, web):
     res = ask(locked, "en.wav", "secret")
     assert res.status_code == 200 and res.json()["osum"]["task"] == "STTC"
     assert error_of(ask(locked, "missing.wav", "secret"), 400)["code"] == "fetch_failed"
+    # redirects are followed, each one's host checked: 127.0.0.1 is let in, no other
+    res = ask(locked, f"to?{web}/en.wav", "secret")
+    assert res.status_code == 200 and res.json()["osum"]["task"] == "STTC"
+    other_loopback = web.replace("127.0.0.1", "127.0.0.2")
+    for target in (f"{other_loopback}/en.wav", "http://169.254.169.254/latest/meta-data/"):
+        error = error_of(ask(locked, f"to?{target}", "secret"), 400)
+        assert error["code"] == "url_not_allowed", error
 
 
 def metric_values(url: str) -> dict:

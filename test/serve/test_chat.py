@@ -2,6 +2,7 @@
 (osum.serve.chat)."""
 
 import base64
+import json
 
 import pytest
 from hypothesis import given
@@ -125,3 +126,50 @@ def test_the_answer_of_a_chat():
     assert chat.partial_content(task, "Hello<开始回答>Fine \ufffd") == "fine"
     assert chat.content(task, "Hello<开始回答>Fine, thanks") == "fine, thanks"
     assert chat.content(REGISTRY["SER"], " Hi<happy>") == " Hi<happy>"  # the raw hypothesis
+
+
+def test_a_question_longer_than_the_limit_is_refused():
+    """One long question would pad every row of the running batch to its length."""
+    body = {"messages": [{"role": "user", "content": [text("x" * 11), AUDIO]}]}
+    with pytest.raises(APIError) as e:
+        chat.parse_request(body, REGISTRY, BY_TEXT, max_question_chars=10)
+    assert e.value.status == 400 and e.value.code == "question_too_long"
+    assert "11 characters, over this server's limit of 10 (--max_question_chars)" in str(e.value)
+    body = {"messages": [{"role": "user", "content": [text(" x" * 5 + "  "), AUDIO]}]}
+    assert chat.parse_request(body, REGISTRY, BY_TEXT, max_question_chars=9).question
+    # the text parts are joined, then measured
+    parts = [text("abcdef"), text("abcdef"), AUDIO]
+    with pytest.raises(APIError, match="13 characters"):
+        chat.parse_request(
+            {"messages": [{"role": "user", "content": parts}]}, REGISTRY, BY_TEXT, 12
+        )
+
+
+@pytest.mark.parametrize("task", [["ASR"], {"name": "ASR"}, 3, True])
+def test_a_task_that_is_not_a_name_is_refused(task):
+    with pytest.raises(APIError) as e:
+        ask(AUDIO, task=task)
+    assert e.value.status == 400 and e.value.code == "invalid_task"
+    assert "known: ASR, SRWT" in e.value.message
+
+
+@pytest.mark.parametrize(
+    "raw, says",
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nests deeper than 32 levels"),  # RecursionError
+        (b"[" * 33 + b"]" * 33, "nests deeper than 32 levels"),
+        (b'{"a": ' * 40 + b"1" + b"}" * 40, "nests deeper than 32 levels"),
+        (b"{not json", "not valid JSON"),
+        (b"\xff\xfe{", "not valid JSON"),
+    ],
+)
+def test_a_body_that_is_not_json_or_nests_too_deep(raw, says):
+    with pytest.raises(APIError) as e:
+        chat.load_body(raw)
+    assert e.value.status == 400 and says in e.value.message
+
+
+def test_a_body_as_deep_as_allowed():
+    assert chat.load_body(b"[" * 32 + b"]" * 32) is not None
+    body = {"messages": [{"role": "user", "content": [AUDIO]}], "model": "osum"}
+    assert chat.load_body(json.dumps(body).encode()) == body
