@@ -127,12 +127,11 @@ def main(cmd=None):
     for path in (args.model, args.model_file):
         if path is not None and not Path(path).exists():
             raise FileNotFoundError(2, "No such file or directory", path)
-    import uvicorn
-
     from osum.decode.engine import Engine
     from osum.decode.speech2text import Speech2Text
     from osum.model.checkpoint import is_export
     from osum.serve.app import create_app
+    from osum.serve.runner import serve
     from osum.serve.settings import Settings
 
     if Path(args.model).is_dir() and not is_export(args.model):
@@ -159,10 +158,10 @@ def main(cmd=None):
         chunk_seconds=args.chunk_seconds,
         **search_options(args),
     )
-    engine = Engine(s2t, args.max_rows, args.max_queue, args.batching).start()
+    engine = Engine(s2t, args.max_rows, args.max_queue, args.batching)
     app = create_app(engine, settings)
     logging.info(f"serving {args.model} as {args.served_model_name!r} on {args.host}:{args.port}")
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower())
+    serve(app, engine, args.host, args.port, args.log_level.lower())
 
 
 if __name__ == "__main__":

@@ -101,6 +101,7 @@ class Engine:
         self._lock = threading.Lock()  # submit's checks and put against close
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
+        self._running, self._stopped = threading.Event(), threading.Event()  # the loop's
         self._pending: Deque = deque()  # chunks of requests taken from the queue, waiting
         self._searches: List[_Search] = []
         # called with the number of rows of each decoding step (metrics)
@@ -108,18 +109,19 @@ class Engine:
 
     # -- the callers' side -------------------------------------------------------------
     def start(self) -> "Engine":
-        self._thread = threading.Thread(target=self._loop, name="osum-engine", daemon=True)
+        """Decodes in a thread of its own (see :meth:`run` for the calling thread)."""
+        self._thread = threading.Thread(target=self.run, name="osum-engine", daemon=True)
         self._thread.start()
         return self
 
     def close(self, timeout: float | None = 10.0):
-        """Stops the decoding thread; requests not answered yet (queued or decoding) fail
-        with :class:`EngineClosed`."""
+        """Stops the decoding loop (waiting up to ``timeout`` s for the step under way);
+        requests not answered yet (queued or decoding) fail with :class:`EngineClosed`."""
         with self._lock:
             self._closed.set()
-            self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join(timeout)
+            self._queue.put(None)  # wakes a loop waiting for a request
+        if self._running.is_set():
+            self._stopped.wait(timeout)
         while True:
             try:
                 req = self._queue.get_nowait()
@@ -171,7 +173,18 @@ class Engine:
         return req.future
 
     # -- the decoding thread -----------------------------------------------------------
-    def _loop(self):
+    def run(self):
+        """Decodes in the calling thread until :meth:`close`. On CPU the process's main
+        thread decodes faster than another one (PyTorch's OpenMP threads; about twice as
+        fast on 2 cores here): a server runs its HTTP side in a thread and this in its main
+        thread (:func:`osum.serve.runner.serve`)."""
+        self._running.set()
+        try:
+            self._decode_until_closed()
+        finally:
+            self._stopped.set()
+
+    def _decode_until_closed(self):
         dec = self.s2t
         self._decoder = Decoder(dec.model.llm, dec.pre.end_id)
         self._batch = RunningBatch()

@@ -229,3 +229,23 @@ def test_a_request_of_more_chunks_than_rows_is_decoded_a_few_at_a_time(model):
     alone = s2t.decode_batch([wave], ["SRWT"])[0]
     assert got.text == alone.text and got.chunks == alone.chunks and len(got.chunks) == 7
     assert max(rows) == 2
+
+
+def test_run_decodes_in_the_calling_thread_until_closed(model):
+    """(a server decodes in its main thread: osum.serve.runner)"""
+    s2t = Speech2Text(str(model), max_new_tokens=8)
+    (wave,) = waves(s2t, [1.0])
+    engine = Engine(s2t)
+    got = []
+
+    def client():
+        got.append(engine.submit(wave, "ASR").result(60).text)
+        engine.close()
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    engine.run()  # returns once the client closed it
+    thread.join(10)
+    assert got == [s2t(wave.numpy(), task="ASR").text]
+    with pytest.raises(EngineClosed):
+        engine.submit(wave, "ASR")
