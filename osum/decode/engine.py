@@ -245,20 +245,28 @@ class Engine:
             busy += beams
         if not taken:
             return
+        for bucket in _by_length(taken):
+            self._start(bucket)
+
+    def _start(self, jobs):
+        """Prefills chunks of similar lengths into the batch; where that fails, each
+        request's alone, so that only those that fail alone fail."""
         try:
-            self._prefill(taken)
+            self._prefill(jobs)
+            return
         except Exception as e:  # noqa: BLE001 - the batch goes on without them
-            requests = list({id(j.request): j.request for j in taken}.values())
-            if len(requests) == 1:
+            error = e
+        requests = list({id(j.request): j.request for j in jobs}.values())
+        if len(requests) == 1:
+            logger.error(f"starting to decode a request failed: {error!r}")
+            self._drop(requests[0], error)
+            return
+        for req in requests:
+            try:
+                self._prefill([j for j in jobs if j.request is req])
+            except Exception as e:  # noqa: BLE001
                 logger.exception("starting to decode a request failed")
-                self._drop(requests[0], e)
-                return
-            for req in requests:  # each alone: only those that fail alone fail
-                try:
-                    self._prefill([j for j in taken if j.request is req])
-                except Exception as e:  # noqa: BLE001
-                    logger.exception("starting to decode a request failed")
-                    self._drop(req, e)
+                self._drop(req, e)
 
     def _prefill(self, jobs):
         s2t, opts = self.s2t, self.s2t.options
@@ -333,6 +341,18 @@ class Engine:
             req.finish(error=error)
         self._searches, self._batch = [], RunningBatch()
         self._pending.clear()
+
+
+def _by_length(jobs) -> List[list]:
+    """Chunks in groups of similar lengths (the longest at most twice the shortest), so
+    that the encoder does not pad a 2 s chunk to the 30 s of another."""
+    groups: List[list] = []
+    for job in sorted(jobs, key=lambda j: -len(j.samples)):
+        if groups and len(job.samples) * 2 >= len(groups[-1][0].samples):
+            groups[-1].append(job)
+        else:
+            groups.append([job])
+    return groups
 
 
 def _row_of(x, i: int):
