@@ -253,7 +253,16 @@ SEARCH_OPTIONS = (
 
 
 def add_search_options(parser: argparse.ArgumentParser) -> None:
-    """The search options (:data:`SEARCH_OPTIONS`), in a group of their own."""
+    """The prompts' language, the chunk length and the search options
+    (:data:`SEARCH_OPTIONS`, in a group of their own): what every decoding command passes
+    to ``Speech2Text``."""
+    parser.add_argument("--prompt_language", default=None, choices=["en", "zh"])
+    parser.add_argument(
+        "--chunk_seconds",
+        type=positive_float,
+        default=30.0,
+        help="longest audio given to the encoder at once (at most its window, 30 s)",
+    )
     g = parser.add_argument_group("search")
     g.add_argument("--beam_size", type=positive_int, default=1)
     g.add_argument("--max_new_tokens", type=positive_int, default=200)
@@ -295,5 +304,7 @@ def add_search_options(parser: argparse.ArgumentParser) -> None:
 
 
 def search_options(args: argparse.Namespace) -> dict:
-    """The parsed search options, as ``Speech2Text``'s keyword arguments."""
-    return {name: getattr(args, name) for name in SEARCH_OPTIONS}
+    """The parsed options of :func:`add_search_options`, as ``Speech2Text``'s keyword
+    arguments."""
+    names = ("prompt_language", "chunk_seconds") + SEARCH_OPTIONS
+    return {name: getattr(args, name) for name in names}

@@ -302,7 +302,8 @@ def test_every_decoding_command_takes_the_same_search_options():
     opts = cli.search_options(args)
     assert opts["beam_size"] == 4 and opts["do_sample"] is True
     assert opts["monotonic_times"] is False
-    DecodeOptions(**opts)  # every one a field
+    assert opts["chunk_seconds"] == 30.0 and opts["prompt_language"] is None
+    DecodeOptions(**{k: opts[k] for k in cli.SEARCH_OPTIONS})  # every one a field
     for name in ("osum_inference", "decode_files", "serve"):
         src = (Path(osum.bin.__file__).parent / f"{name}.py").read_text()
         assert "add_search_options(parser)" in src and "search_options(args)" in src, name

@@ -29,7 +29,7 @@ from espnet2.utils.config_argparse import ArgumentParser
 from tqdm import tqdm
 
 from osum.asrx.registry import TASKS
-from osum.cli import add_search_options, positive_float, positive_int, run, search_options
+from osum.cli import add_search_options, positive_int, run, search_options
 from osum.files import atomic_open
 from osum.progress import progress
 
@@ -54,8 +54,6 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default=None, help="JSON lines file (default: stdout)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if any)")
     parser.add_argument("--batch_size", type=positive_int, default=8)
-    parser.add_argument("--prompt_language", default=None, choices=["en", "zh"])
-    parser.add_argument("--chunk_seconds", type=positive_float, default=30.0)
     add_search_options(parser)
     parser.add_argument("--log_level", default="WARNING")
     return parser
@@ -95,9 +93,7 @@ def decode(args: argparse.Namespace, files: list) -> int:
         args.model,
         args.model_file,
         device=device,
-        prompt_language=args.prompt_language,
         batch_size=args.batch_size,
-        chunk_seconds=args.chunk_seconds,
         **search_options(args),
     )
     failed = 0

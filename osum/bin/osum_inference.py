@@ -24,7 +24,6 @@ from espnet2.utils.config_argparse import ArgumentParser
 from osum.cli import (
     add_search_options,
     non_negative_int,
-    positive_float,
     positive_int,
     run,
     search_options,
@@ -54,13 +53,6 @@ def get_parser() -> argparse.ArgumentParser:
         "--job", type=positive_int, default=None, help="decoding job (1-based): its GPU"
     )
     parser.add_argument("--batch_size", type=positive_int, default=8)
-    parser.add_argument("--prompt_language", default=None, choices=["en", "zh"])
-    parser.add_argument(
-        "--chunk_seconds",
-        type=positive_float,
-        default=30.0,
-        help="longest audio given to the encoder at once (at most its window, 30 s)",
-    )
     add_search_options(parser)
     parser.add_argument("--log_level", default="INFO")
     return parser
@@ -87,9 +79,7 @@ def main(cmd=None):
         args.train_config,
         args.model_file,
         device=decode_device(args.ngpu, args.job),
-        prompt_language=args.prompt_language,
         batch_size=args.batch_size,
-        chunk_seconds=args.chunk_seconds,
         **search_options(args),
     )
     out = decode_data(

@@ -95,13 +95,6 @@ def get_parser() -> argparse.ArgumentParser:
         default=[],
         help="networks (CIDR, e.g. 10.1.0.0/16) remote URLs may also be fetched from",
     )
-    parser.add_argument("--prompt_language", default=None, choices=["en", "zh"])
-    parser.add_argument(
-        "--chunk_seconds",
-        type=positive_float,
-        default=30.0,
-        help="longest audio given to the encoder at once (at most its window, 30 s)",
-    )
     add_search_options(parser)
     parser.add_argument("--log_level", default="INFO")
     return parser
@@ -153,9 +146,7 @@ def main(cmd=None):
         args.model,
         args.model_file,
         device=args.device,
-        prompt_language=args.prompt_language,
         batch_size=args.max_rows,
-        chunk_seconds=args.chunk_seconds,
         **search_options(args),
     )
     engine = Engine(s2t, args.max_rows, args.max_queue, args.batching)
