@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Dict, List, Mapping
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from osum.asrx.registry import Task
@@ -71,8 +71,8 @@ def add_demo(
     headers = {"Content-Security-Policy": POLICY, "Cache-Control": "no-cache"}
 
     @app.get("/", include_in_schema=False)
-    async def root():
-        return RedirectResponse("/demo")
+    async def root(request: Request):  # under a mount or a root path: that prefix's /demo
+        return RedirectResponse(request.scope.get("root_path", "") + "/demo")
 
     @app.get("/demo", include_in_schema=False)
     async def demo():

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import running_server
+from conftest import running_server, serving
 from fastapi import FastAPI
 
 from osum.serve.demo import CONFIG_SLOT, PAGE, add_demo, demo_tasks, render
@@ -177,6 +177,29 @@ def test_the_page_sends_the_api_key(serving_model, browser, wav, tmp_path):
         assert run_tasks(browser, wav, ["ASR"])["ASR"].get_attribute("data-state") == "done"
 
 
+@pytest.mark.slow
+def test_the_page_works_under_a_mount(s2t, browser, wav):
+    """Mounted at /osum of another app, the page and its requests stay below /osum."""
+    from selenium.webdriver.common.by import By
+
+    from osum.decode.engine import Engine
+    from osum.serve.app import create_app
+
+    engine = Engine(s2t).start()
+    parent = FastAPI()
+    parent.mount("/osum", create_app(engine))
+    try:
+        with serving(parent) as url:
+            browser.get(url + "/osum/")
+            assert browser.current_url == url + "/osum/demo"
+            box = run_tasks(browser, wav, ["ASR"])["ASR"]
+            assert box.get_attribute("data-state") == "done", box.text
+            assert text(box, ".raw") == expected(s2t, wav, "ASR").text
+            assert browser.find_element(By.ID, "run").is_enabled()
+    finally:
+        engine.close()  # a mounted app's shutdown is not run
+
+
 # the page's config and routes, without a server
 
 
@@ -198,8 +221,13 @@ def test_the_routes():
     app = FastAPI()
     app.state.settings = type("Settings", (), {"api_key": "k"})()
     add_demo(app, [], "osum")
+    from starlette.requests import Request
+
     routes = {r.path: r.endpoint for r in app.routes if r.path in ("/", "/demo")}
-    root, page = asyncio.run(routes["/"]()), asyncio.run(routes["/demo"]())
-    assert root.status_code == 307 and root.headers["location"] == "/demo"
+    page = asyncio.run(routes["/demo"]())
+    for root_path in ("", "/osum"):
+        request = Request({"type": "http", "root_path": root_path})
+        root = asyncio.run(routes["/"](request))
+        assert root.status_code == 307 and root.headers["location"] == root_path + "/demo"
     assert page.headers["content-security-policy"].startswith("default-src 'none'")
     assert '"needs_key": true' in page.body.decode()
