@@ -119,9 +119,27 @@ def _decode(entry: str, pipes: bool = True) -> Tuple[np.ndarray, int]:
             raise RuntimeError(f"{e}; {FFMPEG_HINT}") from None
         # a file only: "file:" keeps ffmpeg from reading a name as a protocol (pipe:, concat:)
         source = entry if pipes else "file:" + os.path.abspath(entry)
-        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", source, "-vn", "-ac", "1"]
-        cmd += ["-ar", str(SAMPLE_RATE), "-f", "wav", "-"]
-        return _decode_bytes(_run(cmd, False, "ffmpeg"), f"ffmpeg on {entry}")
+        return _decode_bytes(_run(_ffmpeg_cmd(source), False, "ffmpeg"), f"ffmpeg on {entry}")
+
+
+def _ffmpeg_cmd(source: str, seconds: float | None = None) -> list:
+    """ffmpeg writing ``source``'s audio as 16 kHz mono wav to stdout; ``seconds``: at
+    most that much, in a file of at most its size."""
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", source, "-vn", "-ac", "1"]
+    cmd += ["-ar", str(SAMPLE_RATE)]
+    if seconds is not None:
+        size = int(seconds * WAV_BYTES_PER_SECOND) + 4096  # the samples and a header
+        cmd += ["-t", f"{seconds:g}", "-fs", str(size)]
+    return cmd + ["-f", "wav", "-"]
+
+
+def _to_rate(audio: np.ndarray, rate: int) -> np.ndarray:
+    """Mono samples at ``rate`` resampled to 16 kHz."""
+    if rate == SAMPLE_RATE:
+        return audio
+    import torchaudio
+
+    return torchaudio.functional.resample(torch.from_numpy(audio), rate, SAMPLE_RATE).numpy()
 
 
 class _NotRead(Exception):
@@ -175,15 +193,10 @@ def _ffmpeg_wav(data: bytes, what: str, max_seconds: float | None) -> bytes:
 
 
 def _ffmpeg_file_wav(path: str, what: str, max_seconds: float | None) -> bytes:
-    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", f"file:{path}", "-vn", "-ac", "1"]
-    cmd += ["-ar", str(SAMPLE_RATE)]
-    timeout = None
-    if max_seconds is not None:
-        seconds = max_seconds + 1  # decoding stops there; more than the limit: too long
-        size = int(seconds * WAV_BYTES_PER_SECOND) + 4096  # the samples and a header
-        cmd += ["-t", f"{seconds:g}", "-fs", str(size)]
-        timeout = FFMPEG_TIMEOUT
-    cmd += ["-f", "wav", "-"]
+    # decoding stops a second past the limit: more than the limit is too long
+    seconds = None if max_seconds is None else max_seconds + 1
+    cmd = _ffmpeg_cmd(f"file:{path}", seconds)
+    timeout = None if max_seconds is None else FFMPEG_TIMEOUT
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -213,11 +226,7 @@ def decode_audio(data: bytes, what: str, max_seconds: float | None = None) -> np
             raise RuntimeError(f"{what}: not audio that soundfile or ffmpeg reads") from None
         except AudioTooLong as long:  # ffmpeg stopped a second past the limit
             raise AudioTooLong(what, long.seconds, long.limit, at_least=True) from None
-    if rate != SAMPLE_RATE:
-        import torchaudio
-
-        audio = torchaudio.functional.resample(torch.from_numpy(audio), rate, SAMPLE_RATE).numpy()
-    return np.ascontiguousarray(audio, dtype=np.float32)
+    return np.ascontiguousarray(_to_rate(audio, rate), dtype=np.float32)
 
 
 def is_pipe(entry: str) -> bool:
@@ -243,14 +252,7 @@ class AudioReader:
         if entry != self._entry:
             self._entry, self._audio = None, None
             audio, rate = _decode(entry, self.pipes)
-            audio = audio.mean(axis=1)
-            if rate != SAMPLE_RATE:
-                import torchaudio
-
-                audio = torchaudio.functional.resample(
-                    torch.from_numpy(audio), rate, SAMPLE_RATE
-                ).numpy()
-            self._entry, self._audio = entry, audio
+            self._entry, self._audio = entry, _to_rate(audio.mean(axis=1), rate)
         first = int(round(start * SAMPLE_RATE))
         last = None if end is None or end < 0 else int(round(end * SAMPLE_RATE))
         return self._audio[first:last]
