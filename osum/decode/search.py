@@ -52,6 +52,7 @@ from transformers.generation.logits_process import (
 )
 
 from osum.decode.ctc_prefix import CTCPrefix, JointCTC
+from osum.decode.running import RunningBatch
 from osum.decode.timestamps import TimeRule, Timestamps
 from osum.model.llm import base_model, decoder_body
 from osum.model.splice import position_ids
@@ -196,15 +197,16 @@ class Decoder:
         return self._run(search, logits, mask, next_pos, cache)
 
     def _run(self, search, logits, mask, next_pos, cache) -> List[List[Hypothesis]]:
-        """A search's steps to its end, the rows it keeps reordered in the cache."""
+        """A search's steps to its end, over the rows it keeps (the engine's
+        :class:`~osum.decode.running.RunningBatch`, with one search)."""
+        rows = RunningBatch()
+        rows.add(logits, mask, next_pos, cache)
         while True:
-            src, tokens = search.step(logits)
+            src, tokens = search.step(rows.logits)
             if search.finished:
                 return search.nbest()
-            if not _is_identity(src, logits.shape[0]):
-                cache.reorder_cache(src)
-                mask, next_pos = mask[src], next_pos[src]
-            logits, mask, next_pos = self._step(tokens, mask, next_pos, cache)
+            rows.select(src)
+            rows.step(self, tokens)
 
     def _constraints(self, opts: DecodeOptions, ctc, times, beams: int):
         """The joint CTC scorer and the timestamp rule of a search with ``beams`` beams a
@@ -437,10 +439,6 @@ class BeamSearch:
             for b in rows
         ]
         return out if row is None else out[0]
-
-
-def _is_identity(src: torch.Tensor, rows: int) -> bool:
-    return len(src) == rows and bool((src == torch.arange(rows, device=src.device)).all())
 
 
 def _best_candidates(cand: torch.Tensor, n: int, sampler, row_done: List[bool]):
