@@ -43,18 +43,7 @@ class Decoded(NamedTuple):
 def to_record(path: str, result: Result, duration: float) -> dict:
     """What a file's decoding gives, as a JSON object: the raw text and its fields.
     ``duration``: seconds of the file's audio."""
-    p = result.parsed
-    return {
-        "file": path,
-        "task": result.task,
-        "text": result.text,
-        "transcript": p.transcript,
-        "labels": dict(p.labels),
-        "words": [{"word": w, "start": round(s, 3), "end": round(e, 3)} for s, e, w in p.alignment],
-        "answer": p.answer,
-        "flags": list(p.flags),
-        "duration": round(duration, 3),
-    }
+    return {"file": path, **result.record(duration)}
 
 
 def load_file(s2t: Speech2Text, path: str) -> torch.Tensor:

@@ -66,6 +66,29 @@ class Result:
     score: float = 0.0
     chunks: List[str] = field(default_factory=list)
 
+    def words(self) -> List[dict]:
+        """``[{"word", "start", "end"}]`` of a timestamp task (else empty): seconds to the
+        millisecond, an end never before its start."""
+        return [
+            {"word": w, "start": round(s, 3), "end": round(max(s, e), 3)}
+            for s, e, w in self.parsed.alignment
+        ]
+
+    def record(self, duration: float) -> dict:
+        """The result as a JSON object (a file's line of ``decode_files``, the server's
+        ``osum`` field): the raw text and its fields; ``duration``: seconds of audio."""
+        p = self.parsed
+        return {
+            "task": self.task,
+            "text": self.text,
+            "transcript": p.transcript,
+            "labels": dict(p.labels),
+            "words": self.words(),
+            "answer": p.answer,
+            "flags": list(p.flags),
+            "duration": round(duration, 3),
+        }
+
 
 def mono(wave, what: str = "speech") -> Tuple[np.ndarray, int]:
     """One utterance as 1-D float32 samples, and how many channels were averaged into it.

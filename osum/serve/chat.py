@@ -26,7 +26,6 @@ from typing import Dict, Mapping
 
 from osum.asrx.registry import ANSWER_MARKER, Task
 from osum.decode.speech2text import Result
-from osum.serve import formats
 from osum.serve.errors import APIError
 
 CHAT_TASK = "STTC"  # the task of a free question
@@ -228,17 +227,7 @@ def partial_content(task: Task, text: str) -> str:
 
 def extension(result: Result, duration: float) -> dict:
     """The ``osum`` field of a completion: the task's fields, read by the demo page."""
-    p = result.parsed
-    return {
-        "task": result.task,
-        "text": result.text,
-        "transcript": p.transcript,
-        "labels": dict(p.labels),
-        "words": formats.words(result),
-        "answer": p.answer,
-        "flags": list(p.flags),
-        "duration": round(duration, 3),
-    }
+    return result.record(duration)
 
 
 class Completion:

@@ -21,19 +21,10 @@ CUE_PAUSE = 0.5  # s
 Cue = Tuple[float, float, str]  # start s, end s, text
 
 
-def words(result: Result) -> List[Dict]:
-    """``[{"word", "start", "end"}]`` of a timestamp task's result (else empty); times in
-    seconds, an end never before its start."""
-    return [
-        {"word": w, "start": round(s, 3), "end": round(max(s, e), 3)}
-        for s, e, w in result.parsed.alignment
-    ]
-
-
 def cues(result: Result, duration: float) -> List[Cue]:
     """The result's words grouped into subtitle cues; one cue of the whole transcript
     (0 to ``duration``) without word times."""
-    ws = words(result)
+    ws = result.words()
     if not ws:
         text = result.parsed.transcript
         return [(0.0, round(duration, 3), text)] if text else []
@@ -105,7 +96,7 @@ def verbose_json(result: Result, duration: float, language: str, with_words: boo
         "segments": segments,
     }
     if with_words:
-        out["words"] = words(result)
+        out["words"] = result.words()
     return out
 
 

@@ -17,7 +17,7 @@ def test_words_become_cues_by_count_and_pause():
     cues = formats.cues(timed(words), duration=4.0)
     assert [len(text.split()) for _, _, text in cues] == [7, 2, 2]
     assert cues[-1] == (3.0, 3.5, "after pause")
-    assert formats.words(timed(words))[-1] == {"word": "pause", "start": 3.5, "end": 3.5}
+    assert timed(words).words()[-1] == {"word": "pause", "start": 3.5, "end": 3.5}
 
 
 def test_srt_and_vtt():
